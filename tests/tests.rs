@@ -1,0 +1,8 @@
+//! boxlift's integration tests: one binary, one module per behaviour story. Every test talks to
+//! the Box-compatible emulator over real HTTP on 127.0.0.1, or runs the built `boxlift` binary.
+mod common;
+
+mod client;
+mod emulator;
+mod migrate;
+mod scan;
