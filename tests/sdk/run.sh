@@ -5,6 +5,7 @@
 # mismatch. Env: BOXLIFT_BIN (use this binary, skip the build), BOXLIFT_SDK_VENV (venv dir),
 # PYTHON (interpreter for the venv, default python3).
 set -euo pipefail
+export PYTHONDONTWRITEBYTECODE=1  # keep tests/sdk free of __pycache__
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
