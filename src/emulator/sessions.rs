@@ -78,7 +78,10 @@ pub(crate) struct Session {
 /// All live sessions, with their expiry beside them so checking it never waits for a session
 /// whose lock a part upload holds while hashing.
 #[derive(Debug, Default)]
-pub(crate) struct Sessions(Mutex<HashMap<String, (Instant, Arc<Mutex<Session>>)>>);
+pub(crate) struct Sessions(Mutex<HashMap<String, Live>>);
+
+/// A live session: its expiry and the session.
+type Live = (Instant, Arc<Mutex<Session>>);
 
 impl Sessions {
     pub fn insert(&self, s: Session) {
