@@ -236,6 +236,24 @@ class Suite:
         err = api_error(self.client.folders.create_folder, "bad/name", CreateFolderParent(id="0"))
         expect_api_error(err, 400, "item_name_invalid")
 
+    def delete_folder_recursive(self):
+        """Box's delete: 400 folder_not_empty without recursive; recursive=True removes all.
+
+        The SDK sends booleans as Python writes them (`recursive=True`), as Box's older SDK did
+        for years; Box accepts that spelling.
+        """
+        name = self.name("doomed")
+        doomed = self.client.folders.create_folder(name, CreateFolderParent(id="0"))
+        self.client.uploads.upload_file(
+            UploadFileAttributes(name="inside.bin",
+                                 parent=UploadFileAttributesParentField(id=doomed.id)),
+            io.BytesIO(b"x" * 10))
+        err = api_error(self.client.folders.delete_folder_by_id, doomed.id)
+        expect_api_error(err, 400, "folder_not_empty")
+        self.client.folders.delete_folder_by_id(doomed.id, recursive=True)
+        err = api_error(self.client.folders.get_folder_by_id, doomed.id)
+        expect_api_error(err, 404)
+
     def upload_small(self):
         data = blob(1, 1000)
         name = "small.bin"
@@ -643,6 +661,7 @@ class Suite:
         steps = [
             ("folder name conflict -> 409 item_name_in_use", self.create_folder_conflict),
             ("folder errors (missing parent, bad name)", self.create_folder_errors),
+            ("delete folder: not empty -> 400, recursive=True -> gone", self.delete_folder_recursive),
             ("direct upload (uploads.upload_file)", self.upload_small),
             ("direct upload name conflict -> 409 with conflicts", self.upload_small_conflict),
             ("direct upload with wrong content-md5 rejected", self.upload_bad_md5),
