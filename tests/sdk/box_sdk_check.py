@@ -181,7 +181,11 @@ class Suite:
             fn()
         except Exception as err:  # noqa: BLE001 - any failure is this check failing
             detail = str(err).strip() or type(err).__name__
-            if not isinstance(err, CheckFailed):
+            if isinstance(err, BoxAPIError):
+                req, resp = err.request_info, err.response_info
+                detail = (f"unexpected {resp.status_code} {resp.code!r} for {req.method} "
+                          f"{req.url} {req.query_params or ''}: {resp.raw_body}")
+            elif not isinstance(err, CheckFailed):
                 detail = f"{type(err).__name__}: {detail}\n{traceback.format_exc()}"
             self.failed.append(title)
             print(f"FAIL {title}: {detail}", flush=True)
@@ -335,6 +339,26 @@ class Suite:
         expect_api_error(err, 412)
         self.landed["small.bin"] = (sha1_hex(data), len(data), self.folder_id)
 
+    def copy_and_rename(self):
+        from box_sdk_gen import CopyFileParent
+
+        copy = self.client.files.copy_file(self.small.id, CopyFileParent(id=self.folder_id),
+                                           name="small-copy.bin")
+        sha1, size, _ = self.landed["small.bin"]
+        expect(copy.id != self.small.id, "a copy is a new file")
+        expect_eq((copy.name, copy.size, copy.sha_1), ("small-copy.bin", size, sha1), "copy")
+        err = api_error(self.client.files.copy_file, self.small.id,
+                        CopyFileParent(id=self.folder_id))
+        expect_api_error(err, 409, "item_name_in_use")
+        renamed = self.client.files.update_file_by_id(copy.id, name="small-renamed.bin")
+        expect_eq((renamed.id, renamed.name), (copy.id, "small-renamed.bin"), "rename")
+        self.landed["small-renamed.bin"] = (sha1, size, self.folder_id)
+
+    def as_user(self):
+        # A service account acting for a managed user: the As-User header is accepted.
+        root = self.client.with_as_user_header("12345").folders.get_folder_by_id("0")
+        expect_eq(root.id, "0", "root folder with As-User")
+
     def chunked_big_file(self):
         data = blob(5, BIG_FILE_SIZE)
         name = "big-60MB.bin"
@@ -425,6 +449,25 @@ class Suite:
         expect(files is not None, "commit returned no body")
         check_file(check_files_collection(files, "commit"), name, data, self.folder_id, "commit")
         self.landed[name] = (sha1_hex(data), size, self.folder_id)
+
+    def session_new_version(self):
+        """A new version of an existing file through an upload session (big files)."""
+        cu = self.client.chunked_uploads
+        data = blob(9, MIN_SESSION_SIZE + 7)
+        session = cu.create_file_upload_session_for_existing_file(self.big.id, len(data))
+        part = session.part_size
+        parts = []
+        for lo in range(0, len(data), part):
+            body = data[lo:lo + part]
+            parts.append(cu.upload_file_part(session.id, io.BytesIO(body),
+                                             f"sha={sha1_b64(body)}",
+                                             f"bytes {lo}-{lo + len(body) - 1}/{len(data)}").part)
+        files = cu.create_file_upload_session_commit(session.id, parts, f"sha={sha1_b64(data)}")
+        expect(files is not None, "commit of a new-version session returned no body")
+        file = check_files_collection(files, "new-version commit")
+        check_file(file, self.big.name, data, self.folder_id, "new-version commit")
+        expect_eq(file.id, self.big.id, "a new version keeps the file id")
+        self.landed[self.big.name] = (sha1_hex(data), len(data), self.folder_id)
 
     def session_abort(self):
         cu = self.client.chunked_uploads
@@ -671,7 +714,10 @@ class Suite:
             (f"chunked upload_big_file ({BIG_FILE_SIZE} bytes)", self.chunked_big_file),
             ("upload session errors", self.session_errors),
             ("upload session by hand (parts, list, status, commit)", self.session_by_hand),
+            ("upload session for a new version", self.session_new_version),
             ("upload session abort", self.session_abort),
+            ("copy_file (409 on a taken name) and rename", self.copy_and_rename),
+            ("As-User header", self.as_user),
             ("CCG auth (BoxCCGAuth) + upload", self.ccg),
             ("CCG with a wrong secret rejected", self.ccg_bad_secret),
             ("bad token -> 401", self.bad_token),
