@@ -277,6 +277,24 @@ class Suite:
         self.small_data = data
         self.landed[name] = (sha1_hex(data), len(data), self.folder_id)
 
+    def names(self):
+        """UTF-8 names round-trip; Box's length limit is 255 characters (not bytes)."""
+        for name in ("naïve ünïcode 名前 😀.txt", "é" * 255):
+            data = name.encode()
+            files = self.client.uploads.upload_file(
+                UploadFileAttributes(name=name,
+                                     parent=UploadFileAttributesParentField(id=self.folder_id)),
+                io.BytesIO(data))
+            check_file(check_files_collection(files, "upload"), name, data, self.folder_id,
+                       f"upload of {name[:20]!r}")
+            self.landed[name] = (sha1_hex(data), len(data), self.folder_id)
+        err = api_error(self.client.uploads.upload_file,
+                        UploadFileAttributes(name="x" * 256, parent=UploadFileAttributesParentField(
+                            id=self.folder_id)), io.BytesIO(b"x"))
+        expect_api_error(err, 400)
+        expect(err.response_info.code in ("item_name_too_long", "item_name_invalid"),
+               f"256-char name: code {err.response_info.code!r}")
+
     def upload_small_conflict(self):
         # The same name again (a retry after a lost reply meets its own first attempt).
         attrs = UploadFileAttributes(name="SMALL.bin",
@@ -707,6 +725,7 @@ class Suite:
             ("delete folder: not empty -> 400, recursive=True -> gone", self.delete_folder_recursive),
             ("direct upload (uploads.upload_file)", self.upload_small),
             ("direct upload name conflict -> 409 with conflicts", self.upload_small_conflict),
+            ("UTF-8 names and the 255-character limit", self.names),
             ("direct upload with wrong content-md5 rejected", self.upload_bad_md5),
             ("preflight check", self.preflight),
             ("upload_with_preflight_check", self.upload_with_preflight),
