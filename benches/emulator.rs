@@ -199,6 +199,8 @@ struct Measured {
     detail: String,
     /// Units of work done (MB or files), to turn CPU seconds into a per-unit cost.
     work: f64,
+    /// What one unit of work is ("MB", "upload").
+    work_unit: &'static str,
     /// (emulator, client) CPU seconds during the measurement.
     cpu: Option<(f64, f64)>,
 }
@@ -216,9 +218,11 @@ impl Measured {
             // robust to other work on the machine, which only stretches wall-clock time.
             let capacity = self.work / emu.max(1e-9) * cores() as f64;
             println!(
-                "{:<22} CPU: emulator {emu:.2} s, client {client:.2} s -> emulator capacity on \
-                 {} cores {capacity:.1} {} ({:.2}x goal)",
+                "{:<22} CPU: emulator {emu:.2} s ({:.1} µs per {}), client {client:.2} s -> \
+                 emulator capacity on {} cores {capacity:.1} {} ({:.2}x goal)",
                 "",
+                emu / self.work * 1e6,
+                self.work_unit,
                 cores(),
                 self.unit,
                 capacity / self.goal
@@ -325,6 +329,7 @@ async fn bench_session(t: &Target, k: &Knobs) -> Result<Measured> {
             commit_elapsed.as_secs_f64()
         ),
         work: size as f64 / 1e6,
+        work_unit: "MB",
         cpu,
     })
 }
@@ -454,13 +459,13 @@ async fn bench_direct(t: &Target, k: &Knobs) -> Result<Measured> {
             k.small_concurrency
         ),
         work: uploaded as f64,
+        work_unit: "upload",
         cpu,
     })
 }
 
 fn main() -> Result<()> {
-    // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing useful. Either way
-    // this is a plain program (harness = false).
+    // A plain program (harness = false): `cargo bench` passes `--bench`, which is ignored.
     let knobs = Knobs::from_env()?;
     let config = EmulatorConfig {
         discard: true,
