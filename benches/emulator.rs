@@ -227,6 +227,17 @@ impl Measured {
                 self.unit,
                 capacity / self.goal
             );
+            // Client and emulator sharing an otherwise idle machine, perfectly parallel: an
+            // upper bound for the wall-clock figure when nothing else runs.
+            let idle = self.work / ((emu + client).max(1e-9) / cores() as f64);
+            println!(
+                "{:<22} idle-machine bound (emulator + client CPU over {} cores): {idle:.1} {} \
+                 ({:.2}x goal)",
+                "",
+                cores(),
+                self.unit,
+                idle / self.goal
+            );
         }
     }
 }
