@@ -241,7 +241,10 @@ mod tests {
 
     #[test]
     fn as_user_identities_have_their_own_budget_shared_by_clones() {
-        let c = BoxClient::new(ClientConfig::new(AuthConfig::DeveloperToken(Secret::new("t")))).unwrap();
+        let c = BoxClient::new(ClientConfig::new(AuthConfig::DeveloperToken(Secret::new(
+            "t",
+        ))))
+        .unwrap();
         let a1 = c.as_user("1");
         let a2 = c.as_user("1");
         let b = c.as_user("2");
