@@ -267,7 +267,8 @@ async fn thirty_two_tasks_create_each_folder_once() {
     for t in 0..32 {
         let client = client.clone();
         let mut paths = paths.clone();
-        paths.rotate_left(t * 3 % paths.len());
+        let n = paths.len();
+        paths.rotate_left(t * 3 % n);
         tasks.spawn(async move {
             let mut ids = Vec::new();
             for p in paths {
@@ -397,25 +398,32 @@ async fn lost_replies_and_parts_mismatch_leave_every_file_exactly_once() {
             let client = client.clone();
             async move {
                 let name = src.path.file_name().unwrap().to_string_lossy().into_owned();
-                if src.size > 20_000_000 {
+                let r = if src.size > 20_000_000 {
                     client
                         .upload_chunked(&src, new_file("0", &name), ChunkedOptions::default())
                         .await
                 } else {
                     client.upload_file(&src, new_file("0", &name)).await
-                }
+                };
+                (name, r)
             }
         })
         .buffer_unordered(8)
         .collect()
         .await;
     let mut ids = HashMap::new();
-    for (r, src) in results.into_iter().zip(&srcs) {
-        let u = r.unwrap();
-        ids.insert(
-            src.path.file_name().unwrap().to_string_lossy().into_owned(),
-            u.file.id.clone(),
-        );
+    for (name, r) in results {
+        ids.insert(name, r.unwrap().file.id.clone());
+    }
+    // The id each upload reported is the id Box holds under that name.
+    let by_path: HashMap<String, String> = emu
+        .state()
+        .tree
+        .into_iter()
+        .map(|e| (e.path, e.id))
+        .collect();
+    for (name, id) in &ids {
+        assert_eq!(&by_path[name], id, "{name}");
     }
     // New versions with lost replies: exactly one new version each.
     let versions: Vec<UploadSource> = (0..30)
@@ -423,7 +431,7 @@ async fn lost_replies_and_parts_mismatch_leave_every_file_exactly_once() {
         .collect();
     for (i, v) in versions.iter().enumerate() {
         let id = &ids[&format!("s{i}.bin")];
-        client
+        let u = client
             .upload_direct(
                 v,
                 UploadTarget::NewVersion {
@@ -433,6 +441,20 @@ async fn lost_replies_and_parts_mismatch_leave_every_file_exactly_once() {
             )
             .await
             .unwrap();
+        assert_eq!(&u.file.id, id);
+        let now: HashMap<String, (String, Option<String>)> = emu
+            .state()
+            .tree
+            .into_iter()
+            .map(|e| (e.id.clone(), (e.path, e.sha1)))
+            .collect();
+        assert_eq!(
+            now[id].1.as_deref(),
+            Some(v.sha1_hex.as_str()),
+            "v{i} -> {:?} attempts {}",
+            now[id],
+            u.attempts
+        );
     }
     let c = emu.state().counters;
     assert!(
@@ -539,11 +561,12 @@ async fn jwt_from_a_console_config_file_authenticates() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ccg_tokens_expiring_every_second_lose_nothing() {
-    // Scaled-down version of "tokens expire every 20 s over several minutes": tokens live 1 s,
-    // uploads run for ~10 s, and 300 ms of server latency (before its auth check) makes
-    // requests sent just before the client's early refresh arrive with an expired token, so
-    // the 401 → refresh → re-send path runs many times. Content is stored (no discard) and
-    // checked, so a body re-sent empty after a refresh would show.
+    // Scaled-down version of "tokens expire every 20 s over several minutes" (say so in the
+    // report): tokens live 1 s and uploads run for ~10 s. 300 ms of server latency before its
+    // auth check, and a random pause before each upload so requests do not move in lockstep,
+    // make some requests sent just before the client's early refresh (at 0.9 s) reach the check
+    // after the token died (at 1 s): the 401 → refresh → re-send path runs many times. Content
+    // is stored (no discard) and checked, so a body re-sent empty after a refresh would show.
     let emu = start(EmulatorConfig {
         token_ttl: Duration::from_secs(1),
         latency_ms: 300,
@@ -564,6 +587,8 @@ async fn ccg_tokens_expiring_every_second_lose_nothing() {
         .map(|src| {
             let client = client.clone();
             async move {
+                let pause = rand::Rng::gen_range(&mut rand::thread_rng(), 0..200);
+                tokio::time::sleep(Duration::from_millis(pause)).await;
                 let name = src.path.file_name().unwrap().to_string_lossy().into_owned();
                 client.upload_file(&src, new_file("0", &name)).await
             }
