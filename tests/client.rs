@@ -858,20 +858,42 @@ async fn conflicts_versions_copies_and_changed_sources() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn as_user_clients_have_their_own_budget_and_send_the_header() {
-    let emu = start(EmulatorConfig::default());
+    // Box's limits are per user, and the emulator's too: 5 calls/s per user here.
+    let emu = start(EmulatorConfig {
+        rate_limit: Some(5.0),
+        ..Default::default()
+    });
     let mut cfg = dev_config(&emu);
-    cfg.as_users = vec!["11".into(), "12".into()];
+    cfg.as_users = vec!["11".into(), "12".into(), "13".into()];
+    cfg.api_calls_per_minute = 300;
     let client = BoxClient::new(cfg).unwrap();
     let ids = client.identities();
     assert_eq!(
         ids.iter()
             .map(|c| c.acting_as().unwrap())
             .collect::<Vec<_>>(),
-        vec!["11", "12"]
+        vec!["11", "12", "13"]
     );
-    for c in &ids {
-        c.get_folder("0").await.unwrap();
+    // Three users at 5/s each: 15 calls/s in all. Without the As-User header (or with one
+    // shared budget sending at 15/s) the server would answer 429s; with one budget per user
+    // paced at each user's limit, none.
+    let mut tasks = tokio::task::JoinSet::new();
+    for c in ids {
+        for _ in 0..5 {
+            let c = c.clone();
+            tasks.spawn(async move {
+                for _ in 0..5 {
+                    c.get_folder("0").await.unwrap();
+                }
+            });
+        }
     }
+    while let Some(r) = tasks.join_next().await {
+        r.unwrap();
+    }
+    let c = emu.state().counters;
+    assert_eq!(c.requests["GET /2.0/folders/{id}"]["200"], 75);
+    assert_eq!(c.rate_limited, 0, "a user's budget was overspent");
 }
 
 /// Collects everything tracing writes.
