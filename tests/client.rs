@@ -1027,3 +1027,27 @@ async fn an_unrecoverable_chunked_upload_is_aborted_and_stores_nothing() {
     assert_eq!(c.files_created, 0);
     assert!(tree(&emu).is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_are_bounded_and_only_for_what_may_succeed() {
+    let emu = start(EmulatorConfig {
+        fail_rate: 1.0,
+        ..Default::default()
+    });
+    let mut cfg = dev_config(&emu);
+    cfg.retry.max_attempts = 3;
+    cfg.retry.initial_backoff = Duration::from_millis(10);
+    let client = BoxClient::new(cfg).unwrap();
+    // Every attempt fails with a 5xx: three attempts, then a Transient error.
+    let e = client.get_folder("0").await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Transient, "{e}");
+    assert!(e.to_string().contains("gave up after 3 attempts"), "{e}");
+    assert_eq!(requests(&emu), 3);
+    assert_eq!(client.stats().retries, 2);
+    // A 404 is an answer, not a failure to retry: one request.
+    emu.set_switches(|s| s.fail_rate = 0.0);
+    let e = client.get_folder("424242").await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NotFound, "{e}");
+    assert!(e.request_id.is_some());
+    assert_eq!(requests(&emu), 4);
+}
