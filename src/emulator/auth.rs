@@ -20,10 +20,10 @@ pub(crate) const BOX_TOKEN_URL: &str = "https://api.box.com/oauth2/token";
 /// Token table.
 #[derive(Debug)]
 pub(crate) struct Auth {
-    /// access token → expiry (None: never, for developer tokens).
-    tokens: Mutex<HashMap<String, Option<Instant>>>,
-    /// refresh token → client id (single use, as Box's).
-    refresh: Mutex<HashMap<String, String>>,
+    /// access token → (expiry (None: never, for developer tokens), principal).
+    tokens: Mutex<HashMap<String, (Option<Instant>, String)>>,
+    /// refresh token → (client id, principal) (single use, as Box's).
+    refresh: Mutex<HashMap<String, (String, String)>>,
     jtis: Mutex<HashSet<String>>,
     clients: Vec<(String, String)>,
     keys: Vec<(String, DecodingKey)>,
@@ -50,7 +50,13 @@ impl Auth {
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Auth {
-            tokens: Mutex::new(developer_tokens.iter().map(|t| (t.clone(), None)).collect()),
+            // A developer token is its own user's credential: its principal is the token.
+            tokens: Mutex::new(
+                developer_tokens
+                    .iter()
+                    .map(|t| (t.clone(), (None, format!("dev:{t}"))))
+                    .collect(),
+            ),
             refresh: Mutex::new(HashMap::new()),
             jtis: Mutex::new(HashSet::new()),
             clients,
@@ -59,13 +65,15 @@ impl Auth {
         })
     }
 
-    /// Whether `token` is a live access token.
-    pub fn valid(&self, token: &str) -> bool {
+    /// The principal (the Box user or service account) of a live access token; `None` for a
+    /// missing, unknown or expired token. Box's rate limits are per user, not per token, so
+    /// every token of one principal (a refreshed one, another process's) shares one budget.
+    pub fn principal(&self, token: &str) -> Option<String> {
         let map = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
         match map.get(token) {
-            Some(None) => true,
-            Some(Some(expiry)) => Instant::now() < *expiry,
-            None => false,
+            Some((None, who)) => Some(who.clone()),
+            Some((Some(expiry), who)) if Instant::now() < *expiry => Some(who.clone()),
+            _ => None,
         }
     }
 
@@ -105,7 +113,7 @@ struct Claims {
     exp: Option<i64>,
 }
 
-fn issue(app: &Shared, client_id: &str) -> Response {
+fn issue(app: &Shared, client_id: &str, principal: String) -> Response {
     let access = app.faults.hex_id(32).to_lowercase();
     let refresh = app.faults.hex_id(64).to_lowercase();
     let ttl = app.auth.ttl;
@@ -113,12 +121,15 @@ fn issue(app: &Shared, client_id: &str) -> Response {
         .tokens
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .insert(access.clone(), Some(Instant::now() + ttl));
+        .insert(
+            access.clone(),
+            (Some(Instant::now() + ttl), principal.clone()),
+        );
     app.auth
         .refresh
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .insert(refresh.clone(), client_id.to_string());
+        .insert(refresh.clone(), (client_id.to_string(), principal));
     axum::Json(AccessToken {
         access_token: access,
         expires_in: ttl.as_secs().max(1),
@@ -159,7 +170,12 @@ pub(crate) async fn token(
             if !subject_ok {
                 return oauth_error("invalid_grant", "Grant credentials are invalid");
             }
-            issue(&app, &client_id)
+            let principal = format!(
+                "{client_id}/{}:{}",
+                form.box_subject_type.as_deref().unwrap_or_default(),
+                form.box_subject_id.as_deref().unwrap_or_default()
+            );
+            issue(&app, &client_id, principal)
         }
         Some("urn:ietf:params:oauth:grant-type:jwt-bearer") => {
             if !app.auth.client_ok(&client_id, &secret) {
@@ -171,7 +187,7 @@ pub(crate) async fn token(
                 .unwrap_or("127.0.0.1");
             let own_url = format!("http://{host}/oauth2/token");
             match check_assertion(&app.auth, form.assertion.as_deref(), &client_id, &own_url) {
-                Ok(()) => issue(&app, &client_id),
+                Ok(subject) => issue(&app, &client_id, format!("{client_id}/{subject}")),
                 Err(why) => oauth_error("invalid_grant", &why),
             }
         }
@@ -184,7 +200,9 @@ pub(crate) async fn token(
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(&presented);
             match owner {
-                Some(owner) if client_id.is_empty() || owner == client_id => issue(&app, &owner),
+                Some((owner, principal)) if client_id.is_empty() || owner == client_id => {
+                    issue(&app, &owner, principal)
+                }
                 _ => oauth_error("invalid_grant", "Invalid refresh token"),
             }
         }
@@ -207,13 +225,14 @@ fn serde_urlencoded_like(body: &[u8]) -> Option<TokenForm> {
     serde_json::from_value(serde_json::Value::Object(map)).ok()
 }
 
-/// Check a JWT assertion as Box does; the error text says which claim failed.
+/// Check a JWT assertion as Box does; the error text says which claim failed. On success,
+/// the subject as `box_sub_type:sub`.
 fn check_assertion(
     auth: &Auth,
     assertion: Option<&str>,
     client_id: &str,
     own_url: &str,
-) -> Result<(), String> {
+) -> Result<String, String> {
     let assertion = assertion.ok_or("Missing assertion")?;
     let header = jsonwebtoken::decode_header(assertion)
         .map_err(|e| format!("Invalid JWT assertion: {e}"))?;
@@ -276,5 +295,9 @@ fn check_assertion(
     {
         return Err("Please check the 'jti' claim. A unique 'jti' value is required.".into());
     }
-    Ok(())
+    Ok(format!(
+        "{}:{}",
+        c.box_sub_type.unwrap_or_default(),
+        c.sub.unwrap_or_default()
+    ))
 }

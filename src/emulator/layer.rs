@@ -114,15 +114,14 @@ async fn guarded(app: Arc<Shared>, req: Request, next: Next, route: String) -> R
         Roll::Drop => return drop_connection(&app, conn.as_ref(), "drop"),
     }
     if route != "/oauth2/token" {
-        let token = match bearer(req.headers()) {
-            Some(t) if app.auth.valid(t) => t.to_string(),
-            _ => return unauthorized(),
+        let Some(principal) = bearer(req.headers()).and_then(|t| app.auth.principal(t)) else {
+            return unauthorized();
         };
         // Box's limits are per user: a service account acting `As-User` spends that user's
         // budget, not its own.
         let budget = match req.headers().get("as-user").and_then(|v| v.to_str().ok()) {
-            Some(user) => format!("{token}|{user}"),
-            None => token,
+            Some(user) => format!("as-user:{user}"),
+            None => principal,
         };
         let limited = app
             .faults

@@ -146,3 +146,52 @@ async fn the_folder_race_makes_a_duplicate_only_when_switched_on() {
     assert_eq!(emu.mkdir("0", "race").await.0, 409);
     assert!(entry(&state, "twin").is_some());
 }
+
+/// Box limits per user, not per token: a refreshed token or a second process's token of the
+/// same subject spends the same budget, while another subject has its own. (Keyed by token,
+/// a client refreshing every few seconds could exceed Box's limit and never see a 429.)
+#[tokio::test]
+async fn rate_budgets_belong_to_the_user_not_the_token() {
+    let emu = Emu::with(EmulatorConfig {
+        rate_limit: Some(4.0),
+        ..EmulatorConfig::default()
+    });
+    async fn ccg_token(emu: &Emu, subject: &str) -> String {
+        let (status, body) = send(emu.post("/oauth2/token").form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "emu-client"),
+            ("client_secret", "emu-secret"),
+            ("box_subject_type", "user"),
+            ("box_subject_id", subject),
+        ]))
+        .await;
+        assert_eq!(status, 200, "{body}");
+        body["access_token"].as_str().unwrap().to_string()
+    }
+    let (a1, a2, b) = (
+        ccg_token(&emu, "42").await,
+        ccg_token(&emu, "42").await,
+        ccg_token(&emu, "43").await,
+    );
+    assert_ne!(a1, a2);
+    let get = |token: &str| emu.http.get(emu.url("/2.0/folders/0")).bearer_auth(token);
+    let mut user_42 = Vec::new();
+    for i in 0..8 {
+        user_42.push(send(get(if i % 2 == 0 { &a1 } else { &a2 })).await.0);
+    }
+    assert_eq!(
+        user_42.iter().filter(|&&s| s == 200).count(),
+        4,
+        "{user_42:?}"
+    );
+    assert_eq!(
+        user_42.iter().filter(|&&s| s == 429).count(),
+        4,
+        "{user_42:?}"
+    );
+    assert_eq!(
+        send(get(&b)).await.0,
+        200,
+        "user 43 has a budget of its own"
+    );
+}

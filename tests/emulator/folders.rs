@@ -197,3 +197,25 @@ async fn rename_move_and_delete() {
     assert_eq!(send(emu.delete(&format!("/2.0/folders/{a}"))).await.0, 204);
     assert!(emu.handle.state().tree.is_empty());
 }
+
+/// Box's own Python SDKs send booleans as `True` (box-sdk-gen does: `usemarker=True`,
+/// `recursive=True`), and Box accepts them; a strict `== "true"` silently fell back to offset
+/// paging and refused recursive deletes. Found by tests/sdk/box_sdk_check.py.
+#[tokio::test]
+async fn boolean_query_values_are_case_insensitive() {
+    let emu = Emu::start();
+    let dir = emu.mkdir_ok("0", "bools").await;
+    for i in 0..3 {
+        emu.upload_ok(&dir, &format!("f{i}.txt"), b"x").await;
+    }
+    let (status, page) =
+        send(emu.get(&format!("/2.0/folders/{dir}/items?limit=2&usemarker=True"))).await;
+    assert_eq!(status, 200);
+    assert!(page.get("total_count").is_none(), "marker paging: {page}");
+    assert!(!page["next_marker"].as_str().unwrap_or("").is_empty());
+
+    let (status, _) = send(emu.delete(&format!("/2.0/folders/{dir}?recursive=True"))).await;
+    assert_eq!(status, 204);
+    let (status, _) = send(emu.get(&format!("/2.0/folders/{dir}"))).await;
+    assert_eq!(status, 404);
+}

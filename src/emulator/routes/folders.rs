@@ -125,7 +125,9 @@ pub(crate) async fn items(
     let fields = fields.as_deref();
     let tree = app.store.lock();
     tree.folder(id)?;
-    let usemarker = q.get("usemarker").is_some_and(|v| v == "true");
+    let usemarker = q
+        .get("usemarker")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let items = if usemarker {
         // The marker is the id of the last entry returned: stable under concurrent inserts.
         let after =
@@ -256,7 +258,9 @@ pub(crate) async fn delete_folder(
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     let id = parse_id(&id)?;
-    let recursive = q.get("recursive").is_some_and(|v| v == "true");
+    let recursive = q
+        .get("recursive")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let mut tree = app.store.lock();
     tree.folder(id)?;
     tree.delete(id, recursive)?;
