@@ -50,8 +50,9 @@ pub struct AuditArgs {
     #[arg(long, default_value_t = crate::plan::estimate::UPLOADS_PER_MIN)]
     pub uploads_per_min: f64,
     /// Box connection (used with `--dest`); `--as-user` ids multiply the rate budget.
+    /// (Boxed: `BoxArgs` is large and `Command` is an enum of verb arguments.)
     #[command(flatten)]
-    pub box_args: BoxArgs,
+    pub box_args: Box<BoxArgs>,
 }
 
 /// Run `boxlift audit`.
@@ -186,7 +187,7 @@ fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
