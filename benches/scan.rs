@@ -295,6 +295,12 @@ fn main() {
             c
         });
         table.row(
+            "  same, CPU-seconds (user+sys, load-independent)",
+            format!("{:.3} s", t_nohash.cpu),
+            format!("find {:.3} s", t_find.cpu),
+            format!("{:.2}×", t_nohash.cpu / t_find.cpu),
+        );
+        table.row(
             "re-scan with --previous (hash on, all reused)",
             format!("{:.3} s", t_prev.wall),
             format!("no-hash {:.3} s", t_nohash.wall),
