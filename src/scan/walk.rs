@@ -56,7 +56,16 @@ pub(crate) fn walk(
     };
     let it = WalkDir::new(root)
         .follow_links(opts.follow_symlinks)
-        .sort_by_file_name()
+        // Siblings share their parent's path, so comparing whole paths as bytes orders them
+        // exactly as comparing names does, without re-parsing each path for its file name on
+        // every comparison (walkdir's `sort_by_file_name` showed up at 7% of a scan's time).
+        .sort_by(|a, b| {
+            use std::os::unix::ffi::OsStrExt;
+            a.path()
+                .as_os_str()
+                .as_bytes()
+                .cmp(b.path().as_os_str().as_bytes())
+        })
         .into_iter()
         .filter_entry(|e| e.depth() == 0 || !is_excluded(exclude, root, e.path()));
     for item in it {
@@ -120,6 +129,22 @@ fn is_excluded(set: &GlobSet, root: &Path, path: &Path) -> bool {
 
 /// Relative, `/`-separated, UTF-8 (lossy) path of `path` under `root`.
 fn rel_path(root: &Path, path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    // Every walked path is `root` + `/` + rest: slice instead of `strip_prefix`, which parses
+    // both paths component by component.
+    let (r, p) = (root.as_os_str().as_bytes(), path.as_os_str().as_bytes());
+    if p.len() > r.len() + 1 && p.starts_with(r) {
+        let skip = if r.ends_with(b"/") {
+            r.len()
+        } else {
+            r.len() + 1
+        };
+        let rest = &p[skip..];
+        return match std::str::from_utf8(rest) {
+            Ok(s) => s.to_string(),
+            Err(_) => String::from_utf8_lossy(rest).into_owned(),
+        };
+    }
     let rel = path.strip_prefix(root).unwrap_or(path);
     match rel.to_str() {
         Some(s) => s.to_string(),
