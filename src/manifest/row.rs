@@ -1,0 +1,226 @@
+//! `ManifestRow`: one line of a manifest, with its status vocabulary (`ok`, `skipped:<reason>`,
+//! `invalid:<reason>`) typed so readers never parse strings by hand.
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The manifest's header row, in column order.
+pub const HEADER: [&str; 7] = ["path", "kind", "size", "mtime", "sha1", "status", "detail"];
+
+/// What a row describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// A regular file (or, for problem rows, anything that is not a directory).
+    File,
+    /// A directory; empty ones are rows too so a migration recreates them.
+    Dir,
+}
+
+impl Kind {
+    /// The manifest spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::File => "file",
+            Kind::Dir => "dir",
+        }
+    }
+}
+
+/// Whether a row can be migrated, and if not, why.
+///
+/// `Skipped` is for things boxlift chose not to read or could not read (symlinks, devices,
+/// permission denied); `Invalid` is for things Box would refuse (names, sizes, collisions).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// Ready to migrate.
+    Ok,
+    /// Not migrated: a local condition (`skipped:<reason>`).
+    Skipped(String),
+    /// Not migrated: Box would reject it (`invalid:<reason>`).
+    Invalid(String),
+}
+
+impl Status {
+    /// True for `ok`.
+    pub fn is_ok(&self) -> bool {
+        matches!(self, Status::Ok)
+    }
+
+    /// A skipped status with this reason.
+    pub fn skipped(reason: &str) -> Status {
+        Status::Skipped(reason.to_string())
+    }
+
+    /// An invalid status with this reason.
+    pub fn invalid(reason: &str) -> Status {
+        Status::Invalid(reason.to_string())
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Status::Ok => f.write_str("ok"),
+            Status::Skipped(r) => write!(f, "skipped:{r}"),
+            Status::Invalid(r) => write!(f, "invalid:{r}"),
+        }
+    }
+}
+
+/// A status cell that is neither `ok` nor `skipped:…` / `invalid:…`.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown manifest status {0:?} (expected ok, skipped:<reason> or invalid:<reason>)")]
+pub struct BadStatus(pub String);
+
+impl FromStr for Status {
+    type Err = BadStatus;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "ok" {
+            return Ok(Status::Ok);
+        }
+        match s.split_once(':') {
+            Some(("skipped", r)) if !r.is_empty() => Ok(Status::Skipped(r.to_string())),
+            Some(("invalid", r)) if !r.is_empty() => Ok(Status::Invalid(r.to_string())),
+            _ => Err(BadStatus(s.to_string())),
+        }
+    }
+}
+
+impl Serialize for Status {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Status {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// One manifest row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestRow {
+    /// Path relative to the scanned root, `/`-separated, UTF-8 (lossy for non-UTF-8 names,
+    /// which are `invalid:name_not_utf8` and carry the raw name in `detail`).
+    pub path: String,
+    /// File or directory.
+    pub kind: Kind,
+    /// Size in bytes (0 for directories).
+    pub size: u64,
+    /// Modification time, RFC 3339 UTC with nanoseconds; empty when unknown.
+    pub mtime: String,
+    /// SHA-1 of the content, lowercase hex; empty for directories, problems and `--no-hash`.
+    pub sha1: String,
+    /// `ok`, `skipped:<reason>` or `invalid:<reason>`.
+    pub status: Status,
+    /// Human-readable detail for problems (the error, the colliding name, the link target).
+    pub detail: String,
+}
+
+impl ManifestRow {
+    /// The final path component (the Box item name).
+    pub fn name(&self) -> &str {
+        self.path.rsplit('/').next().unwrap_or(&self.path)
+    }
+
+    /// The parent path (`""` for top-level items).
+    pub fn parent(&self) -> &str {
+        self.path.rsplit_once('/').map(|(p, _)| p).unwrap_or("")
+    }
+}
+
+/// Format a modification time as the manifest writes it: RFC 3339, UTC, nanoseconds.
+///
+/// Hand-rolled for years 0000–9999 (one `format!` per row; chrono's general formatter showed up
+/// in scan profiles), chrono beyond that.
+pub fn format_mtime(secs: i64, nanos: u32) -> String {
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    if (0..=9999).contains(&y) && nanos < 1_000_000_000 {
+        return format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
+            sod / 3600,
+            sod % 3600 / 60,
+            sod % 60
+        );
+    }
+    match chrono::DateTime::from_timestamp(secs, nanos) {
+        Some(t) => t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        None => String::new(),
+    }
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_round_trips_and_rejects_junk() {
+        for s in ["ok", "skipped:symlink", "invalid:name_too_long"] {
+            assert_eq!(s.parse::<Status>().unwrap().to_string(), s);
+        }
+        assert!("skipped:".parse::<Status>().is_err());
+        assert!("fine".parse::<Status>().is_err());
+    }
+
+    #[test]
+    fn mtime_has_nanoseconds_and_utc_and_agrees_with_chrono() {
+        assert_eq!(format_mtime(0, 5), "1970-01-01T00:00:00.000000005Z");
+        let chrono_fmt = |s, n| {
+            chrono::DateTime::from_timestamp(s, n)
+                .unwrap()
+                .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+        };
+        // Leap days, century rules, before 1970, far ahead.
+        let mut s = -62_135_596_800i64; // 0001-01-01
+        while s < 253_402_300_799 {
+            assert_eq!(
+                format_mtime(s, 123_456_789),
+                chrono_fmt(s, 123_456_789),
+                "{s}"
+            );
+            s += 86_400 * 37 + 3_607;
+        }
+        for s in [951_782_400, 951_868_799, 4_107_542_400, -1] {
+            assert_eq!(format_mtime(s, 0), chrono_fmt(s, 0), "{s}");
+        }
+        // Past year 9999 chrono takes over.
+        assert_eq!(
+            format_mtime(253_402_300_800, 0),
+            chrono_fmt(253_402_300_800, 0)
+        );
+    }
+
+    #[test]
+    fn name_and_parent() {
+        let row = ManifestRow {
+            path: "a/b/c.txt".into(),
+            kind: Kind::File,
+            size: 0,
+            mtime: String::new(),
+            sha1: String::new(),
+            status: Status::Ok,
+            detail: String::new(),
+        };
+        assert_eq!(row.name(), "c.txt");
+        assert_eq!(row.parent(), "a/b");
+    }
+}
