@@ -505,3 +505,83 @@ fn the_documented_example_manifest_parses_and_is_in_walk_order() {
         }
     }
 }
+
+/// `audit --dest` lists the live destination (read-only) and says what exists, what conflicts
+/// and what is new; the emulator's counters show it sent no write request.
+#[tokio::test]
+async fn audit_dest_lists_the_live_destination_without_writing() {
+    use crate::common::emu::Emu;
+    let t = Tree::new();
+    t.file("docs/a.txt", b"abc");
+    t.file("docs/b.txt", b"new content");
+    t.file("docs/c.txt", b"ccc");
+    t.dir("empty");
+    let manifest = t.root().with_extension("live.csv");
+    ok(Command::new(boxlift_bin())
+        .arg("scan")
+        .arg(t.root())
+        .arg("-o")
+        .arg(&manifest)
+        .output()
+        .unwrap());
+
+    let emu = Emu::start();
+    let docs = emu.mkdir_ok("0", "Docs").await;
+    emu.upload_ok(&docs, "A.txt", b"abc").await;
+    emu.upload_ok(&docs, "b.txt", b"old").await;
+    let writes = |s: &boxlift::emulator::EmulatorState| -> u64 {
+        s.counters
+            .requests
+            .iter()
+            .filter(|(route, _)| !route.starts_with("GET ") && !route.starts_with("/oauth2"))
+            .flat_map(|(_, by_status)| by_status.values())
+            .sum()
+    };
+    let writes_before = writes(&emu.handle.state());
+
+    let out = t.root().with_extension("live.audit.csv");
+    let res = ok(Command::new(boxlift_bin())
+        .arg("audit")
+        .arg(&manifest)
+        .arg("-o")
+        .arg(&out)
+        .args(["--dest", "0"])
+        .args(["--api-url", &emu.handle.api_url()])
+        .args(["--upload-url", &emu.handle.upload_url()])
+        .args(["--oauth-url", &emu.handle.oauth_url()])
+        .args(["--developer-token", "dev-token"])
+        .output()
+        .unwrap());
+    let table = String::from_utf8(res.stdout).unwrap();
+    let audit = std::fs::read_to_string(&out).unwrap();
+    for p in [&manifest, &out] {
+        std::fs::remove_file(p).unwrap();
+    }
+    let action = |path: &str| {
+        let line = audit
+            .lines()
+            .find(|l| l.starts_with(&format!("{path},")))
+            .unwrap_or_else(|| panic!("no audit row {path}: {audit}"));
+        line.split(',').nth(4).unwrap().to_string()
+    };
+    assert_eq!(action("docs"), "skip_existing", "{table}");
+    assert_eq!(action("docs/a.txt"), "skip_existing");
+    assert_eq!(action("docs/b.txt"), "conflict");
+    assert_eq!(action("docs/c.txt"), "upload_direct");
+    assert_eq!(action("empty"), "create_folder");
+
+    let after = emu.handle.state();
+    assert_eq!(
+        writes(&after),
+        writes_before,
+        "audit wrote to Box: {:?}",
+        after.counters.requests
+    );
+    assert!(
+        after.counters.requests["GET /2.0/folders/{id}/items"]
+            .values()
+            .sum::<u64>()
+            >= 2,
+        "root and docs were listed"
+    );
+}

@@ -1,6 +1,7 @@
 //! `boxlift audit`: a dry-run summary of a manifest: upload kinds, problems, API calls and
 //! time under Box's limits, and (given a destination listing) what already exists. It never
 //! writes to Box.
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
@@ -8,14 +9,19 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 
+use crate::box_api::model::Item;
+use crate::box_api::{ApiError, BoxClient, ClientConfig};
 use crate::cli::{BoxArgs, GlobalArgs};
 use crate::exit::ExitCode;
 use crate::manifest::read::Reader;
 use crate::manifest::{Kind, ManifestRow};
-use crate::plan::dest::{DestItem, DestinationIndex, MapIndex, compare};
+use crate::plan::dest::{
+    DestItem, DestinationIndex, FolderLister, Listed, MapIndex, compare, index_destination,
+};
 use crate::plan::estimate::{Action, Estimate, Limits};
 use crate::plan::kind::{DIRECT_MAX, UploadKind, check_threshold};
 use crate::plan::units::{human_bytes, human_duration, parse_bandwidth, parse_bytes};
+use crate::scan::names::box_name_key;
 
 /// Arguments of `boxlift audit`.
 #[derive(Debug, Args)]
@@ -58,16 +64,10 @@ pub struct AuditArgs {
 /// Run `boxlift audit`.
 pub fn run(args: AuditArgs, _global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let threshold = check_threshold(args.chunked_threshold)?;
-    if let Some(id) = &args.dest {
-        // The read-only listing comes from the Box client (`box_api`), not wired yet.
-        anyhow::bail!(
-            "--dest {id}: listing a live Box folder is not available in this build yet; \
-             save the listing as a manifest and pass --dest-listing"
-        );
-    }
-    let dest = match &args.dest_listing {
-        Some(p) => Some(load_listing(p)?),
-        None => None,
+    let dest = match (&args.dest, &args.dest_listing) {
+        (Some(id), _) => Some(list_destination(&args.manifest, &args.box_args, id)?),
+        (None, Some(p)) => Some(load_listing(p)?),
+        (None, None) => None,
     };
     let limits = Limits {
         api_calls_per_min: args.api_calls_per_min,
@@ -99,6 +99,71 @@ fn default_output(manifest: &Path) -> PathBuf {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "manifest".into());
     manifest.with_file_name(format!("{stem}.audit.csv"))
+}
+
+/// [`FolderLister`] over the live Box client: `GET /folders/{id}/items` with
+/// `fields=name,size,sha1`, marker paging, read-only.
+struct BoxLister {
+    rt: tokio::runtime::Runtime,
+    client: BoxClient,
+}
+
+impl FolderLister for BoxLister {
+    type Error = ApiError;
+
+    fn list(&mut self, folder_id: &str) -> Result<Vec<Listed>, ApiError> {
+        let items = self.rt.block_on(
+            self.client
+                .list_folder(folder_id, &["name", "size", "sha1"]),
+        )?;
+        Ok(items
+            .into_iter()
+            .filter_map(|item| {
+                let (f, dest) = match item {
+                    Item::Folder(f) => (f, DestItem::Folder),
+                    Item::File(f) => {
+                        let dest = DestItem::File {
+                            size: f.size.unwrap_or(0),
+                            sha1: f.sha1.clone().unwrap_or_default(),
+                        };
+                        (f, dest)
+                    }
+                    Item::WebLink(_) => return None,
+                };
+                Some(Listed {
+                    id: f.id,
+                    name: f.name.unwrap_or_default(),
+                    item: dest,
+                })
+            })
+            .collect())
+    }
+}
+
+/// List the live destination folder (read-only), descending only into folders the manifest
+/// has, so a big destination costs only the listings that matter.
+fn list_destination(
+    manifest: &Path,
+    box_args: &BoxArgs,
+    root_id: &str,
+) -> anyhow::Result<MapIndex> {
+    let mut dirs = HashSet::new();
+    for row in Reader::open(manifest)? {
+        let row = row.with_context(|| format!("manifest {}", manifest.display()))?;
+        if row.kind == Kind::Dir {
+            dirs.insert(box_name_key(&row.path));
+        }
+    }
+    let config = ClientConfig::from_args(box_args).context("Box connection for --dest")?;
+    let client = BoxClient::new(config).context("Box client for --dest")?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let mut lister = BoxLister { rt, client };
+    // Box names are case-insensitive: `Docs` in Box is the manifest's `docs`.
+    index_destination(&mut lister, root_id, &|p| dirs.contains(&box_name_key(p)))
+        .with_context(|| format!("listing destination folder {root_id}"))
 }
 
 /// Load a destination listing saved in manifest form.

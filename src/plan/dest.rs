@@ -91,6 +91,7 @@ pub trait FolderLister {
 /// Build a [`MapIndex`] of the destination tree under `root_id` by listing it folder by folder
 /// (read-only). `descend(path)` says whether a sub-folder is worth listing: audit passes "the
 /// manifest has a directory there", so a big destination costs only the listings that matter.
+/// `path` is spelled as Box spells it, which may differ in case from the local tree.
 pub fn index_destination<L: FolderLister>(
     lister: &mut L,
     root_id: &str,
