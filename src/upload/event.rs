@@ -20,7 +20,7 @@ pub enum Event {
         /// Size in bytes.
         size: u64,
     },
-    /// Part of a file reached Box (chunked uploads report per part, direct ones once).
+    /// A file's bytes are finished with (sent, found in Box, or given up), for progress.
     BytesSent {
         /// Bytes sent.
         bytes: u64,
