@@ -100,4 +100,13 @@ pub struct BoxArgs {
     /// Act as these managed users (comma-separated ids); each gets its own rate budget.
     #[arg(long, value_delimiter = ',')]
     pub as_user: Vec<String>,
+    /// API calls per minute per identity (default 1000, Box's documented per-user limit).
+    #[arg(long, env = "BOX_API_CALLS_PER_MINUTE")]
+    pub api_calls_per_minute: Option<u32>,
+    /// File uploads per minute per identity (default 240, Box's documented per-user limit).
+    #[arg(long, env = "BOX_UPLOADS_PER_MINUTE")]
+    pub uploads_per_minute: Option<u32>,
+    /// Attempts per Box request before giving up (default 10; backoff with full jitter).
+    #[arg(long, env = "BOX_MAX_ATTEMPTS")]
+    pub max_attempts: Option<u32>,
 }

@@ -1,2 +1,236 @@
 //! The only door to Box: auth, pacing, one retry path, folders, files and upload sessions.
+//!
+//! Every request goes `pace ► auth ► retry ► reqwest`: a rate permit is taken before each
+//! attempt, the token comes from a cache that refreshes before expiry (and once on 401), and
+//! [`retry::classify`] decides what is repeated. Non-idempotent calls (uploads, commits) whose
+//! reply was lost are resolved by looking at Box, never repeated blindly into a duplicate.
+// `ApiError` carries Box's status, code, message, request id and context_info by design (the
+// report needs them); its size is nothing next to the network round trip that produced it.
+#![allow(clippy::result_large_err)]
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+pub mod auth;
+mod config;
+pub mod error;
+mod files;
+mod folders;
+mod http;
 pub mod model;
+pub mod pace;
+pub mod retry;
+pub mod secret;
+mod upload_session;
+
+pub use auth::{AuthConfig, JwtAppConfig};
+pub use config::{
+    ClientConfig, DEFAULT_API_CALLS_PER_MINUTE, DEFAULT_CHUNKED_THRESHOLD,
+    DEFAULT_UPLOADS_PER_MINUTE,
+};
+pub use error::{ApiError, ConfigError, ErrorKind};
+pub use files::{UploadSource, UploadTarget, Uploaded};
+pub use model::{File, Folder, Item, UploadPart, UploadSession};
+pub use retry::RetryPolicy;
+pub use secret::Secret;
+pub use upload_session::ChunkedOptions;
+
+use pace::Pacer;
+
+/// Counters over every identity of one client (atomic; read with [`BoxClient::stats`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientStats {
+    /// HTTP attempts sent (retries included, token requests excluded).
+    pub requests: u64,
+    /// Attempts that were retries.
+    pub retries: u64,
+    /// 429 replies.
+    pub rate_limited: u64,
+    /// 5xx replies.
+    pub server_errors: u64,
+    /// Attempts that got no (complete) reply.
+    pub transport_errors: u64,
+    /// 401 replies that led to a token refresh.
+    pub unauthorized: u64,
+    /// File content bytes put on the wire (every attempt counted).
+    pub bytes_sent: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    requests: AtomicU64,
+    retries: AtomicU64,
+    rate_limited: AtomicU64,
+    server_errors: AtomicU64,
+    transport_errors: AtomicU64,
+    unauthorized: AtomicU64,
+    bytes_sent: AtomicU64,
+}
+
+impl Counters {
+    fn add(c: &AtomicU64, n: u64) {
+        c.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// What all identities of one client share: one reqwest client, one token, one folder cache.
+struct Shared {
+    config: ClientConfig,
+    http: reqwest::Client,
+    tokens: auth::TokenCache,
+    counters: Counters,
+    identities: Mutex<HashMap<String, Arc<Identity>>>,
+    folders: folders::FolderCache,
+}
+
+/// One rate budget: the service account itself, or one `As-User`.
+#[derive(Debug)]
+struct Identity {
+    as_user: Option<String>,
+    pacer: Pacer,
+}
+
+/// A Box client. Cheap to clone (an `Arc` inside); share one per identity across all tasks.
+#[derive(Clone)]
+pub struct BoxClient {
+    shared: Arc<Shared>,
+    identity: Arc<Identity>,
+}
+
+impl fmt::Debug for BoxClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BoxClient")
+            .field("api_url", &self.shared.config.api_url)
+            .field("upload_url", &self.shared.config.upload_url)
+            .field("as_user", &self.identity.as_user)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BoxClient {
+    /// Build a client (no request is made until the first call).
+    pub fn new(config: ClientConfig) -> Result<Self, ApiError> {
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .read_timeout(config.read_timeout)
+            .pool_idle_timeout(std::time::Duration::from_secs(60))
+            .user_agent(concat!("boxlift/", env!("CARGO_PKG_VERSION")));
+        if let Some(path) = &config.ca_cert {
+            let pem = std::fs::read(path)
+                .map_err(|e| ApiError::io(path, "cannot read the CA certificate", &e))?;
+            let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
+                ApiError::new(
+                    ErrorKind::Invalid,
+                    format!("{}: not a PEM certificate: {e}", path.display()),
+                )
+            })?;
+            builder = builder.add_root_certificate(cert);
+        }
+        let http = builder.build().map_err(|e| {
+            ApiError::new(
+                ErrorKind::Other,
+                format!("cannot build the HTTP client: {e}"),
+            )
+        })?;
+        let tokens = auth::TokenCache::new(
+            config.auth.clone(),
+            config.oauth_url.clone(),
+            config.retry.clone(),
+        );
+        let identity = Arc::new(Identity {
+            as_user: None,
+            pacer: Pacer::new(config.api_calls_per_minute, config.uploads_per_minute),
+        });
+        Ok(BoxClient {
+            shared: Arc::new(Shared {
+                config,
+                http,
+                tokens,
+                counters: Counters::default(),
+                identities: Mutex::new(HashMap::new()),
+                folders: folders::FolderCache::default(),
+            }),
+            identity,
+        })
+    }
+
+    /// The same client acting as `user_id` (`As-User` header) with its own rate budget. Asking
+    /// twice for the same user gives the same budget.
+    pub fn as_user(&self, user_id: &str) -> BoxClient {
+        let mut ids = self
+            .shared
+            .identities
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let identity = ids
+            .entry(user_id.to_owned())
+            .or_insert_with(|| {
+                Arc::new(Identity {
+                    as_user: Some(user_id.to_owned()),
+                    pacer: Pacer::new(
+                        self.shared.config.api_calls_per_minute,
+                        self.shared.config.uploads_per_minute,
+                    ),
+                })
+            })
+            .clone();
+        BoxClient {
+            shared: self.shared.clone(),
+            identity,
+        }
+    }
+
+    /// One client per configured `--as-user` (or just this one when there are none): spread
+    /// work over them for N times the throughput.
+    pub fn identities(&self) -> Vec<BoxClient> {
+        if self.shared.config.as_users.is_empty() {
+            return vec![self.clone()];
+        }
+        self.shared
+            .config
+            .as_users
+            .iter()
+            .map(|u| self.as_user(u))
+            .collect()
+    }
+
+    /// The `As-User` this client acts as, if any.
+    pub fn acting_as(&self) -> Option<&str> {
+        self.identity.as_user.as_deref()
+    }
+
+    /// Current rate budgets of this identity, per minute: (API calls, uploads). They drop after
+    /// 429s and recover slowly.
+    pub fn current_rates(&self) -> (f64, f64) {
+        self.identity.pacer.rates()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ClientConfig {
+        &self.shared.config
+    }
+
+    /// Counters so far (shared by all identities of this client).
+    pub fn stats(&self) -> ClientStats {
+        let c = &self.shared.counters;
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        ClientStats {
+            requests: l(&c.requests),
+            retries: l(&c.retries),
+            rate_limited: l(&c.rate_limited),
+            server_errors: l(&c.server_errors),
+            transport_errors: l(&c.transport_errors),
+            unauthorized: l(&c.unauthorized),
+            bytes_sent: l(&c.bytes_sent),
+        }
+    }
+
+    fn api(&self, path: &str) -> String {
+        format!("{}{path}", self.shared.config.api_url)
+    }
+
+    fn upload(&self, path: &str) -> String {
+        format!("{}{path}", self.shared.config.upload_url)
+    }
+}

@@ -1,0 +1,237 @@
+//! `ApiError`: every failure of a Box call, with Box's status, code and request id, mapped to a
+//! semantic [`ErrorKind`] the upload stage can act on (skip, retry later, report).
+//!
+//! Display shows the operation, status, code, message and request id: never a token, header or
+//! URL query (URLs carrying tokens are not recorded at all).
+use serde_json::Value;
+
+use super::model::ErrorBody;
+
+/// What kind of failure this was, independent of the exact HTTP status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// 401/403 or a token request refused: credentials or permissions.
+    Auth,
+    /// 404: the item or session does not exist.
+    NotFound,
+    /// 409: the name is taken; `existing` is the conflicting item's id when Box named it.
+    Conflict {
+        /// Id of the item that holds the name.
+        existing: Option<String>,
+    },
+    /// 429 after every retry was spent.
+    RateLimited,
+    /// 5xx, dropped connection or timeout after every retry was spent.
+    Transient,
+    /// 400 and other 4xx: the request itself is wrong; retrying will not help.
+    Invalid,
+    /// The file is larger than the account allows (`file_size_limit_exceeded`, 413).
+    TooLarge,
+    /// The account is out of storage (`storage_limit_exceeded`).
+    Quota,
+    /// 412: `if-match` did not match (the file changed in Box).
+    Precondition,
+    /// Box stored something other than what we sent (SHA-1 or size differs).
+    Integrity,
+    /// Local I/O: the source file could not be read, or changed since it was scanned.
+    Io,
+    /// Anything else (bad reply body, unexpected status).
+    Other,
+}
+
+/// A failed Box call.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}", self.render())]
+pub struct ApiError {
+    /// Semantic kind.
+    pub kind: ErrorKind,
+    /// HTTP status, when Box answered.
+    pub status: Option<u16>,
+    /// Box's error code (`item_name_in_use`, ...).
+    pub code: Option<String>,
+    /// What went wrong, naming the operation and item.
+    pub message: String,
+    /// Box's request id, for Box support.
+    pub request_id: Option<String>,
+    /// Box's `context_info` (conflicting items, ...).
+    pub context_info: Option<Value>,
+}
+
+impl ApiError {
+    /// An error with no HTTP side.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        ApiError {
+            kind,
+            status: None,
+            code: None,
+            message: message.into(),
+            request_id: None,
+            context_info: None,
+        }
+    }
+
+    /// Local I/O failure on `path`.
+    pub fn io(path: &std::path::Path, what: &str, err: &std::io::Error) -> Self {
+        Self::new(ErrorKind::Io, format!("{}: {what}: {err}", path.display()))
+    }
+
+    /// Build from an HTTP status and the (possibly non-JSON) body Box sent.
+    pub fn from_response(
+        op: &str,
+        status: u16,
+        header_request_id: Option<String>,
+        body: &[u8],
+    ) -> Self {
+        let parsed: Option<ErrorBody> = serde_json::from_slice(body).ok();
+        let (code, message, context_info, request_id) = match parsed {
+            Some(b) => (
+                Some(b.code).filter(|c| !c.is_empty()),
+                b.message,
+                b.context_info,
+                Some(b.request_id).filter(|r| !r.is_empty()),
+            ),
+            None => (
+                None,
+                String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
+                None,
+                None,
+            ),
+        };
+        let kind = kind_for(status, code.as_deref(), context_info.as_ref());
+        ApiError {
+            kind,
+            status: Some(status),
+            code,
+            message: format!("{op}: {message}"),
+            request_id: request_id.or(header_request_id),
+            context_info,
+        }
+    }
+
+    /// The items Box listed in `context_info.conflicts` (a list for folders, an object for files).
+    pub fn conflicts(&self) -> Vec<Value> {
+        match self.context_info.as_ref().and_then(|c| c.get("conflicts")) {
+            Some(Value::Array(items)) => items.clone(),
+            Some(obj @ Value::Object(_)) => vec![obj.clone()],
+            _ => Vec::new(),
+        }
+    }
+
+    /// True for a 409 `item_name_in_use` (or any 409 conflict).
+    pub fn is_name_in_use(&self) -> bool {
+        matches!(self.kind, ErrorKind::Conflict { .. })
+    }
+
+    fn render(&self) -> String {
+        let mut s = String::new();
+        if let Some(st) = self.status {
+            s.push_str(&format!("HTTP {st} "));
+        }
+        if let Some(c) = &self.code {
+            s.push_str(&format!("{c}: "));
+        }
+        s.push_str(&self.message);
+        if let Some(r) = &self.request_id {
+            s.push_str(&format!(" (request id {r})"));
+        }
+        s
+    }
+}
+
+/// Map status + Box code to a kind.
+fn kind_for(status: u16, code: Option<&str>, ctx: Option<&Value>) -> ErrorKind {
+    match (status, code.unwrap_or("")) {
+        (_, "storage_limit_exceeded") => ErrorKind::Quota,
+        (_, "file_size_limit_exceeded") | (413, _) => ErrorKind::TooLarge,
+        (401, _) | (403, _) => ErrorKind::Auth,
+        (404, _) => ErrorKind::NotFound,
+        (409, _) => {
+            let existing = ctx
+                .and_then(|c| c.get("conflicts"))
+                .and_then(|c| match c {
+                    Value::Array(a) => a.first().cloned(),
+                    other => Some(other.clone()),
+                })
+                .and_then(|c| c.get("id").and_then(Value::as_str).map(str::to_owned));
+            ErrorKind::Conflict { existing }
+        }
+        (412, _) => ErrorKind::Precondition,
+        (429, _) => ErrorKind::RateLimited,
+        (500..=599, _) => ErrorKind::Transient,
+        (400..=499, _) => ErrorKind::Invalid,
+        _ => ErrorKind::Other,
+    }
+}
+
+/// Building a [`super::ClientConfig`] from flags, environment and files failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// No credentials were given at all.
+    #[error(
+        "no Box credentials: give --developer-token, --jwt-config, or --client-id with --client-secret (or the BOX_* environment variables)"
+    )]
+    NoCredentials,
+    /// A value is missing or malformed.
+    #[error("{0}")]
+    Invalid(String),
+    /// The JWT config file could not be read or parsed.
+    #[error("JWT config {path}: {reason}")]
+    JwtConfig {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conflicts_accept_list_and_object() {
+        let folder = br#"{"type":"error","status":409,"code":"item_name_in_use","message":"x","context_info":{"conflicts":[{"type":"folder","id":"7","name":"a"}]},"request_id":"r1"}"#;
+        let e = ApiError::from_response("create folder", 409, None, folder);
+        assert_eq!(
+            e.kind,
+            ErrorKind::Conflict {
+                existing: Some("7".into())
+            }
+        );
+        assert_eq!(e.conflicts().len(), 1);
+        let file = br#"{"type":"error","status":409,"code":"item_name_in_use","message":"x","context_info":{"conflicts":{"type":"file","id":"9","sha1":"ab"}},"request_id":"r2"}"#;
+        let e = ApiError::from_response("upload", 409, None, file);
+        assert_eq!(
+            e.kind,
+            ErrorKind::Conflict {
+                existing: Some("9".into())
+            }
+        );
+        assert_eq!(e.conflicts()[0]["sha1"], "ab");
+        assert_eq!(e.request_id.as_deref(), Some("r2"));
+    }
+
+    #[test]
+    fn kinds_follow_status_and_code() {
+        let q = br#"{"type":"error","status":403,"code":"storage_limit_exceeded","message":"full","request_id":""}"#;
+        assert_eq!(
+            ApiError::from_response("x", 403, None, q).kind,
+            ErrorKind::Quota
+        );
+        assert_eq!(
+            ApiError::from_response("x", 503, Some("h".into()), b"oops").kind,
+            ErrorKind::Transient
+        );
+        assert_eq!(
+            ApiError::from_response("x", 400, None, b"{}").kind,
+            ErrorKind::Invalid
+        );
+        assert_eq!(
+            ApiError::from_response("x", 412, None, b"{}").kind,
+            ErrorKind::Precondition
+        );
+        let e = ApiError::from_response("x", 503, Some("h".into()), b"oops");
+        assert_eq!(e.request_id.as_deref(), Some("h"));
+        assert!(e.to_string().contains("HTTP 503"));
+    }
+}

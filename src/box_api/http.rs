@@ -1,0 +1,247 @@
+//! The one request path: pace permit ► token ► send ► classify ► wait and retry.
+//!
+//! Request bodies are built anew by the caller's closure for every attempt (a consumed stream is
+//! never re-sent: that is how other SDKs upload zero bytes after a token refresh). Logs carry
+//! the method, a path without query, status, request id and attempt; never headers or tokens.
+use bytes::Bytes;
+use reqwest::header::HeaderMap;
+
+use super::error::{ApiError, ErrorKind};
+use super::pace::Bucket;
+use super::retry::{Decision, Outcome, RetryContext, classify, parse_retry_after};
+use super::{BoxClient, Counters};
+
+/// A complete reply (bodies of Box's JSON replies are small; file bytes only go up).
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+    pub(crate) request_id: Option<String>,
+}
+
+impl Reply {
+    pub(crate) fn json<T: serde::de::DeserializeOwned>(&self, op: &str) -> Result<T, ApiError> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            let mut err = ApiError::new(
+                ErrorKind::Other,
+                format!("{op}: unexpected reply from Box: {e}"),
+            );
+            err.status = Some(self.status);
+            err.request_id = self.request_id.clone();
+            err
+        })
+    }
+
+    pub(crate) fn retry_after(&self) -> Option<std::time::Duration> {
+        self.headers
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after)
+    }
+}
+
+/// How one request is to be sent.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Req<'a> {
+    /// Operation name for logs and errors ("create folder", "upload part").
+    pub(crate) op: &'a str,
+    /// Path for logs (no host, no query).
+    pub(crate) path: &'a str,
+    pub(crate) bucket: Bucket,
+    /// Repeating it after a lost reply is harmless (or its conflict is resolved by the caller).
+    pub(crate) idempotent: bool,
+    /// File content bytes each attempt carries (for `bytes_sent`).
+    pub(crate) body_len: u64,
+}
+
+/// How a request failed.
+#[derive(Debug)]
+pub(crate) enum Fail {
+    /// Final: hand to the caller.
+    Final(ApiError),
+    /// A non-idempotent request may or may not have taken effect. The backoff has been waited;
+    /// the caller must look before repeating.
+    Unknown(ApiError),
+}
+
+impl From<Fail> for ApiError {
+    fn from(f: Fail) -> Self {
+        match f {
+            Fail::Final(e) | Fail::Unknown(e) => e,
+        }
+    }
+}
+
+impl BoxClient {
+    /// Send with retries; any non-2xx that is not retried is an error.
+    pub(crate) async fn execute<F>(
+        &self,
+        ctx: &mut RetryContext,
+        req: Req<'_>,
+        build: F,
+    ) -> Result<Reply, ApiError>
+    where
+        F: Fn(&reqwest::Client) -> Result<reqwest::RequestBuilder, ApiError>,
+    {
+        self.execute_or_unknown(ctx, req, build)
+            .await
+            .map_err(ApiError::from)
+    }
+
+    /// As [`BoxClient::execute`], but a non-idempotent request whose outcome is unknown comes
+    /// back as [`Fail::Unknown`] instead of being repeated. Attempts accumulate in `ctx` until
+    /// the caller calls [`RetryContext::next_request`], so resolve-and-repeat loops stay bounded.
+    pub(crate) async fn execute_or_unknown<F>(
+        &self,
+        ctx: &mut RetryContext,
+        req: Req<'_>,
+        build: F,
+    ) -> Result<Reply, Fail>
+    where
+        F: Fn(&reqwest::Client) -> Result<reqwest::RequestBuilder, ApiError>,
+    {
+        let counters = &self.shared.counters;
+        let mut refreshed = false;
+        loop {
+            self.identity.pacer.acquire(req.bucket).await;
+            let attempt = ctx.attempt();
+            if attempt > 1 {
+                Counters::add(&counters.retries, 1);
+            }
+            let (token, generation) = self
+                .shared
+                .tokens
+                .token(&self.shared.http)
+                .await
+                .map_err(Fail::Final)?;
+            let mut rb = build(&self.shared.http)
+                .map_err(Fail::Final)?
+                .bearer_auth(token.expose());
+            if let Some(u) = &self.identity.as_user {
+                rb = rb.header("As-User", u);
+            }
+            Counters::add(&counters.requests, 1);
+            Counters::add(&counters.bytes_sent, req.body_len);
+            let sent = rb.send().await;
+            let (outcome, reply, transport_err) = match sent {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let headers = resp.headers().clone();
+                    let request_id = headers
+                        .get("box-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned);
+                    match resp.bytes().await {
+                        Ok(body) => (
+                            Outcome::Status(status),
+                            Some(Reply {
+                                status,
+                                headers,
+                                body,
+                                request_id,
+                            }),
+                            None,
+                        ),
+                        Err(e) => (Outcome::NoReply, None, Some(e.without_url().to_string())),
+                    }
+                }
+                Err(e) => {
+                    let o = if e.is_connect() {
+                        Outcome::ConnectFailed
+                    } else {
+                        Outcome::NoReply
+                    };
+                    (o, None, Some(e.without_url().to_string()))
+                }
+            };
+            let request_id = reply.as_ref().and_then(|r| r.request_id.clone());
+            match &reply {
+                Some(r) => tracing::debug!(
+                    op = req.op,
+                    path = req.path,
+                    status = r.status,
+                    request_id = request_id.as_deref().unwrap_or(""),
+                    attempt,
+                    as_user = self.identity.as_user.as_deref().unwrap_or(""),
+                    "box call"
+                ),
+                None => tracing::debug!(
+                    op = req.op,
+                    path = req.path,
+                    attempt,
+                    error = transport_err.as_deref().unwrap_or(""),
+                    "box call got no reply"
+                ),
+            }
+            // 401: the token may have expired under us; refresh once per request.
+            if let Some(r) = &reply
+                && r.status == 401
+                && !refreshed
+            {
+                refreshed = true;
+                Counters::add(&counters.unauthorized, 1);
+                self.shared.tokens.invalidate(generation).await;
+                continue;
+            }
+            match outcome {
+                Outcome::Status(429) => {
+                    Counters::add(&counters.rate_limited, 1);
+                    self.identity.pacer.on_429(req.bucket);
+                }
+                Outcome::Status(500..=599) => Counters::add(&counters.server_errors, 1),
+                Outcome::NoReply | Outcome::ConnectFailed => {
+                    Counters::add(&counters.transport_errors, 1)
+                }
+                _ => {}
+            }
+            let error = || match &reply {
+                Some(r) => ApiError::from_response(req.op, r.status, r.request_id.clone(), &r.body),
+                None => ApiError::new(
+                    ErrorKind::Transient,
+                    format!(
+                        "{} {}: no reply: {}",
+                        req.op,
+                        req.path,
+                        transport_err.as_deref().unwrap_or("")
+                    ),
+                ),
+            };
+            match classify(outcome, req.idempotent) {
+                Decision::Return => {
+                    if reply
+                        .as_ref()
+                        .is_some_and(|r| (200..300).contains(&r.status))
+                    {
+                        return reply.ok_or_else(|| {
+                            Fail::Final(ApiError::new(ErrorKind::Other, "no reply"))
+                        });
+                    }
+                    return Err(Fail::Final(error()));
+                }
+                Decision::Retry | Decision::Resolve if !ctx.can_retry() => {
+                    let mut e = error();
+                    if e.status == Some(429) {
+                        e.kind = ErrorKind::RateLimited;
+                    }
+                    e.message = format!("{} (gave up after {attempt} attempts)", e.message);
+                    return Err(Fail::Final(e));
+                }
+                decision => {
+                    let wait = ctx.next_wait(reply.as_ref().and_then(Reply::retry_after));
+                    tracing::debug!(
+                        op = req.op,
+                        path = req.path,
+                        attempt,
+                        wait_ms = wait.as_millis() as u64,
+                        "retrying"
+                    );
+                    tokio::time::sleep(wait).await;
+                    if decision == Decision::Resolve {
+                        return Err(Fail::Unknown(error()));
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! Pacing: governor token buckets per identity (one for API calls, one for uploads) that every
+//! task shares, so requests are spaced to Box's limits *before* they are sent.
+//!
+//! A permit is taken before every attempt, retries included. On 429 the rate is cut
+//! multiplicatively and then recovers additively (AIMD), slower near the rate that was last
+//! refused, so a long run settles just under the server's real limit instead of hitting it
+//! over and over.
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+
+/// Which budget a request draws from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bucket {
+    /// General API calls (Box: about 1000 per minute per user).
+    Api,
+    /// File uploads (Box: 240 per minute per user). Also draws an API permit.
+    Upload,
+}
+
+/// The AIMD arithmetic, separate from the clock and the limiter so it can be unit tested.
+#[derive(Debug, Clone)]
+pub(crate) struct Aimd {
+    /// Configured ceiling, per minute.
+    max: f64,
+    /// Current rate, per minute.
+    rate: f64,
+    /// Rate at which the last 429 came.
+    refused_at: Option<f64>,
+    last_cut: Option<Instant>,
+    last_raise: Instant,
+}
+
+impl Aimd {
+    const CUT: f64 = 0.7;
+    /// Floor: never below 1/20 of the configured rate (and at least 6/min).
+    const FLOOR_FRACTION: f64 = 0.05;
+    /// One cut per burst of 429s: the requests already in flight all see the old rate.
+    const CUT_GAP: Duration = Duration::from_secs(2);
+    /// Recovery per second, as a fraction of the configured rate: 1 % far from the last refused
+    /// rate, 0.1 % near it.
+    const RAISE_FAST: f64 = 0.01;
+    const RAISE_SLOW: f64 = 0.001;
+
+    pub(crate) fn new(per_minute: u32, now: Instant) -> Self {
+        let max = f64::from(per_minute.max(1));
+        Aimd {
+            max,
+            rate: max,
+            refused_at: None,
+            last_cut: None,
+            last_raise: now,
+        }
+    }
+
+    pub(crate) fn rate(&self) -> f64 {
+        self.rate
+    }
+
+    /// A 429 came back. Returns true when the rate changed.
+    pub(crate) fn on_429(&mut self, now: Instant) -> bool {
+        if let Some(t) = self.last_cut
+            && now.duration_since(t) < Self::CUT_GAP
+        {
+            return false;
+        }
+        self.refused_at = Some(self.rate);
+        let floor = (self.max * Self::FLOOR_FRACTION).max(6.0).min(self.max);
+        self.rate = (self.rate * Self::CUT).max(floor);
+        self.last_cut = Some(now);
+        self.last_raise = now;
+        true
+    }
+
+    /// Time passed without 429. Returns true when the rate changed enough to rebuild the bucket.
+    pub(crate) fn on_ok(&mut self, now: Instant) -> bool {
+        let dt = now.duration_since(self.last_raise).as_secs_f64();
+        if dt < 1.0 || self.rate >= self.max {
+            return false;
+        }
+        let near = self.refused_at.is_some_and(|r| self.rate >= 0.9 * r);
+        let step = if near {
+            Self::RAISE_SLOW
+        } else {
+            Self::RAISE_FAST
+        };
+        let new = (self.rate + self.max * step * dt).min(self.max);
+        self.last_raise = now;
+        let changed = (new - self.rate).abs() >= self.rate * 0.005 || new >= self.max;
+        self.rate = new;
+        changed
+    }
+}
+
+/// One adaptive bucket.
+#[derive(Debug)]
+struct Adaptive {
+    state: Mutex<(Aimd, Arc<DefaultDirectRateLimiter>)>,
+}
+
+fn limiter(per_minute: f64) -> Arc<DefaultDirectRateLimiter> {
+    // Spread the budget evenly: burst of about 1/5 of a second's worth, so a fresh bucket does
+    // not fire a minute's worth at once.
+    let per_sec = per_minute / 60.0;
+    let burst = NonZeroU32::new((per_sec / 5.0).ceil().max(1.0) as u32).unwrap_or(NonZeroU32::MIN);
+    let period = Duration::from_secs_f64(60.0 / per_minute.max(0.001));
+    let quota = Quota::with_period(period)
+        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+        .allow_burst(burst);
+    Arc::new(RateLimiter::direct(quota))
+}
+
+impl Adaptive {
+    fn new(per_minute: u32) -> Self {
+        let aimd = Aimd::new(per_minute, Instant::now());
+        let lim = limiter(aimd.rate());
+        Adaptive {
+            state: Mutex::new((aimd, lim)),
+        }
+    }
+
+    async fn acquire(&self) {
+        let lim = {
+            let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            if g.0.on_ok(Instant::now()) {
+                g.1 = limiter(g.0.rate());
+            }
+            g.1.clone()
+        };
+        lim.until_ready().await;
+    }
+
+    fn on_429(&self) {
+        let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if g.0.on_429(Instant::now()) {
+            tracing::info!(
+                rate_per_minute = g.0.rate() as u64,
+                "429 from Box: slowing down"
+            );
+            g.1 = limiter(g.0.rate());
+        }
+    }
+
+    fn rate(&self) -> f64 {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+            .rate()
+    }
+}
+
+/// The budgets of one identity (the service account, or one `As-User`).
+#[derive(Debug)]
+pub struct Pacer {
+    api: Adaptive,
+    upload: Adaptive,
+}
+
+impl Pacer {
+    /// Budgets at the given rates (per minute).
+    pub fn new(api_per_minute: u32, uploads_per_minute: u32) -> Self {
+        Pacer {
+            api: Adaptive::new(api_per_minute),
+            upload: Adaptive::new(uploads_per_minute),
+        }
+    }
+
+    /// Wait for a permit (an upload takes an upload permit and an API permit).
+    pub async fn acquire(&self, bucket: Bucket) {
+        if bucket == Bucket::Upload {
+            self.upload.acquire().await;
+        }
+        self.api.acquire().await;
+    }
+
+    /// Box answered 429 to a request from `bucket`.
+    pub fn on_429(&self, bucket: Bucket) {
+        match bucket {
+            Bucket::Api => self.api.on_429(),
+            Bucket::Upload => {
+                // We cannot tell which limit was hit; slow both.
+                self.upload.on_429();
+                self.api.on_429();
+            }
+        }
+    }
+
+    /// Current rates (per minute): (api, upload).
+    pub fn rates(&self) -> (f64, f64) {
+        (self.api.rate(), self.upload.rate())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aimd_cuts_once_per_burst_and_recovers_slowly() {
+        let t0 = Instant::now();
+        let mut a = Aimd::new(1200, t0);
+        assert!(a.on_429(t0));
+        assert_eq!(a.rate(), 840.0);
+        // A burst of 429s from requests already in flight: one cut.
+        assert!(!a.on_429(t0 + Duration::from_millis(500)));
+        assert_eq!(a.rate(), 840.0);
+        // Recovery after 10 s: +1 % of 1200 per second far below the refused rate.
+        a.on_ok(t0 + Duration::from_secs(10));
+        assert!((a.rate() - 960.0).abs() < 1e-6, "{}", a.rate());
+        // Near the refused rate (>= 0.9 * 1200) recovery slows to 0.1 %/s.
+        a.on_ok(t0 + Duration::from_secs(20));
+        let r = a.rate();
+        assert!((r - 1080.0).abs() < 1e-6, "{r}");
+        a.on_ok(t0 + Duration::from_secs(30));
+        assert!((a.rate() - (r + 12.0)).abs() < 1e-6, "{}", a.rate());
+        // Never above the configured rate; never below the floor.
+        a.on_ok(t0 + Duration::from_secs(100_000));
+        assert_eq!(a.rate(), 1200.0);
+        let mut t = t0;
+        for _ in 0..100 {
+            t += Duration::from_secs(3);
+            a.on_429(t);
+        }
+        assert_eq!(a.rate(), 60.0);
+    }
+
+    #[tokio::test]
+    async fn acquire_spaces_requests() {
+        let p = Pacer::new(600, 600); // 10/s, burst 2
+        let t = Instant::now();
+        for _ in 0..6 {
+            p.acquire(Bucket::Api).await;
+        }
+        // 2 free, then 4 more at 100 ms each.
+        assert!(
+            t.elapsed() >= Duration::from_millis(350),
+            "{:?}",
+            t.elapsed()
+        );
+    }
+}

@@ -1,0 +1,285 @@
+//! One retry policy for every Box call: which failures are retried, how long to wait (full-jitter
+//! exponential backoff, at least `Retry-After`), and when to give up (attempts and total time).
+//!
+//! Split as object_store splits it: [`RetryPolicy`] is data with documented defaults,
+//! [`RetryContext`] is the state of one operation (it can span a whole chunked upload), and
+//! [`classify`] decides from the outcome alone. Pacing (`pace.rs`) and concurrency (the caller's
+//! semaphores) are separate controls.
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+
+/// How calls are retried. Defaults are generous on purpose: a migration runs for days and a
+/// transient Box hiccup must not turn into a failed file.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Attempts per request, the first included (default 10). A 202 "commit not ready yet" does
+    /// not count: it is progress, bounded by `max_elapsed`.
+    pub max_attempts: u32,
+    /// Give up once an operation has spent this long (default 15 minutes).
+    pub max_elapsed: Duration,
+    /// First backoff ceiling (default 500 ms); doubles per retry.
+    pub initial_backoff: Duration,
+    /// Largest backoff ceiling (default 60 s).
+    pub max_backoff: Duration,
+    /// Largest `Retry-After` honoured as given (default 5 minutes; longer values are capped).
+    pub max_retry_after: Duration,
+    /// How many times a commit answered 400 `parts_mismatch` is retried (default 5): Box says
+    /// this while it is still catching up with the last parts (rclone does the same).
+    pub parts_mismatch_retries: u32,
+    /// Wait before retrying a `parts_mismatch` commit (default 2 s, doubled each time).
+    pub parts_mismatch_wait: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 10,
+            max_elapsed: Duration::from_secs(15 * 60),
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(60),
+            max_retry_after: Duration::from_secs(300),
+            parts_mismatch_retries: 5,
+            parts_mismatch_wait: Duration::from_secs(2),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Full jitter: a uniform wait in `[0, min(max_backoff, initial_backoff * 2^retry)]`
+    /// (AWS's "full jitter"), so many tasks failing together do not retry together.
+    pub fn backoff<R: Rng + ?Sized>(&self, retry: u32, rng: &mut R) -> Duration {
+        let ceiling = self
+            .initial_backoff
+            .saturating_mul(1u32.checked_shl(retry.min(31)).unwrap_or(u32::MAX))
+            .min(self.max_backoff);
+        let ms = ceiling.as_millis() as u64;
+        Duration::from_millis(if ms == 0 { 0 } else { rng.gen_range(0..=ms) })
+    }
+
+    /// The wait before the next attempt: the jittered backoff, but never less than the server's
+    /// `Retry-After` (capped at `max_retry_after`).
+    pub fn wait<R: Rng + ?Sized>(
+        &self,
+        retry: u32,
+        retry_after: Option<Duration>,
+        rng: &mut R,
+    ) -> Duration {
+        let b = self.backoff(retry, rng);
+        match retry_after {
+            Some(ra) => b.max(ra.min(self.max_retry_after)),
+            None => b,
+        }
+    }
+}
+
+/// What one attempt produced, as far as retrying is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Box answered with this status.
+    Status(u16),
+    /// The connection could not be made: nothing reached Box.
+    ConnectFailed,
+    /// The request may have reached Box but no complete reply came back (reset, timeout,
+    /// truncated reply).
+    NoReply,
+}
+
+/// What to do after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Done (2xx) or not retryable: hand the result to the caller.
+    Return,
+    /// Retry the same request.
+    Retry,
+    /// The request may or may not have taken effect and is not idempotent: the caller must find
+    /// out (look for the file, ...) before repeating it.
+    Resolve,
+}
+
+/// Decide from the outcome and whether repeating the request is harmless.
+/// 429, 5xx, resets and timeouts are retried; other 4xx are not; 401 is handled by the token
+/// cache (refresh once) before this is asked.
+pub fn classify(outcome: Outcome, idempotent: bool) -> Decision {
+    match outcome {
+        Outcome::Status(s) if (200..300).contains(&s) => Decision::Return,
+        Outcome::Status(429) => Decision::Retry,
+        // Box (and its load balancers) answer 5xx before acting, except gateway timeouts, which
+        // can hide a request that did go through.
+        Outcome::Status(504) if !idempotent => Decision::Resolve,
+        Outcome::Status(500..=599) => Decision::Retry,
+        Outcome::Status(_) => Decision::Return,
+        Outcome::ConnectFailed => Decision::Retry,
+        Outcome::NoReply if idempotent => Decision::Retry,
+        Outcome::NoReply => Decision::Resolve,
+    }
+}
+
+/// Parse `Retry-After`: delta-seconds or an HTTP date.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let v = value.trim();
+    if let Ok(secs) = v.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+    }
+    let when = httpdate::parse_http_date(v).ok()?;
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+/// The retry state of one operation (a request, or a whole upload with its commit loop).
+#[derive(Debug)]
+pub struct RetryContext {
+    policy: RetryPolicy,
+    started: Instant,
+    /// Attempts made by the current request (reset per request with [`RetryContext::next_request`]).
+    attempts: u32,
+    /// Attempts made over the whole operation.
+    pub total_attempts: u32,
+    /// Retries made over the whole operation.
+    pub retries: u32,
+}
+
+impl RetryContext {
+    /// Start an operation.
+    pub fn new(policy: RetryPolicy) -> Self {
+        RetryContext {
+            policy,
+            started: Instant::now(),
+            attempts: 0,
+            total_attempts: 0,
+            retries: 0,
+        }
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &RetryPolicy {
+        &self.policy
+    }
+
+    /// Count an attempt.
+    pub fn attempt(&mut self) -> u32 {
+        self.attempts += 1;
+        self.total_attempts += 1;
+        self.attempts
+    }
+
+    /// A new request of the same operation starts with a fresh attempt budget (the time budget
+    /// is shared).
+    pub fn next_request(&mut self) {
+        self.attempts = 0;
+    }
+
+    /// True while another attempt is allowed.
+    pub fn can_retry(&self) -> bool {
+        self.attempts < self.policy.max_attempts && self.started.elapsed() < self.policy.max_elapsed
+    }
+
+    /// True while the operation's time budget lasts.
+    pub fn within_time(&self) -> bool {
+        self.started.elapsed() < self.policy.max_elapsed
+    }
+
+    /// The wait before the next retry (counts a retry).
+    pub fn next_wait(&mut self, retry_after: Option<Duration>) -> Duration {
+        self.retries += 1;
+        let w = self.policy.wait(
+            self.attempts.saturating_sub(1),
+            retry_after,
+            &mut rand::thread_rng(),
+        );
+        // Never sleep past the deadline.
+        let left = self
+            .policy
+            .max_elapsed
+            .saturating_sub(self.started.elapsed());
+        w.min(left)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    #[test]
+    fn backoff_is_full_jitter_under_an_exponential_ceiling() {
+        let p = RetryPolicy::default();
+        let mut rng = StdRng::seed_from_u64(7);
+        for retry in 0..20 {
+            let ceiling = (500u64 << retry.min(20)).min(60_000);
+            let mut max_seen = 0;
+            for _ in 0..200 {
+                let d = p.backoff(retry, &mut rng).as_millis() as u64;
+                assert!(d <= ceiling, "retry {retry}: {d} > {ceiling}");
+                max_seen = max_seen.max(d);
+            }
+            // Full jitter spreads over the whole range, not just near the top.
+            assert!(max_seen > ceiling / 2, "retry {retry}: {max_seen}");
+        }
+        // Deterministic with a fixed RNG.
+        let a: Vec<_> = (0..5)
+            .map(|r| p.backoff(r, &mut StdRng::seed_from_u64(1)))
+            .collect();
+        let b: Vec<_> = (0..5)
+            .map(|r| p.backoff(r, &mut StdRng::seed_from_u64(1)))
+            .collect();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn retry_after_is_a_floor_and_capped() {
+        let p = RetryPolicy::default();
+        let mut rng = StdRng::seed_from_u64(3);
+        let w = p.wait(0, Some(Duration::from_secs(7)), &mut rng);
+        assert!(w >= Duration::from_secs(7));
+        let w = p.wait(0, Some(Duration::from_secs(100_000)), &mut rng);
+        assert_eq!(w, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn classify_retries_only_what_is_safe() {
+        use Decision::*;
+        assert_eq!(classify(Outcome::Status(201), false), Return);
+        assert_eq!(classify(Outcome::Status(429), false), Retry);
+        assert_eq!(classify(Outcome::Status(503), false), Retry);
+        assert_eq!(classify(Outcome::Status(500), true), Retry);
+        assert_eq!(classify(Outcome::Status(504), false), Resolve);
+        assert_eq!(classify(Outcome::Status(400), true), Return);
+        assert_eq!(classify(Outcome::Status(404), true), Return);
+        assert_eq!(classify(Outcome::Status(409), false), Return);
+        assert_eq!(classify(Outcome::ConnectFailed, false), Retry);
+        assert_eq!(classify(Outcome::NoReply, true), Retry);
+        assert_eq!(classify(Outcome::NoReply, false), Resolve);
+    }
+
+    #[test]
+    fn retry_after_parses_seconds_and_dates() {
+        assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
+        assert_eq!(parse_retry_after(" 0.5 "), Some(Duration::from_millis(500)));
+        assert_eq!(parse_retry_after("-1"), None);
+        assert_eq!(
+            parse_retry_after("Thu, 01 Jan 1970 00:00:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn context_bounds_attempts() {
+        let mut ctx = RetryContext::new(RetryPolicy {
+            max_attempts: 3,
+            ..Default::default()
+        });
+        ctx.attempt();
+        assert!(ctx.can_retry());
+        ctx.attempt();
+        ctx.attempt();
+        assert!(!ctx.can_retry());
+        ctx.next_request();
+        assert!(ctx.can_retry());
+        assert_eq!(ctx.total_attempts, 3);
+    }
+}

@@ -1,0 +1,581 @@
+//! Chunked uploads: create a session (new file or new version), send parts concurrently
+//! straight from the file (per-part positioned reads, never the whole file in memory), commit
+//! with the whole-file digest (202 → wait and repeat; transient `parts_mismatch` → bounded
+//! retries), abort on an unrecoverable error, and resume a session by id sending only the parts
+//! Box does not have.
+use std::fmt;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
+use reqwest::Method;
+use sha1::{Digest, Sha1};
+
+use super::BoxClient;
+use super::error::{ApiError, ErrorKind};
+use super::files::{UploadSource, UploadTarget, Uploaded, rfc3339};
+use super::http::{Fail, Req};
+use super::model::{
+    CommitUploadSession, CreateUploadSession, CreateVersionUploadSession, Files, UploadAttributes,
+    UploadPart, UploadParts, UploadSession, UploadedPart,
+};
+use super::pace::Bucket;
+use super::retry::RetryContext;
+
+/// Called with the session as soon as it exists (journal its id for crash resume).
+pub type SessionCallback = Arc<dyn Fn(&UploadSession) + Send + Sync>;
+/// Called with each part Box confirmed.
+pub type PartCallback = Arc<dyn Fn(&UploadPart) + Send + Sync>;
+
+/// Options of one chunked upload.
+#[derive(Clone, Default)]
+pub struct ChunkedOptions {
+    /// Parts in flight at once for this file (0: the client's `part_concurrency`).
+    pub part_concurrency: usize,
+    /// Resume this session instead of creating one.
+    pub resume_session: Option<String>,
+    /// Told the session as soon as it exists.
+    pub on_session: Option<SessionCallback>,
+    /// Told each part as Box confirms it.
+    pub on_part: Option<PartCallback>,
+}
+
+impl fmt::Debug for ChunkedOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChunkedOptions")
+            .field("part_concurrency", &self.part_concurrency)
+            .field("resume_session", &self.resume_session)
+            .field("on_session", &self.on_session.is_some())
+            .field("on_part", &self.on_part.is_some())
+            .finish()
+    }
+}
+
+/// `sha=<base64 of the SHA-1>`, the `digest` header Box wants.
+fn digest_header(sha1: &[u8]) -> String {
+    format!(
+        "sha={}",
+        base64::engine::general_purpose::STANDARD.encode(sha1)
+    )
+}
+
+/// Offset and length of part `index`.
+pub(crate) fn part_range(file_size: u64, part_size: u64, index: u64) -> (u64, u64) {
+    let offset = index * part_size;
+    (offset, part_size.min(file_size - offset))
+}
+
+/// `content-range` of a part: inclusive last byte, total file size.
+pub(crate) fn content_range(offset: u64, len: u64, file_size: u64) -> String {
+    format!("bytes {}-{}/{}", offset, offset + len - 1, file_size)
+}
+
+/// Does a listed part's `sha1` (hex or base64, Box is not consistent) match these bytes' SHA-1?
+fn same_sha(listed: &str, raw: &[u8]) -> bool {
+    listed.eq_ignore_ascii_case(&hex::encode(raw))
+        || listed == base64::engine::general_purpose::STANDARD.encode(raw)
+}
+
+impl BoxClient {
+    fn session_url(&self, id: &str, suffix: &str) -> String {
+        self.upload(&format!(
+            "/files/upload_sessions/{}{suffix}",
+            urlencoding::encode(id)
+        ))
+    }
+
+    /// Create a session for `size` bytes. A 409 comes back as an error for the caller to resolve.
+    pub async fn create_upload_session(
+        &self,
+        size: u64,
+        target: &UploadTarget,
+    ) -> Result<UploadSession, ApiError> {
+        let mut ctx = RetryContext::new(self.shared.config.retry.clone());
+        // A repeat after a lost reply only leaves an unused session behind (it expires).
+        let reply = match target {
+            UploadTarget::NewFile { parent_id, name } => {
+                let url = self.upload("/files/upload_sessions");
+                let body = CreateUploadSession {
+                    folder_id: parent_id.clone(),
+                    file_size: size,
+                    file_name: name.clone(),
+                };
+                let req = Req {
+                    op: "create upload session",
+                    path: "/files/upload_sessions",
+                    bucket: Bucket::Upload,
+                    idempotent: true,
+                    body_len: 0,
+                };
+                self.execute(&mut ctx, req, |h| Ok(h.post(&url).json(&body)))
+                    .await?
+            }
+            UploadTarget::NewVersion { file_id, .. } => {
+                let url = self.upload(&format!(
+                    "/files/{}/upload_sessions",
+                    urlencoding::encode(file_id)
+                ));
+                let body = CreateVersionUploadSession {
+                    file_size: size,
+                    file_name: None,
+                };
+                let req = Req {
+                    op: "create upload session",
+                    path: "/files/{id}/upload_sessions",
+                    bucket: Bucket::Upload,
+                    idempotent: true,
+                    body_len: 0,
+                };
+                self.execute(&mut ctx, req, |h| Ok(h.post(&url).json(&body)))
+                    .await?
+            }
+        };
+        reply.json("create upload session")
+    }
+
+    /// `GET` a session (its part size, total parts and progress).
+    pub async fn get_upload_session(&self, id: &str) -> Result<UploadSession, ApiError> {
+        let url = self.session_url(id, "");
+        let mut ctx = RetryContext::new(self.shared.config.retry.clone());
+        let req = Req {
+            op: "get upload session",
+            path: "/files/upload_sessions/{id}",
+            bucket: Bucket::Api,
+            idempotent: true,
+            body_len: 0,
+        };
+        self.execute(&mut ctx, req, |h| Ok(h.get(&url)))
+            .await?
+            .json("get upload session")
+    }
+
+    /// Every part Box holds for a session, in offset order.
+    pub async fn list_upload_parts(&self, id: &str) -> Result<Vec<UploadPart>, ApiError> {
+        let url = self.session_url(id, "/parts");
+        let mut ctx = RetryContext::new(self.shared.config.retry.clone());
+        let mut out: Vec<UploadPart> = Vec::new();
+        loop {
+            ctx.next_request();
+            let offset = out.len().to_string();
+            let req = Req {
+                op: "list parts",
+                path: "/files/upload_sessions/{id}/parts",
+                bucket: Bucket::Api,
+                idempotent: true,
+                body_len: 0,
+            };
+            let page: UploadParts = self
+                .execute(&mut ctx, req, |h| {
+                    Ok(h.get(&url)
+                        .query(&[("offset", offset.as_str()), ("limit", "1000")]))
+                })
+                .await?
+                .json("list parts")?;
+            let n = page.entries.len();
+            out.extend(page.entries);
+            if n == 0 || out.len() as u64 >= page.total_count {
+                break;
+            }
+        }
+        out.sort_by_key(|p| p.offset);
+        out.dedup_by_key(|p| p.offset);
+        Ok(out)
+    }
+
+    /// Abort a session (Box drops its parts).
+    pub async fn abort_upload_session(&self, id: &str) -> Result<(), ApiError> {
+        let url = self.session_url(id, "");
+        let mut ctx = RetryContext::new(self.shared.config.retry.clone());
+        let req = Req {
+            op: "abort upload session",
+            path: "/files/upload_sessions/{id}",
+            bucket: Bucket::Api,
+            idempotent: true,
+            body_len: 0,
+        };
+        match self
+            .execute(&mut ctx, req, |h| Ok(h.request(Method::DELETE, &url)))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Send part `index` of `src` (read from the file now; the same bytes are re-sent on retry).
+    /// A part whose first reply was lost meets 416 `range_overlaps_existing_part` on retry; the
+    /// parts list then says whether it landed intact.
+    pub async fn upload_part(
+        &self,
+        session: &UploadSession,
+        src: &UploadSource,
+        index: u64,
+    ) -> Result<UploadPart, ApiError> {
+        let (offset, len) = part_range(src.size, session.part_size, index);
+        let path = src.path.clone();
+        let data: Bytes = tokio::task::spawn_blocking(move || -> Result<Bytes, ApiError> {
+            use std::os::unix::fs::FileExt;
+            let f =
+                std::fs::File::open(&path).map_err(|e| ApiError::io(&path, "cannot open", &e))?;
+            let mut buf = vec![0u8; len as usize];
+            f.read_exact_at(&mut buf, offset)
+                .map_err(|e| ApiError::io(&path, &format!("cannot read part at {offset}"), &e))?;
+            Ok(Bytes::from(buf))
+        })
+        .await
+        .map_err(|e| ApiError::new(ErrorKind::Other, format!("part reader: {e}")))??;
+        let sha = Sha1::digest(&data);
+        let digest = digest_header(sha.as_slice());
+        let range = content_range(offset, len, src.size);
+        let url = self.session_url(&session.id, "");
+        let mut ctx = RetryContext::new(self.shared.config.retry.clone());
+        let req = Req {
+            op: "upload part",
+            path: "/files/upload_sessions/{id}",
+            bucket: Bucket::Api,
+            idempotent: true,
+            body_len: len,
+        };
+        let res = self
+            .execute(&mut ctx, req, |h| {
+                Ok(h.put(&url)
+                    .header("content-type", "application/octet-stream")
+                    .header("digest", &digest)
+                    .header("content-range", &range)
+                    .body(data.clone()))
+            })
+            .await;
+        match res {
+            Ok(reply) => Ok(reply.json::<UploadedPart>("upload part")?.part),
+            Err(e)
+                if e.status == Some(416)
+                    || e.code.as_deref() == Some("range_overlaps_existing_part") =>
+            {
+                let parts = self.list_upload_parts(&session.id).await?;
+                match parts.into_iter().find(|p| p.offset == offset) {
+                    Some(p) if p.size == len && same_sha(&p.sha1, sha.as_slice()) => Ok(p),
+                    Some(p) => Err(ApiError::new(
+                        ErrorKind::Integrity,
+                        format!(
+                            "{}: session {} holds a different part at offset {offset} (sha1 {})",
+                            src.path.display(),
+                            session.id,
+                            p.sha1
+                        ),
+                    )),
+                    None => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Chunked upload (files from 20,000,000 bytes). See the module doc.
+    pub async fn upload_chunked(
+        &self,
+        src: &UploadSource,
+        target: UploadTarget,
+        opts: ChunkedOptions,
+    ) -> Result<Uploaded, ApiError> {
+        src.check_unchanged()?;
+        let before = self.stats();
+        let session = match &opts.resume_session {
+            Some(id) => self.get_upload_session(id).await?,
+            None => match self.create_upload_session(src.size, &target).await {
+                Ok(s) => s,
+                Err(e) if e.is_name_in_use() => {
+                    let file = self.same_content_conflict(src, &e).await?.ok_or(e)?;
+                    return Ok(Uploaded {
+                        file,
+                        attempts: 1,
+                        bytes_sent: 0,
+                        request_id: None,
+                        already_there: true,
+                    });
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        if session.part_size == 0 || session.total_parts != src.size.div_ceil(session.part_size) {
+            return Err(ApiError::new(
+                ErrorKind::Invalid,
+                format!(
+                    "{}: session {} is for {} parts of {} bytes, which does not fit {} bytes",
+                    src.path.display(),
+                    session.id,
+                    session.total_parts,
+                    session.part_size,
+                    src.size
+                ),
+            ));
+        }
+        if let Some(cb) = &opts.on_session {
+            cb(&session);
+        }
+        tracing::debug!(session_id = %session.id, part_size = session.part_size, total_parts = session.total_parts, "upload session");
+        let result = self.send_and_commit(src, &target, &session, &opts).await;
+        let after = self.stats();
+        match result {
+            Ok((file, request_id)) => Ok(Uploaded {
+                file,
+                attempts: (after.requests - before.requests) as u32,
+                bytes_sent: after.bytes_sent - before.bytes_sent,
+                request_id,
+                already_there: false,
+            }),
+            Err(e) => {
+                // Keep the session when a later run may resume it (Box or the network was
+                // unavailable); abort when it cannot succeed.
+                if !matches!(e.kind, ErrorKind::Transient | ErrorKind::RateLimited) {
+                    tracing::info!(session_id = %session.id, error = %e, "aborting upload session");
+                    if let Err(abort) = self.abort_upload_session(&session.id).await {
+                        tracing::warn!(session_id = %session.id, error = %abort, "could not abort upload session");
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn send_and_commit(
+        &self,
+        src: &UploadSource,
+        target: &UploadTarget,
+        session: &UploadSession,
+        opts: &ChunkedOptions,
+    ) -> Result<(super::File, Option<String>), ApiError> {
+        let have: Vec<UploadPart> = if opts.resume_session.is_some() {
+            self.list_upload_parts(&session.id).await?
+        } else {
+            Vec::new()
+        };
+        let mut parts: Vec<UploadPart> = Vec::with_capacity(session.total_parts as usize);
+        let mut todo = Vec::new();
+        for index in 0..session.total_parts {
+            let (offset, len) = part_range(src.size, session.part_size, index);
+            match have.iter().find(|p| p.offset == offset && p.size == len) {
+                Some(p) => parts.push(p.clone()),
+                None => todo.push(index),
+            }
+        }
+        if opts.resume_session.is_some() {
+            tracing::info!(session_id = %session.id, have = parts.len(), missing = todo.len(), "resuming upload session");
+        }
+        let concurrency = if opts.part_concurrency == 0 {
+            self.shared.config.part_concurrency
+        } else {
+            opts.part_concurrency
+        }
+        .max(1);
+        // In offset order, a bounded window in flight; a failed part is retried alone inside
+        // upload_part, and the first unrecoverable failure stops the rest.
+        let sent: Vec<UploadPart> = futures::stream::iter(todo)
+            .map(|index| async move {
+                let p = self.upload_part(session, src, index).await?;
+                if let Some(cb) = &opts.on_part {
+                    cb(&p);
+                }
+                Ok::<UploadPart, ApiError>(p)
+            })
+            .buffer_unordered(concurrency)
+            .try_collect()
+            .await?;
+        parts.extend(sent);
+        parts.sort_by_key(|p| p.offset);
+        self.commit(src, target, session, parts).await
+    }
+
+    /// Commit: whole-file digest, parts in offset order. 202 → wait `retry-after` and repeat;
+    /// 400 `parts_mismatch` → a bounded number of waits; a commit whose reply was lost and
+    /// that then meets 404/409 is resolved by finding the file with our SHA-1.
+    async fn commit(
+        &self,
+        src: &UploadSource,
+        target: &UploadTarget,
+        session: &UploadSession,
+        parts: Vec<UploadPart>,
+    ) -> Result<(super::File, Option<String>), ApiError> {
+        let raw_sha = hex::decode(&src.sha1_hex).map_err(|_| {
+            ApiError::new(
+                ErrorKind::Invalid,
+                format!("{}: sha1 {:?} is not hex", src.path.display(), src.sha1_hex),
+            )
+        })?;
+        let digest = digest_header(&raw_sha);
+        let if_match = match target {
+            UploadTarget::NewVersion { if_match, .. } => if_match.clone(),
+            UploadTarget::NewFile { .. } => None,
+        };
+        let body = CommitUploadSession {
+            parts,
+            attributes: Some(UploadAttributes {
+                name: None,
+                parent: None,
+                content_created_at: None,
+                content_modified_at: src.modified.as_ref().map(rfc3339),
+            }),
+        };
+        let url = self.session_url(&session.id, "/commit");
+        let mut ctx = RetryContext::new(self.shared.config.retry.clone());
+        let mut lost_reply = false;
+        let mut mismatches = 0;
+        loop {
+            let req = Req {
+                op: "commit upload session",
+                path: "/files/upload_sessions/{id}/commit",
+                bucket: Bucket::Api,
+                idempotent: false,
+                body_len: 0,
+            };
+            let res = self
+                .execute_or_unknown(&mut ctx, req, |h| {
+                    let mut rb = h.post(&url).header("digest", &digest).json(&body);
+                    if let Some(etag) = &if_match {
+                        rb = rb.header("if-match", etag);
+                    }
+                    Ok(rb)
+                })
+                .await;
+            match res {
+                Ok(reply) if reply.status == 202 => {
+                    // Box is still processing parts: progress, not failure.
+                    if !ctx.within_time() {
+                        return Err(ApiError::new(
+                            ErrorKind::Transient,
+                            format!(
+                                "{}: commit of session {} still pending",
+                                src.path.display(),
+                                session.id
+                            ),
+                        ));
+                    }
+                    let wait = reply
+                        .retry_after()
+                        .unwrap_or(std::time::Duration::from_secs(1))
+                        .min(ctx.policy().max_retry_after);
+                    tracing::debug!(session_id = %session.id, wait_ms = wait.as_millis() as u64, "commit pending (202)");
+                    ctx.next_request();
+                    tokio::time::sleep(wait).await;
+                }
+                Ok(reply) => {
+                    let files: Files = reply.json("commit upload session")?;
+                    let file = files.entries.into_iter().next().ok_or_else(|| {
+                        ApiError::new(
+                            ErrorKind::Other,
+                            format!("{}: commit returned no file", src.path.display()),
+                        )
+                    })?;
+                    src.verify(&file, reply.request_id.as_deref())?;
+                    return Ok((file, reply.request_id));
+                }
+                Err(Fail::Unknown(_)) => lost_reply = true,
+                Err(Fail::Final(e))
+                    if e.code.as_deref() == Some("parts_mismatch")
+                        && mismatches < ctx.policy().parts_mismatch_retries =>
+                {
+                    let wait = ctx.policy().parts_mismatch_wait * 2u32.saturating_pow(mismatches);
+                    mismatches += 1;
+                    tracing::debug!(session_id = %session.id, mismatches, "commit got parts_mismatch; waiting for Box to catch up");
+                    ctx.next_request();
+                    tokio::time::sleep(wait).await;
+                }
+                Err(Fail::Final(e))
+                    if lost_reply && (e.kind == ErrorKind::NotFound || e.is_name_in_use()) =>
+                {
+                    // The session is gone or the name is taken: our earlier commit most likely
+                    // landed. Find the file holding our content.
+                    return match self.find_committed(src, target).await? {
+                        Some(file) => Ok((file, e.request_id.clone())),
+                        None => Err(e),
+                    };
+                }
+                Err(Fail::Final(e)) if e.is_name_in_use() => {
+                    let file = self.same_content_conflict(src, &e).await?.ok_or(e)?;
+                    return Ok((file, None));
+                }
+                Err(Fail::Final(e)) => return Err(e),
+            }
+        }
+    }
+
+    /// After a lost commit reply: the file our commit would have made, if it exists.
+    async fn find_committed(
+        &self,
+        src: &UploadSource,
+        target: &UploadTarget,
+    ) -> Result<Option<super::File>, ApiError> {
+        let id = match target {
+            UploadTarget::NewVersion { file_id, .. } => Some(file_id.clone()),
+            UploadTarget::NewFile { parent_id, name } => {
+                let items = self
+                    .list_folder(parent_id, &["name", "sha1", "size"])
+                    .await?;
+                items.into_iter().find_map(|i| match i {
+                    super::Item::File(f)
+                        if f.name
+                            .as_deref()
+                            .is_some_and(|n| n.to_lowercase() == name.to_lowercase()) =>
+                    {
+                        Some(f.id)
+                    }
+                    _ => None,
+                })
+            }
+        };
+        let Some(id) = id else { return Ok(None) };
+        let file = self.get_file(&id).await?;
+        Ok(src.verify(&file, None).is_ok().then_some(file))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn part_ranges_cover_the_file_exactly() {
+        const P: u64 = 8 * 1024 * 1024;
+        for size in [
+            P,
+            3 * P,
+            3 * P + 1,
+            3 * P - 1,
+            4 * 1024 * 1024 * 1024,
+            20_000_000,
+        ] {
+            let total = size.div_ceil(P);
+            let mut next = 0;
+            for i in 0..total {
+                let (off, len) = part_range(size, P, i);
+                assert_eq!(off, next);
+                assert!(len > 0 && len <= P);
+                next = off + len;
+            }
+            assert_eq!(next, size);
+        }
+        // The last range of a 4 GiB file ends at 4 GiB - 1, not at a 32-bit wrap.
+        let size = 4u64 << 30;
+        let (off, len) = part_range(size, P, size / P - 1);
+        assert_eq!(
+            content_range(off, len, size),
+            "bytes 4286578688-4294967295/4294967296"
+        );
+    }
+
+    #[test]
+    fn digest_is_base64_sha1() {
+        let sha = Sha1::digest(b"abc");
+        assert_eq!(
+            digest_header(sha.as_slice()),
+            "sha=qZk+NkcGgWq6PiVxeFDCbJzQ2J0="
+        );
+        assert!(same_sha(
+            "a9993e364706816aba3e25717850c26c9cd0d89d",
+            sha.as_slice()
+        ));
+        assert!(same_sha("qZk+NkcGgWq6PiVxeFDCbJzQ2J0=", sha.as_slice()));
+        assert!(!same_sha("00", sha.as_slice()));
+    }
+}
