@@ -1,0 +1,176 @@
+//! `ManifestRow`: one line of a manifest, with its status vocabulary (`ok`, `skipped:<reason>`,
+//! `invalid:<reason>`) typed so readers never parse strings by hand.
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The manifest's header row, in column order.
+pub const HEADER: [&str; 7] = ["path", "kind", "size", "mtime", "sha1", "status", "detail"];
+
+/// What a row describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// A regular file (or, for problem rows, anything that is not a directory).
+    File,
+    /// A directory; empty ones are rows too so a migration recreates them.
+    Dir,
+}
+
+impl Kind {
+    /// The manifest spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::File => "file",
+            Kind::Dir => "dir",
+        }
+    }
+}
+
+/// Whether a row can be migrated, and if not, why.
+///
+/// `Skipped` is for things boxlift chose not to read or could not read (symlinks, devices,
+/// permission denied); `Invalid` is for things Box would refuse (names, sizes, collisions).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// Ready to migrate.
+    Ok,
+    /// Not migrated: a local condition (`skipped:<reason>`).
+    Skipped(String),
+    /// Not migrated: Box would reject it (`invalid:<reason>`).
+    Invalid(String),
+}
+
+impl Status {
+    /// True for `ok`.
+    pub fn is_ok(&self) -> bool {
+        matches!(self, Status::Ok)
+    }
+
+    /// A skipped status with this reason.
+    pub fn skipped(reason: &str) -> Status {
+        Status::Skipped(reason.to_string())
+    }
+
+    /// An invalid status with this reason.
+    pub fn invalid(reason: &str) -> Status {
+        Status::Invalid(reason.to_string())
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Status::Ok => f.write_str("ok"),
+            Status::Skipped(r) => write!(f, "skipped:{r}"),
+            Status::Invalid(r) => write!(f, "invalid:{r}"),
+        }
+    }
+}
+
+/// A status cell that is neither `ok` nor `skipped:…` / `invalid:…`.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown manifest status {0:?} (expected ok, skipped:<reason> or invalid:<reason>)")]
+pub struct BadStatus(pub String);
+
+impl FromStr for Status {
+    type Err = BadStatus;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "ok" {
+            return Ok(Status::Ok);
+        }
+        match s.split_once(':') {
+            Some(("skipped", r)) if !r.is_empty() => Ok(Status::Skipped(r.to_string())),
+            Some(("invalid", r)) if !r.is_empty() => Ok(Status::Invalid(r.to_string())),
+            _ => Err(BadStatus(s.to_string())),
+        }
+    }
+}
+
+impl Serialize for Status {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Status {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// One manifest row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestRow {
+    /// Path relative to the scanned root, `/`-separated, UTF-8 (lossy for non-UTF-8 names,
+    /// which are `invalid:name_not_utf8` and carry the raw name in `detail`).
+    pub path: String,
+    /// File or directory.
+    pub kind: Kind,
+    /// Size in bytes (0 for directories).
+    pub size: u64,
+    /// Modification time, RFC 3339 UTC with nanoseconds; empty when unknown.
+    pub mtime: String,
+    /// SHA-1 of the content, lowercase hex; empty for directories, problems and `--no-hash`.
+    pub sha1: String,
+    /// `ok`, `skipped:<reason>` or `invalid:<reason>`.
+    pub status: Status,
+    /// Human-readable detail for problems (the error, the colliding name, the link target).
+    pub detail: String,
+}
+
+impl ManifestRow {
+    /// The final path component (the Box item name).
+    pub fn name(&self) -> &str {
+        self.path.rsplit('/').next().unwrap_or(&self.path)
+    }
+
+    /// The parent path (`""` for top-level items).
+    pub fn parent(&self) -> &str {
+        self.path.rsplit_once('/').map(|(p, _)| p).unwrap_or("")
+    }
+}
+
+/// Format a modification time as the manifest writes it: RFC 3339, UTC, nanoseconds.
+pub fn format_mtime(secs: i64, nanos: u32) -> String {
+    match chrono::DateTime::from_timestamp(secs, nanos) {
+        Some(t) => t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_round_trips_and_rejects_junk() {
+        for s in ["ok", "skipped:symlink", "invalid:name_too_long"] {
+            assert_eq!(s.parse::<Status>().unwrap().to_string(), s);
+        }
+        assert!("skipped:".parse::<Status>().is_err());
+        assert!("fine".parse::<Status>().is_err());
+    }
+
+    #[test]
+    fn mtime_has_nanoseconds_and_utc() {
+        assert_eq!(format_mtime(0, 5), "1970-01-01T00:00:00.000000005Z");
+    }
+
+    #[test]
+    fn name_and_parent() {
+        let row = ManifestRow {
+            path: "a/b/c.txt".into(),
+            kind: Kind::File,
+            size: 0,
+            mtime: String::new(),
+            sha1: String::new(),
+            status: Status::Ok,
+            detail: String::new(),
+        };
+        assert_eq!(row.name(), "c.txt");
+        assert_eq!(row.parent(), "a/b");
+    }
+}

@@ -1,0 +1,147 @@
+//! `UploadKind`: direct upload or chunked upload session, and the part size Box will use.
+//!
+//! Box facts (box-api.md): direct uploads take files up to 50 MB; upload sessions need at least
+//! 20,000,000 bytes and are required above 50 MB. Box picks the part size; 8 MiB (8,388,608) is
+//! what clients usually see, and bigger files get bigger parts (a 1 GB file has been given
+//! 32 MiB parts: box/box-java-sdk#909). Box does not publish the rule, so [`part_size_for`]
+//! models it as "8 MiB, doubled until the file needs at most 10,000 parts" and callers that know
+//! better (the client, after creating a session) use Box's answer instead.
+
+/// Box's direct-upload limit (50 MB) and so the default cut-off between the two kinds.
+pub const DIRECT_MAX: u64 = 50_000_000;
+/// The smallest file an upload session accepts (`file_size_too_small` below this).
+pub const CHUNKED_MIN: u64 = 20_000_000;
+/// The part size Box usually chooses.
+pub const DEFAULT_PART_SIZE: u64 = 8 * 1024 * 1024;
+/// Parts per session before the model assumes Box doubles the part size.
+pub const MAX_PARTS: u64 = 10_000;
+
+/// How one file goes to Box.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadKind {
+    /// One multipart `POST /files/content`.
+    Direct,
+    /// An upload session: create, `parts` PUTs, commit.
+    Chunked {
+        /// Bytes per part (the last part may be shorter).
+        part_size: u64,
+    },
+}
+
+/// A chunked threshold that Box cannot honour.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ThresholdError {
+    /// Files just above it would be too small for an upload session.
+    #[error(
+        "chunked threshold {0} is too small: upload sessions need files of at least {CHUNKED_MIN} bytes"
+    )]
+    TooSmall(u64),
+    /// Files just below it would be too big for a direct upload.
+    #[error(
+        "chunked threshold {0} is too big: Box takes direct uploads only up to {DIRECT_MAX} bytes"
+    )]
+    TooBig(u64),
+}
+
+/// Check a `--chunked-threshold`: files above it go chunked, so it must lie in
+/// `[CHUNKED_MIN - 1, DIRECT_MAX]`.
+pub fn check_threshold(threshold: u64) -> Result<u64, ThresholdError> {
+    if threshold < CHUNKED_MIN - 1 {
+        Err(ThresholdError::TooSmall(threshold))
+    } else if threshold > DIRECT_MAX {
+        Err(ThresholdError::TooBig(threshold))
+    } else {
+        Ok(threshold)
+    }
+}
+
+/// The part size Box is expected to choose for a file of `size` bytes (see the module doc).
+pub fn part_size_for(size: u64) -> u64 {
+    let mut part = DEFAULT_PART_SIZE;
+    while size.div_ceil(part) > MAX_PARTS {
+        part *= 2;
+    }
+    part
+}
+
+impl UploadKind {
+    /// Direct for files up to `threshold` bytes, chunked above it.
+    pub fn for_size(size: u64, threshold: u64) -> UploadKind {
+        if size <= threshold {
+            UploadKind::Direct
+        } else {
+            UploadKind::Chunked {
+                part_size: part_size_for(size),
+            }
+        }
+    }
+
+    /// Number of part uploads for a file of `size` bytes (0 for direct uploads).
+    pub fn parts(self, size: u64) -> u64 {
+        match self {
+            UploadKind::Direct => 0,
+            UploadKind::Chunked { part_size } => size.div_ceil(part_size),
+        }
+    }
+
+    /// API calls to upload a file of `size` bytes: 1 direct, or create + parts + commit.
+    pub fn api_calls(self, size: u64) -> u64 {
+        match self {
+            UploadKind::Direct => 1,
+            UploadKind::Chunked { .. } => 2 + self.parts(size),
+        }
+    }
+
+    /// Short name for tables and CSVs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UploadKind::Direct => "direct",
+            UploadKind::Chunked { .. } => "chunked",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_around_the_cutoff() {
+        assert_eq!(UploadKind::for_size(0, DIRECT_MAX), UploadKind::Direct);
+        assert_eq!(
+            UploadKind::for_size(DIRECT_MAX, DIRECT_MAX),
+            UploadKind::Direct
+        );
+        let k = UploadKind::for_size(DIRECT_MAX + 1, DIRECT_MAX);
+        assert_eq!(
+            k,
+            UploadKind::Chunked {
+                part_size: DEFAULT_PART_SIZE
+            }
+        );
+        // 50,000,001 bytes / 8 MiB = 5.96 → 6 parts; + create + commit.
+        assert_eq!(k.parts(DIRECT_MAX + 1), 6);
+        assert_eq!(k.api_calls(DIRECT_MAX + 1), 8);
+        assert_eq!(UploadKind::Direct.api_calls(5), 1);
+    }
+
+    #[test]
+    fn huge_files_get_bigger_parts() {
+        // 10,000 parts of 8 MiB = 83.9 GB; one byte more doubles the part size.
+        let edge = MAX_PARTS * DEFAULT_PART_SIZE;
+        assert_eq!(part_size_for(edge), DEFAULT_PART_SIZE);
+        assert_eq!(part_size_for(edge + 1), 2 * DEFAULT_PART_SIZE);
+        assert_eq!(part_size_for(150_000_000_000), 2 * DEFAULT_PART_SIZE);
+    }
+
+    #[test]
+    fn thresholds_box_cannot_honour_are_refused() {
+        assert!(check_threshold(CHUNKED_MIN - 1).is_ok());
+        assert!(check_threshold(DIRECT_MAX).is_ok());
+        assert_eq!(
+            check_threshold(1_000_000),
+            Err(ThresholdError::TooSmall(1_000_000))
+        );
+        assert!(check_threshold(DIRECT_MAX + 1).is_err());
+    }
+}
