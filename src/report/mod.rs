@@ -2,6 +2,7 @@
 //! summary table at the end. A killed run keeps every row it wrote.
 pub mod csv;
 pub mod summary;
+pub mod verify;
 
 pub use self::csv::{Action, ReportRow, ReportWriter};
 pub use self::summary::Summary;

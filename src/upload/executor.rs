@@ -120,6 +120,9 @@ async fn file(ctx: &Ctx, t: &FileTask) {
     }
     // Progress counts a file's bytes once it is finished, whether sent, found or given up,
     // so the bar ends at 100 % and the ETA follows finished work.
-    let _ = ctx.events.send(Event::BytesSent { bytes: row.size });
+    let counted = t.parts_done.load(std::sync::atomic::Ordering::Relaxed);
+    let _ = ctx.events.send(Event::BytesSent {
+        bytes: row.size.saturating_sub(counted),
+    });
     let _ = ctx.events.send(Event::FileDone(row));
 }

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::executor::Work;
 use super::task::FileTask;
+use crate::plan::kind::UploadKind;
 use crate::report::{Action, ReportRow};
 use crate::state::{StateError, StateReader};
 
@@ -34,7 +35,7 @@ pub struct PlanRow {
 pub struct Planner {
     root: PathBuf,
     state: Option<StateReader>,
-    /// Files of at least this many bytes use an upload session.
+    /// Files above this many bytes use an upload session.
     chunk_cutoff: u64,
     users: Vec<String>,
     next_user: usize,
@@ -139,7 +140,10 @@ impl Planner {
             .split('/')
             .fold(self.root.clone(), |p, part| p.join(part));
         Ok(Work::File(Box::new(FileTask {
-            chunked: r.size >= self.chunk_cutoff,
+            chunked: matches!(
+                UploadKind::for_size(r.size, self.chunk_cutoff),
+                UploadKind::Chunked { .. }
+            ),
             abs,
             size: r.size,
             sha1: r.sha1,
@@ -148,6 +152,7 @@ impl Planner {
             resume_session,
             folder_hint,
             as_user,
+            parts_done: Default::default(),
             path: r.path,
         })))
     }
@@ -202,7 +207,7 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        match p.plan(row("big", 100, "ccc", "ok")).unwrap() {
+        match p.plan(row("big", 101, "ccc", "ok")).unwrap() {
             Work::File(t) => assert!(t.chunked && t.prior.is_none()),
             other => panic!("{other:?}"),
         }

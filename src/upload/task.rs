@@ -14,7 +14,7 @@ use super::event::{Event, SessionRecord};
 use super::folders::{Existing, Folders, Listing, split};
 use crate::box_api::model::UploadSession;
 use crate::box_api::{
-    ApiError, BoxClient, ChunkedOptions, UploadSource, UploadTarget, Uploaded,
+    ApiError, BoxClient, ChunkedOptions, ErrorKind, UploadSource, UploadTarget, Uploaded,
 };
 use crate::report::{Action, ReportRow};
 use crate::state::DoneFile;
@@ -56,6 +56,8 @@ pub struct FileTask {
     pub folder_hint: Option<String>,
     /// The managed user to act as, if any.
     pub as_user: Option<String>,
+    /// Bytes of confirmed parts, already counted by progress (chunked files).
+    pub parts_done: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Settings every task reads.
@@ -116,10 +118,7 @@ fn fill_error(row: &mut ReportRow, e: &TaskError) {
     row.action = Some(Action::Failed);
     match e {
         TaskError::Api(e) => {
-            row.error_code = e
-                .code
-                .clone()
-                .unwrap_or_else(|| format!("{:?}", e.kind).to_lowercase());
+            row.error_code = e.code.clone().unwrap_or_else(|| kind_code(&e.kind).into());
             row.error_message = e.message.clone();
             row.box_request_id = e.request_id.clone().unwrap_or_default();
         }
@@ -127,6 +126,24 @@ fn fill_error(row: &mut ReportRow, e: &TaskError) {
             row.error_code = code.to_string();
             row.error_message = message.clone();
         }
+    }
+}
+
+/// A report `error_code` for failures Box gave no code for.
+fn kind_code(k: &ErrorKind) -> &'static str {
+    match k {
+        ErrorKind::Auth => "auth",
+        ErrorKind::NotFound => "not_found",
+        ErrorKind::Conflict { .. } => "item_name_in_use",
+        ErrorKind::RateLimited => "rate_limited",
+        ErrorKind::Transient => "transient",
+        ErrorKind::Invalid => "invalid_request",
+        ErrorKind::TooLarge => "file_size_limit_exceeded",
+        ErrorKind::Quota => "storage_limit_exceeded",
+        ErrorKind::Precondition => "precondition_failed",
+        ErrorKind::Integrity => "integrity",
+        ErrorKind::Io => "local_io",
+        ErrorKind::Other => "other",
     }
 }
 
@@ -485,10 +502,16 @@ async fn send(
             sha1: sha1.clone(),
         }));
     });
+    let (ev, counted) = (ctx.events.clone(), t.parts_done.clone());
+    let on_part = Arc::new(move |p: &crate::box_api::UploadPart| {
+        counted.fetch_add(p.size, std::sync::atomic::Ordering::Relaxed);
+        let _ = ev.send(Event::BytesSent { bytes: p.size });
+    });
     let opts = |resume: Option<String>| ChunkedOptions {
         part_concurrency: ctx.opts.part_concurrency,
         resume_session: resume,
         on_session: Some(on_session.clone()),
+        on_part: Some(on_part.clone()),
     };
     match client
         .upload_chunked(&src, target.clone(), opts(t.resume_session.clone()))
