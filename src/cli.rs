@@ -50,7 +50,7 @@ pub enum Command {
     /// Compare a Box folder with a manifest (sizes and SHA-1s, no download).
     Verify(cmd::verify::VerifyArgs),
     /// Run the Box-compatible emulator (for tests, benches and trying boxlift out).
-    Emulator(cmd::emulator::EmulatorArgs),
+    Emulator(Box<cmd::emulator::EmulatorArgs>),
 }
 
 /// How to reach and authenticate to Box. Shared by every verb that talks to Box.

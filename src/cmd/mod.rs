@@ -17,7 +17,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Audit(args) => audit::run(args, &cli.global),
         Command::Migrate(args) => migrate::run(args, &cli.global),
         Command::Verify(args) => verify::run(args, &cli.global),
-        Command::Emulator(args) => emulator::run(args, &cli.global),
+        Command::Emulator(args) => emulator::run(*args, &cli.global),
     };
     match result {
         Ok(code) => code,

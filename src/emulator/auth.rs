@@ -1,0 +1,280 @@
+//! Access tokens and `POST /oauth2/token`: developer tokens, Client Credentials Grant, the JWT
+//! bearer grant (claims and RS256/384/512 signature checked as Box does) and refresh tokens.
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+
+use super::Shared;
+use super::error::oauth_error;
+use crate::box_api::model::AccessToken;
+
+/// Box's token URL: the `aud` a JWT assertion must name.
+pub(crate) const BOX_TOKEN_URL: &str = "https://api.box.com/oauth2/token";
+
+/// Token table.
+#[derive(Debug)]
+pub(crate) struct Auth {
+    /// access token → expiry (None: never, for developer tokens).
+    tokens: Mutex<HashMap<String, Option<Instant>>>,
+    /// refresh token → client id (single use, as Box's).
+    refresh: Mutex<HashMap<String, String>>,
+    jtis: Mutex<HashSet<String>>,
+    clients: Vec<(String, String)>,
+    keys: Vec<(String, DecodingKey)>,
+    pub ttl: Duration,
+}
+
+impl Auth {
+    pub fn new(
+        developer_tokens: &[String],
+        clients: Vec<(String, String)>,
+        pem_keys: &[(String, String)],
+        ttl: Duration,
+    ) -> std::io::Result<Auth> {
+        let keys = pem_keys
+            .iter()
+            .map(|(kid, pem)| {
+                DecodingKey::from_rsa_pem(pem.as_bytes())
+                    .map(|k| (kid.clone(), k))
+                    .map_err(|e| {
+                        std::io::Error::other(format!(
+                            "JWT public key {kid:?} is not an RSA PEM: {e}"
+                        ))
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Auth {
+            tokens: Mutex::new(developer_tokens.iter().map(|t| (t.clone(), None)).collect()),
+            refresh: Mutex::new(HashMap::new()),
+            jtis: Mutex::new(HashSet::new()),
+            clients,
+            keys,
+            ttl,
+        })
+    }
+
+    /// Whether `token` is a live access token.
+    pub fn valid(&self, token: &str) -> bool {
+        let map = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
+        match map.get(token) {
+            Some(None) => true,
+            Some(Some(expiry)) => Instant::now() < *expiry,
+            None => false,
+        }
+    }
+
+    fn client_ok(&self, id: &str, secret: &str) -> bool {
+        self.clients.iter().any(|(i, s)| i == id && s == secret)
+    }
+}
+
+/// The bearer token of a request, if any.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let v = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct TokenForm {
+    grant_type: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    box_subject_type: Option<String>,
+    box_subject_id: Option<String>,
+    assertion: Option<String>,
+    refresh_token: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Claims {
+    iss: Option<String>,
+    sub: Option<String>,
+    box_sub_type: Option<String>,
+    aud: Option<serde_json::Value>,
+    jti: Option<String>,
+    exp: Option<i64>,
+}
+
+fn issue(app: &Shared, client_id: &str) -> Response {
+    let access = app.faults.hex_id(32).to_lowercase();
+    let refresh = app.faults.hex_id(64).to_lowercase();
+    let ttl = app.auth.ttl;
+    app.auth
+        .tokens
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(access.clone(), Some(Instant::now() + ttl));
+    app.auth
+        .refresh
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(refresh.clone(), client_id.to_string());
+    axum::Json(AccessToken {
+        access_token: access,
+        expires_in: ttl.as_secs().max(1),
+        token_type: "bearer".into(),
+        // Box issues refresh tokens only for OAuth 2 user auth; the emulator issues one with
+        // every grant so the refresh_token grant can be exercised.
+        refresh_token: Some(refresh),
+        restricted_to: Some(Vec::new()),
+        issued_token_type: None,
+    })
+    .into_response()
+}
+
+/// `POST /oauth2/token` (form-encoded).
+pub(crate) async fn token(
+    State(app): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let form: TokenForm = match serde_urlencoded_like(&body) {
+        Some(f) => f,
+        None => return oauth_error("invalid_request", "Invalid form body"),
+    };
+    let client_id = form.client_id.clone().unwrap_or_default();
+    let secret = form.client_secret.clone().unwrap_or_default();
+    match form.grant_type.as_deref() {
+        Some("client_credentials") => {
+            if !app.auth.client_ok(&client_id, &secret) {
+                return oauth_error("invalid_client", "The client credentials are invalid");
+            }
+            let subject_ok = matches!(
+                form.box_subject_type.as_deref(),
+                Some("enterprise" | "user")
+            ) && form
+                .box_subject_id
+                .as_deref()
+                .is_some_and(|s| !s.is_empty());
+            if !subject_ok {
+                return oauth_error("invalid_grant", "Grant credentials are invalid");
+            }
+            issue(&app, &client_id)
+        }
+        Some("urn:ietf:params:oauth:grant-type:jwt-bearer") => {
+            if !app.auth.client_ok(&client_id, &secret) {
+                return oauth_error("invalid_client", "The client credentials are invalid");
+            }
+            let host = headers
+                .get(axum::http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("127.0.0.1");
+            let own_url = format!("http://{host}/oauth2/token");
+            match check_assertion(&app.auth, form.assertion.as_deref(), &client_id, &own_url) {
+                Ok(()) => issue(&app, &client_id),
+                Err(why) => oauth_error("invalid_grant", &why),
+            }
+        }
+        Some("refresh_token") => {
+            let presented = form.refresh_token.unwrap_or_default();
+            let owner = app
+                .auth
+                .refresh
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&presented);
+            match owner {
+                Some(owner) if client_id.is_empty() || owner == client_id => issue(&app, &owner),
+                _ => oauth_error("invalid_grant", "Invalid refresh token"),
+            }
+        }
+        _ => oauth_error(
+            "unsupported_grant_type",
+            "Invalid grant_type parameter or parameter missing",
+        ),
+    }
+}
+
+/// Parse an `application/x-www-form-urlencoded` body.
+fn serde_urlencoded_like(body: &[u8]) -> Option<TokenForm> {
+    let text = std::str::from_utf8(body).ok()?;
+    let mut map = serde_json::Map::new();
+    for pair in text.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let decode = |s: &str| urlencoding::decode(&s.replace('+', " ")).map(|c| c.into_owned());
+        map.insert(decode(k).ok()?, serde_json::Value::String(decode(v).ok()?));
+    }
+    serde_json::from_value(serde_json::Value::Object(map)).ok()
+}
+
+/// Check a JWT assertion as Box does; the error text says which claim failed.
+fn check_assertion(
+    auth: &Auth,
+    assertion: Option<&str>,
+    client_id: &str,
+    own_url: &str,
+) -> Result<(), String> {
+    let assertion = assertion.ok_or("Missing assertion")?;
+    let header = jsonwebtoken::decode_header(assertion)
+        .map_err(|e| format!("Invalid JWT assertion: {e}"))?;
+    if !matches!(
+        header.alg,
+        Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512
+    ) {
+        return Err("Please check the 'alg' header: RS256, RS384 or RS512".into());
+    }
+    let key = match header.kid.as_deref() {
+        Some(kid) => auth.keys.iter().find(|(k, _)| k == kid),
+        None if auth.keys.len() == 1 => auth.keys.first(),
+        None => None,
+    }
+    .ok_or("Please check the 'kid' header: no public key with this id")?;
+    let mut validation = Validation::new(header.alg);
+    validation.validate_exp = false;
+    validation.validate_aud = false;
+    validation.validate_nbf = false;
+    validation.required_spec_claims = HashSet::new();
+    let data = jsonwebtoken::decode::<Claims>(assertion, &key.1, &validation)
+        .map_err(|e| format!("Signature verification error. The public key identified by the JWT header may not correspond to the private key used to sign the assertion: {e}"))?;
+    let c = data.claims;
+    if c.iss.as_deref() != Some(client_id) {
+        return Err("Please check the 'iss' claim: it must be the client id".into());
+    }
+    if c.sub.as_deref().is_none_or(str::is_empty) {
+        return Err("Please check the 'sub' claim".into());
+    }
+    if !matches!(c.box_sub_type.as_deref(), Some("enterprise" | "user")) {
+        return Err("Please check the 'box_sub_type' claim: enterprise or user".into());
+    }
+    let aud_ok = |a: &str| a == BOX_TOKEN_URL || a == own_url;
+    let aud_matches = match &c.aud {
+        Some(serde_json::Value::String(a)) => aud_ok(a),
+        Some(serde_json::Value::Array(list)) => list.iter().any(|a| a.as_str().is_some_and(aud_ok)),
+        _ => false,
+    };
+    if !aud_matches {
+        return Err("Please check the 'aud' claim. Should match the token url.".into());
+    }
+    let now = chrono::Utc::now().timestamp();
+    match c.exp {
+        None => return Err("Please check the 'exp' claim: missing".into()),
+        Some(exp) if exp <= now => return Err("Please check the 'exp' claim: expired".into()),
+        Some(exp) if exp > now + 60 => {
+            return Err("Please check the 'exp' claim: at most 60 seconds ahead".into());
+        }
+        _ => {}
+    }
+    let jti = c.jti.ok_or("Please check the 'jti' claim: missing")?;
+    if !(16..=128).contains(&jti.chars().count()) {
+        return Err("Please check the 'jti' claim: 16 to 128 characters".into());
+    }
+    if !auth
+        .jtis
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(jti)
+    {
+        return Err("Please check the 'jti' claim. A unique 'jti' value is required.".into());
+    }
+    Ok(())
+}

@@ -1,0 +1,347 @@
+//! File routes: get, rename/move, delete, preflight, direct upload and new version
+//! (multipart, `attributes` before `file`, `content-md5` = SHA-1 hex), server-side copy.
+use std::sync::Arc;
+
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{Multipart, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::{Bytes, BytesMut};
+
+use super::{base_url, file_json, files_json, parse_id};
+use crate::box_api::model;
+use crate::emulator::Shared;
+use crate::emulator::counters::bump;
+use crate::emulator::error::{ApiError, ApiResult, parse_json};
+use crate::emulator::layer::stored;
+use crate::emulator::rules::{DIRECT_UPLOAD_MAX, bad_digest, check_name, sha1_of};
+use crate::emulator::store::{Content, Kind, Tree};
+
+/// 403s for the account's limits: file size and storage quota.
+pub(crate) fn check_limits(app: &Shared, tree: &Tree, size: u64, freed: u64) -> ApiResult<()> {
+    let s = app.faults.switches();
+    if size > s.max_file_size {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "file_size_limit_exceeded",
+            "File size exceeds the folder owner's file size limit",
+        ));
+    }
+    if let Some(quota) = s.quota_bytes
+        && tree.used_bytes().saturating_sub(freed) + size > quota
+    {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "storage_limit_exceeded",
+            "Account storage limit reached",
+        ));
+    }
+    Ok(())
+}
+
+/// `GET /2.0/files/{id}`.
+pub(crate) async fn get_file(
+    State(app): State<Arc<Shared>>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let id = parse_id(&id)?;
+    let tree = app.store.lock();
+    Ok(axum::Json(file_json(&tree, tree.file(id)?)).into_response())
+}
+
+/// `PUT /2.0/files/{id}`: rename and/or move.
+pub(crate) async fn update(
+    State(app): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let id = parse_id(&id)?;
+    super::folders::update_item(&app, id, Kind::File, &body)?;
+    let tree = app.store.lock();
+    Ok(axum::Json(file_json(&tree, tree.file(id)?)).into_response())
+}
+
+/// `DELETE /2.0/files/{id}`.
+pub(crate) async fn delete_file(
+    State(app): State<Arc<Shared>>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let id = parse_id(&id)?;
+    let mut tree = app.store.lock();
+    tree.file(id)?;
+    tree.delete(id, false)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+fn preflight_ok(headers: &HeaderMap, app: &Shared) -> Response {
+    axum::Json(model::UploadUrl {
+        upload_url: format!("{}/api/2.0/files/content", base_url(headers)),
+        upload_token: app.faults.hex_id(32),
+    })
+    .into_response()
+}
+
+/// `OPTIONS /2.0/files/content`: would this upload be accepted?
+pub(crate) async fn preflight_new(
+    State(app): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let req: model::PreflightRequest = parse_json(&body)?;
+    let name = req
+        .name
+        .ok_or_else(|| ApiError::bad_request("bad_request", "'name' is required"))?;
+    check_name(&name)?;
+    let parent = req
+        .parent
+        .ok_or_else(|| ApiError::bad_request("bad_request", "'parent' is required"))?;
+    let parent = parse_id(&parent.id)?;
+    let tree = app.store.lock();
+    tree.folder(parent)?;
+    check_limits(&app, &tree, req.size.unwrap_or(0), 0)?;
+    tree.check_free(parent, &name, None)?;
+    Ok(preflight_ok(&headers, &app))
+}
+
+/// `OPTIONS /2.0/files/{id}/content`: would this new version be accepted?
+pub(crate) async fn preflight_version(
+    State(app): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let id = parse_id(&id)?;
+    let req: model::PreflightRequest = if body.is_empty() {
+        model::PreflightRequest {
+            name: None,
+            size: None,
+            parent: None,
+        }
+    } else {
+        parse_json(&body)?
+    };
+    let tree = app.store.lock();
+    let file = tree.file(id)?;
+    if let Some(name) = &req.name {
+        check_name(name)?;
+        tree.check_free(file.parent, name, Some(id))?;
+    }
+    check_limits(&app, &tree, req.size.unwrap_or(0), file.size)?;
+    Ok(preflight_ok(&headers, &app))
+}
+
+/// `POST /2.0/files/{id}/copy`.
+pub(crate) async fn copy(
+    State(app): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let id = parse_id(&id)?;
+    let req: model::CopyFile = parse_json(&body)?;
+    let parent = parse_id(&req.parent.id)?;
+    let mut tree = app.store.lock();
+    let src = tree.file(id)?.clone();
+    let name = req.name.unwrap_or_else(|| src.name.clone());
+    check_name(&name)?;
+    tree.folder(parent)?;
+    check_limits(&app, &tree, src.size, 0)?;
+    let new_id = tree.create_file(
+        parent,
+        &name,
+        Content {
+            size: src.size,
+            sha1: src.sha1.clone(),
+            content_created_at: src.content_created_at.clone(),
+            content_modified_at: src.content_modified_at.clone(),
+            bytes: src.content.clone(),
+        },
+    )?;
+    bump(&app.tally.files_created);
+    let reply = file_json(&tree, tree.file(new_id)?);
+    Ok((StatusCode::CREATED, axum::Json(reply)).into_response())
+}
+
+/// The two parts of an upload form.
+struct Form {
+    attributes: model::UploadAttributes,
+    file: Bytes,
+}
+
+fn form_error(e: impl std::fmt::Display) -> ApiError {
+    ApiError::bad_request("bad_request", format!("Invalid multipart body: {e}"))
+}
+
+async fn drain(mp: &mut Multipart) {
+    while let Ok(Some(_)) = mp.next_field().await {}
+}
+
+/// Read the form, enforcing Box's part order and the direct-upload size limit.
+async fn read_form(mp: Result<Multipart, MultipartRejection>) -> ApiResult<Form> {
+    let mut mp = mp.map_err(form_error)?;
+    let mut attributes: Option<model::UploadAttributes> = None;
+    let mut file: Option<Bytes> = None;
+    while let Some(mut field) = mp.next_field().await.map_err(form_error)? {
+        match field.name() {
+            Some("attributes") => {
+                let text = field.bytes().await.map_err(form_error)?;
+                attributes = Some(parse_json(&text)?);
+            }
+            Some("file") => {
+                if attributes.is_none() {
+                    drop(field);
+                    drain(&mut mp).await;
+                    return Err(ApiError::bad_request(
+                        "metadata_after_file_contents",
+                        "The attributes part must come before the file part",
+                    ));
+                }
+                let mut chunks: Vec<Bytes> = Vec::new();
+                let mut total = 0u64;
+                while let Some(chunk) = field.chunk().await.map_err(form_error)? {
+                    total += chunk.len() as u64;
+                    if total > DIRECT_UPLOAD_MAX {
+                        drop(field);
+                        drain(&mut mp).await;
+                        return Err(ApiError::new(
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            "request_entity_too_large",
+                            "Direct uploads are limited to 50 MB; use an upload session",
+                        ));
+                    }
+                    chunks.push(chunk);
+                }
+                file = Some(match chunks.len() {
+                    0 => Bytes::new(),
+                    1 => chunks.pop().unwrap_or_default(),
+                    _ => {
+                        let mut all = BytesMut::with_capacity(total as usize);
+                        for c in &chunks {
+                            all.extend_from_slice(c);
+                        }
+                        all.freeze()
+                    }
+                });
+            }
+            _ => {}
+        }
+    }
+    let attributes = attributes
+        .ok_or_else(|| ApiError::bad_request("bad_request", "The attributes part is missing"))?;
+    let file =
+        file.ok_or_else(|| ApiError::bad_request("bad_request", "The file part is missing"))?;
+    Ok(Form { attributes, file })
+}
+
+/// Hash the body and check it against `content-md5` (which Box defines as the SHA-1 hex).
+async fn verified_content(app: &Shared, headers: &HeaderMap, form: &Form) -> ApiResult<Content> {
+    let raw = sha1_of(form.file.clone()).await?;
+    let sha1 = hex::encode(raw);
+    if let Some(expected) = headers.get("content-md5") {
+        let expected = expected.to_str().unwrap_or("").trim().to_ascii_lowercase();
+        if expected != sha1 {
+            return Err(bad_digest());
+        }
+    }
+    let bytes = app.store.keep_blob(&sha1, form.file.clone()).await?;
+    Ok(Content {
+        size: form.file.len() as u64,
+        sha1,
+        content_created_at: form.attributes.content_created_at.clone(),
+        content_modified_at: form.attributes.content_modified_at.clone(),
+        bytes,
+    })
+}
+
+/// `POST /api/2.0/files/content`: direct upload of a new file.
+pub(crate) async fn upload(
+    State(app): State<Arc<Shared>>,
+    headers: HeaderMap,
+    mp: Result<Multipart, MultipartRejection>,
+) -> ApiResult<Response> {
+    let form = read_form(mp).await?;
+    app.tally
+        .bytes_received
+        .fetch_add(form.file.len() as u64, std::sync::atomic::Ordering::Relaxed);
+    let name = form
+        .attributes
+        .name
+        .clone()
+        .ok_or_else(|| ApiError::bad_request("bad_request", "'name' is required"))?;
+    check_name(&name)?;
+    let parent = form
+        .attributes
+        .parent
+        .as_ref()
+        .ok_or_else(|| ApiError::bad_request("bad_request", "'parent' is required"))?;
+    let parent = parse_id(&parent.id)?;
+    {
+        let tree = app.store.lock();
+        tree.folder(parent)?;
+        check_limits(&app, &tree, form.file.len() as u64, 0)?;
+    }
+    let content = verified_content(&app, &headers, &form).await?;
+    let mut tree = app.store.lock();
+    check_limits(&app, &tree, content.size, 0)?;
+    let id = tree.create_file(parent, &name, content)?;
+    bump(&app.tally.files_created);
+    bump(&app.tally.uploads);
+    let reply = files_json(&tree, id)?;
+    Ok(stored(
+        (StatusCode::CREATED, axum::Json(reply)).into_response(),
+    ))
+}
+
+/// 412 unless `if-match` names the file's current etag.
+pub(crate) fn check_if_match(headers: &HeaderMap, etag: u64) -> ApiResult<()> {
+    if let Some(want) = headers.get("if-match") {
+        let want = want.to_str().unwrap_or("").trim().trim_matches('"');
+        if want != etag.to_string() {
+            return Err(ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "precondition_failed",
+                "The resource has been modified. Please retrieve the resource again and retry",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `POST /api/2.0/files/{id}/content`: a new version (optional rename, `if-match`); 200, as
+/// Box's spec gives it (a new file is 201).
+pub(crate) async fn upload_version(
+    State(app): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    mp: Result<Multipart, MultipartRejection>,
+) -> ApiResult<Response> {
+    let id = parse_id(&id)?;
+    let form = read_form(mp).await?;
+    app.tally
+        .bytes_received
+        .fetch_add(form.file.len() as u64, std::sync::atomic::Ordering::Relaxed);
+    if let Some(name) = &form.attributes.name {
+        check_name(name)?;
+    }
+    {
+        let tree = app.store.lock();
+        let file = tree.file(id)?;
+        check_if_match(&headers, file.etag)?;
+        check_limits(&app, &tree, form.file.len() as u64, file.size)?;
+    }
+    let content = verified_content(&app, &headers, &form).await?;
+    let mut tree = app.store.lock();
+    let file = tree.file(id)?;
+    check_if_match(&headers, file.etag)?;
+    check_limits(&app, &tree, content.size, file.size)?;
+    // Renaming to the file's own current name is not a change.
+    let rename = form
+        .attributes
+        .name
+        .as_deref()
+        .filter(|n| *n != file.name.as_str());
+    tree.new_version(id, rename, content)?;
+    bump(&app.tally.versions_created);
+    bump(&app.tally.uploads);
+    let reply = files_json(&tree, id)?;
+    Ok(stored((StatusCode::OK, axum::Json(reply)).into_response()))
+}

@@ -1,0 +1,258 @@
+//! Folder routes: get, list items (offset and marker paging), create (409 with conflicts, and
+//! the optional duplicate-creating race), rename/move, delete.
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use super::{entry_json, folder_json, parse_id};
+use crate::box_api::model;
+use crate::emulator::Shared;
+use crate::emulator::counters::bump;
+use crate::emulator::error::{ApiError, ApiResult, parse_json};
+use crate::emulator::rules::{check_name, name_key};
+use crate::emulator::store::{Kind, Tree};
+
+/// How long a folder creation is held when `folder_race` is on, so a concurrent creation of
+/// the same name can overlap it (box-node-sdk#574: both succeed on Box).
+const RACE_HOLD: Duration = Duration::from_millis(30);
+
+/// Folder creations in flight, by (parent, lowercase name).
+#[derive(Debug, Default)]
+pub(crate) struct RaceTable(Mutex<HashMap<(u64, String), usize>>);
+
+impl RaceTable {
+    fn enter(&self, key: &(u64, String)) -> usize {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let n = m.entry(key.clone()).or_default();
+        *n += 1;
+        *n
+    }
+    fn count(&self, key: &(u64, String)) -> usize {
+        let m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        m.get(key).copied().unwrap_or(0)
+    }
+    fn leave(&self, key: &(u64, String)) {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = m.get_mut(key) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(key);
+            }
+        }
+    }
+}
+
+fn folder_reply(tree: &Tree, id: u64, status: StatusCode) -> ApiResult<Response> {
+    let item = tree.folder(id)?;
+    let mut folder = folder_json(tree, item);
+    let (entries, total) = page(tree, id, 0, 100, None);
+    folder.item_collection = Some(model::Items {
+        total_count: Some(total),
+        limit: Some(100),
+        offset: Some(0),
+        entries,
+        ..Default::default()
+    });
+    Ok((status, axum::Json(folder)).into_response())
+}
+
+fn page(
+    tree: &Tree,
+    id: u64,
+    offset: u64,
+    limit: u64,
+    fields: Option<&[&str]>,
+) -> (Vec<model::Item>, u64) {
+    let total = tree.child_count(id) as u64;
+    let entries = tree
+        .children(id)
+        .skip(offset as usize)
+        .take(limit as usize)
+        .filter_map(|c| tree.get(c).map(|i| entry_json(i, fields)))
+        .collect();
+    (entries, total)
+}
+
+/// `GET /2.0/folders/{id}`.
+pub(crate) async fn get_folder(
+    State(app): State<Arc<Shared>>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let id = parse_id(&id)?;
+    let tree = app.store.lock();
+    folder_reply(&tree, id, StatusCode::OK)
+}
+
+fn query_u64(q: &HashMap<String, String>, key: &str, default: u64) -> ApiResult<u64> {
+    match q.get(key) {
+        None => Ok(default),
+        Some(v) => v.parse().map_err(|_| {
+            ApiError::bad_request("bad_request", format!("Invalid value for {key}: {v:?}"))
+        }),
+    }
+}
+
+/// `GET /2.0/folders/{id}/items`: offset paging (total_count) or marker paging (next_marker).
+pub(crate) async fn items(
+    State(app): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let id = parse_id(&id)?;
+    let limit = query_u64(&q, "limit", 100)?;
+    if limit > 1000 {
+        return Err(ApiError::bad_request(
+            "bad_request",
+            "Invalid value for limit: must be at most 1000",
+        ));
+    }
+    let fields: Option<Vec<&str>> = q.get("fields").map(|f| {
+        f.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect()
+    });
+    let fields = fields.as_deref();
+    let tree = app.store.lock();
+    tree.folder(id)?;
+    let usemarker = q.get("usemarker").is_some_and(|v| v == "true");
+    let items = if usemarker {
+        // The marker is the id of the last entry returned: stable under concurrent inserts.
+        let after =
+            match q.get("marker").filter(|m| !m.is_empty()) {
+                None => None,
+                Some(m) => Some(m.parse::<u64>().map_err(|_| {
+                    ApiError::bad_request("invalid_marker", "The marker is invalid")
+                })?),
+            };
+        let ids: Vec<u64> = match after {
+            None => tree.children(id).take(limit as usize + 1).collect(),
+            Some(a) => tree
+                .children_after(id, a)
+                .take(limit as usize + 1)
+                .collect(),
+        };
+        let more = ids.len() as u64 > limit;
+        let shown = &ids[..ids.len().min(limit as usize)];
+        let next = if more {
+            shown.last().map(|l| l.to_string())
+        } else {
+            None
+        };
+        model::Items {
+            limit: Some(limit),
+            next_marker: next,
+            entries: shown
+                .iter()
+                .filter_map(|c| tree.get(*c).map(|i| entry_json(i, fields)))
+                .collect(),
+            ..Default::default()
+        }
+    } else {
+        let offset = query_u64(&q, "offset", 0)?;
+        let (entries, total) = page(&tree, id, offset, limit, fields);
+        model::Items {
+            total_count: Some(total),
+            limit: Some(limit),
+            offset: Some(offset),
+            order: Some(vec![model::Order {
+                by: "type".into(),
+                direction: "ASC".into(),
+            }]),
+            entries,
+            ..Default::default()
+        }
+    };
+    Ok(axum::Json(items).into_response())
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct CreateBody {
+    name: Option<String>,
+    parent: Option<model::ParentRef>,
+}
+
+/// `POST /2.0/folders`.
+pub(crate) async fn create(
+    State(app): State<Arc<Shared>>,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let body: CreateBody = parse_json(&body)?;
+    let name = body
+        .name
+        .ok_or_else(|| ApiError::bad_request("bad_request", "'name' is required"))?;
+    let parent = body
+        .parent
+        .ok_or_else(|| ApiError::bad_request("bad_request", "'parent' is required"))?;
+    check_name(&name)?;
+    let parent = parse_id(&parent.id)?;
+    {
+        let tree = app.store.lock();
+        tree.folder(parent)?;
+        tree.check_free(parent, &name, None)?;
+    }
+    let mut raced = false;
+    if app.faults.switches().folder_race {
+        let key = (parent, name_key(&name));
+        raced = app.folder_race.enter(&key) > 1;
+        tokio::time::sleep(RACE_HOLD).await;
+        raced |= app.folder_race.count(&key) > 1;
+        app.folder_race.leave(&key);
+    }
+    let mut tree = app.store.lock();
+    tree.folder(parent)?;
+    if raced {
+        // Both racers pass the check they made before the other one landed.
+        app.tally.fault("folder_race");
+    } else {
+        tree.check_free(parent, &name, None)?;
+    }
+    let id = tree.create_folder(parent, &name);
+    bump(&app.tally.folders_created);
+    folder_reply(&tree, id, StatusCode::CREATED)
+}
+
+/// `PUT /2.0/folders/{id}`: rename and/or move.
+pub(crate) async fn update(
+    State(app): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let id = parse_id(&id)?;
+    update_item(&app, id, Kind::Folder, &body)?;
+    let tree = app.store.lock();
+    folder_reply(&tree, id, StatusCode::OK)
+}
+
+/// Shared by folders and files: rename and/or move.
+pub(crate) fn update_item(app: &Shared, id: u64, kind: Kind, body: &[u8]) -> ApiResult<()> {
+    let body: model::UpdateItem = parse_json(body)?;
+    if let Some(name) = &body.name {
+        check_name(name)?;
+    }
+    let parent = body.parent.as_ref().map(|p| parse_id(&p.id)).transpose()?;
+    let mut tree = app.store.lock();
+    match kind {
+        Kind::Folder => tree.folder(id)?,
+        Kind::File => tree.file(id)?,
+    };
+    tree.update(id, body.name.as_deref(), parent)
+}
+
+/// `DELETE /2.0/folders/{id}?recursive=true`.
+pub(crate) async fn delete_folder(
+    State(app): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let id = parse_id(&id)?;
+    let recursive = q.get("recursive").is_some_and(|v| v == "true");
+    let mut tree = app.store.lock();
+    tree.folder(id)?;
+    tree.delete(id, recursive)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
