@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 
 use crate::box_api::{BoxClient, ClientConfig};
 use crate::cli::{BoxArgs, GlobalArgs};
+use crate::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 use crate::exit::ExitCode;
 use crate::manifest::write::Writer;
 use crate::manifest::{Kind, ManifestRow, Status};
@@ -234,8 +235,30 @@ pub fn run(mut args: MigrateArgs, _global: &GlobalArgs) -> anyhow::Result<ExitCo
 
 /// With `--emulator`: start the built-in emulator (data under `.boxlift/emulator/`, kept between
 /// runs) and point the Box arguments at it with its developer token.
-pub(crate) fn emulator_for_run(_box_args: &mut BoxArgs) -> anyhow::Result<()> {
-    bail!("--emulator is not available yet")
+pub(crate) fn emulator_for_run(box_args: &mut BoxArgs) -> anyhow::Result<EmulatorHandle> {
+    let dir = PathBuf::from(".boxlift/emulator");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let config = EmulatorConfig {
+        data_dir: Some(dir.clone()),
+        ..EmulatorConfig::default()
+    };
+    let token = config
+        .developer_tokens
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "dev-token".into());
+    let handle = Emulator::start(config)
+        .with_context(|| format!("cannot start the emulator with data in {}", dir.display()))?;
+    box_args.api_url = handle.api_url();
+    box_args.upload_url = handle.upload_url();
+    box_args.oauth_url = handle.oauth_url();
+    box_args.developer_token = Some(token);
+    eprintln!(
+        "boxlift: emulator at {} (data in {})",
+        handle.base_url(),
+        dir.display()
+    );
+    Ok(handle)
 }
 
 /// The scan thread: every row goes to the manifest (temp file, renamed at the end so a crash
@@ -337,7 +360,11 @@ fn sink(
 /// Print the report: a compact table for small runs, else where it is.
 fn print_report(path: &Path) {
     match crate::report::csv::read_report(path) {
-        Ok(rows) if rows.len() <= 200 => print!("{}", render_rows(&rows)),
+        Ok(mut rows) if rows.len() <= 200 => {
+            // The CSV is in completion order; the table reads better in path order.
+            rows.sort_by(|a, b| a.path.cmp(&b.path));
+            print!("{}", render_rows(&rows));
+        }
         Ok(rows) => println!("{} rows: see {}", rows.len(), path.display()),
         Err(e) => eprintln!("boxlift: {e}"),
     }
