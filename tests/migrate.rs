@@ -253,7 +253,8 @@ fn faults_and_rate_limits_do_not_stop_the_tree_landing_whole() {
     let emu = Emulator::start(EmulatorConfig {
         fail_rate: 0.05,
         drop_rate: 0.01,
-        rate_limit: Some(400.0),
+        rate_limit: Some(100.0),
+        upload_rate_limit: Some(300.0),
         seed: 7,
         ..EmulatorConfig::default()
     })
@@ -274,6 +275,7 @@ fn faults_and_rate_limits_do_not_stop_the_tree_landing_whole() {
         s.fail_rate = 0.0;
         s.drop_rate = 0.0;
         s.rate_limit = None;
+        s.upload_rate_limit = None;
     });
     let v = verify(&emu, work.path());
     assert_eq!(v.status.code(), Some(0), "{}", String::from_utf8_lossy(&v.stdout));
