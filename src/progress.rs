@@ -1,8 +1,8 @@
 //! Progress of a migration, fed by `Event`s: an indicatif bar on a TTY, or a one-line status
 //! every N seconds otherwise (cron and Kubernetes logs). Upload code never touches this module.
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -92,7 +92,11 @@ impl Progress {
                 while !s.load(Relaxed) {
                     b.set_length(c.bytes_total.load(Relaxed));
                     b.set_position(c.bytes_done.load(Relaxed));
-                    b.set_message(files_message(&c, started.elapsed(), extra.as_ref().as_ref()));
+                    b.set_message(files_message(
+                        &c,
+                        started.elapsed(),
+                        extra.as_ref().as_ref(),
+                    ));
                     std::thread::sleep(Duration::from_millis(200));
                 }
             });
@@ -209,7 +213,9 @@ pub fn status_line(c: &Counters, elapsed: Duration, extra: Option<&ExtraCounters
     let eta = if !c.scan_done.load(Relaxed) {
         "?".to_string()
     } else if bd > 0 && bt > bd {
-        fmt_duration(Duration::from_secs_f64((bt - bd) as f64 / (bd as f64 / secs)))
+        fmt_duration(Duration::from_secs_f64(
+            (bt - bd) as f64 / (bd as f64 / secs),
+        ))
     } else if fd > 0 && ft > fd {
         fmt_duration(Duration::from_secs_f64((ft - fd) as f64 / fps))
     } else {

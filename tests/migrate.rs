@@ -26,7 +26,9 @@ fn build_tree(t: &Tree) -> usize {
     let mut files = 0;
     for d in 0..10 {
         for s in 0..10 {
-            for f in 0..((2000 - BIG.len()) / 100 + usize::from(d * 10 + s < (2000 - BIG.len()) % 100)) {
+            for f in
+                0..((2000 - BIG.len()) / 100 + usize::from(d * 10 + s < (2000 - BIG.len()) % 100))
+            {
                 let body = format!("file {d}/{s}/{f}\n").repeat(1 + (f * 37 + s) % 50);
                 t.file(format!("d{d}/s{s}/f{f}.txt"), body.as_bytes());
                 files += 1;
@@ -176,7 +178,12 @@ fn migrate_lands_a_2000_file_tree_verifies_and_reruns_for_free() {
 
     let out = run(migrate_cmd(&emu, t.root(), work.path(), &[]));
     // Bad entries make the exit status 1 (some rows not migrated).
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let rows = manifest(work.path());
     let rep = report(work.path());
     assert_eq!(rep.len(), rows.len(), "one report row per manifest row");
@@ -197,13 +204,29 @@ fn migrate_lands_a_2000_file_tree_verifies_and_reruns_for_free() {
         assert!(!r.box_file_id.is_empty() && !r.box_file_version_id.is_empty());
     }
     let c = emu.state().counters;
-    assert_eq!(c.sessions_committed, BIG.len() as u64, "big files are chunked");
-    assert_eq!(c.uploads, (files - BIG.len()) as u64, "small files are direct");
-    let empty = rep.iter().find(|r| r.path == "d3/nested/empty/deeper").unwrap();
+    assert_eq!(
+        c.sessions_committed,
+        BIG.len() as u64,
+        "big files are chunked"
+    );
+    assert_eq!(
+        c.uploads,
+        (files - BIG.len()) as u64,
+        "small files are direct"
+    );
+    let empty = rep
+        .iter()
+        .find(|r| r.path == "d3/nested/empty/deeper")
+        .unwrap();
     assert_eq!(empty.action().to_string(), "folder_created");
 
     let v = verify(&emu, work.path());
-    assert_eq!(v.status.code(), Some(0), "{}", String::from_utf8_lossy(&v.stdout));
+    assert_eq!(
+        v.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&v.stdout)
+    );
 
     // Re-run of the unchanged tree: zero uploads, fewer calls than files / 100.
     let before = emu.state().counters;
@@ -215,9 +238,16 @@ fn migrate_lands_a_2000_file_tree_verifies_and_reruns_for_free() {
     assert_eq!(after.sessions_created, before.sessions_created);
     assert_eq!(after.bytes_received, before.bytes_received);
     let calls = total_requests(&emu) - calls_before;
-    assert!(calls < (files / 100) as u64, "{calls} calls for an unchanged tree");
+    assert!(
+        calls < (files / 100) as u64,
+        "{calls} calls for an unchanged tree"
+    );
     let acts = actions(&report(work.path()));
-    assert_eq!(acts.get("skipped_done"), Some(&(rows.len() - 3)), "{acts:?}");
+    assert_eq!(
+        acts.get("skipped_done"),
+        Some(&(rows.len() - 3)),
+        "{acts:?}"
+    );
 
     // Incremental: one file changed, one added, one dir added; the rest is not re-read.
     std::thread::sleep(Duration::from_millis(20));
@@ -230,7 +260,10 @@ fn migrate_lands_a_2000_file_tree_verifies_and_reruns_for_free() {
     let by_path: HashMap<&str, &ReportRow> = rep.iter().map(|r| (r.path.as_str(), r)).collect();
     assert_eq!(by_path["d0/s0/f0.txt"].action().to_string(), "new_version");
     assert_eq!(by_path["d9/new.txt"].action().to_string(), "uploaded");
-    assert_eq!(by_path["fresh/dir/one.txt"].action().to_string(), "uploaded");
+    assert_eq!(
+        by_path["fresh/dir/one.txt"].action().to_string(),
+        "uploaded"
+    );
     assert_eq!(by_path["fresh/dir"].action().to_string(), "folder_created");
     let acts = actions(&rep);
     assert_eq!(acts["skipped_done"], rows.len() - 3 - 1, "{acts:?}");
@@ -245,7 +278,12 @@ fn migrate_lands_a_2000_file_tree_verifies_and_reruns_for_free() {
         .versions;
     assert_eq!(versions, 2);
     let v = verify(&emu, work.path());
-    assert_eq!(v.status.code(), Some(0), "{}", String::from_utf8_lossy(&v.stdout));
+    assert_eq!(
+        v.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&v.stdout)
+    );
 }
 
 #[test]
@@ -263,12 +301,23 @@ fn faults_and_rate_limits_do_not_stop_the_tree_landing_whole() {
     build_tree(&t);
     let work = tempfile::tempdir().unwrap();
     let out = run(migrate_cmd(&emu, t.root(), work.path(), &[]));
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let rep = report(work.path());
-    let failed: Vec<_> = rep.iter().filter(|r| r.action().to_string() == "failed").collect();
+    let failed: Vec<_> = rep
+        .iter()
+        .filter(|r| r.action().to_string() == "failed")
+        .collect();
     assert!(failed.is_empty(), "{failed:?}");
     let c = emu.state().counters;
-    assert!(c.faults.values().sum::<u64>() > 0, "faults were injected: {c:?}");
+    assert!(
+        c.faults.values().sum::<u64>() > 0,
+        "faults were injected: {c:?}"
+    );
     assert!(c.rate_limited > 0, "the rate limit bit: {c:?}");
     assert_tree_landed(&emu, &manifest(work.path()));
     emu.set_switches(|s| {
@@ -278,7 +327,12 @@ fn faults_and_rate_limits_do_not_stop_the_tree_landing_whole() {
         s.upload_rate_limit = None;
     });
     let v = verify(&emu, work.path());
-    assert_eq!(v.status.code(), Some(0), "{}", String::from_utf8_lossy(&v.stdout));
+    assert_eq!(
+        v.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&v.stdout)
+    );
 }
 
 #[test]
@@ -292,17 +346,41 @@ fn sigkill_at_three_moments_then_rerun_lands_everything_once() {
     build_tree(&t);
     let work = tempfile::tempdir().unwrap();
     let total_bytes: u64;
-    // Kill moments spread over the run (fixed, so the test is repeatable).
-    for (i, ms) in [700u64, 1600, 2600].into_iter().enumerate() {
+    // Three random kill moments, each a little later; the seed is printed to replay a failure
+    // (BOXLIFT_TEST_SEED).
+    let seed = std::env::var("BOXLIFT_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
+    eprintln!("kill moments: BOXLIFT_TEST_SEED={seed}");
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed);
+    let moments: Vec<u64> = (0..3u64)
+        .map(|i| rand::Rng::gen_range(&mut rng, 200 + i * 500..900 + i * 900))
+        .collect();
+    for (i, ms) in moments.into_iter().enumerate() {
         let mut c = migrate_cmd(&emu, t.root(), work.path(), &[]);
-        let mut child = c.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let mut child = c
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         std::thread::sleep(Duration::from_millis(ms));
         let _ = child.kill(); // SIGKILL
         let status = child.wait().unwrap();
         eprintln!("kill {i}: {status:?}");
     }
     let out = run(migrate_cmd(&emu, t.root(), work.path(), &[]));
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let rows = manifest(work.path());
     total_bytes = rows
         .iter()
@@ -312,7 +390,10 @@ fn sigkill_at_three_moments_then_rerun_lands_everything_once() {
     assert_tree_landed(&emu, &rows);
     let state = emu.state();
     assert!(
-        state.tree.iter().all(|e| e.kind == "folder" || e.versions == 1),
+        state
+            .tree
+            .iter()
+            .all(|e| e.kind == "folder" || e.versions == 1),
         "no file was uploaded twice"
     );
     // At most the tree's bytes, plus per kill what was in flight: the parts of the chunked
@@ -331,7 +412,12 @@ fn sigkill_at_three_moments_then_rerun_lands_everything_once() {
         total_bytes
     );
     let v = verify(&emu, work.path());
-    assert_eq!(v.status.code(), Some(0), "{}", String::from_utf8_lossy(&v.stdout));
+    assert_eq!(
+        v.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&v.stdout)
+    );
 }
 
 #[test]
@@ -360,7 +446,12 @@ fn dry_run_plans_without_a_single_write() {
     };
     let before = writes(&emu);
     let out = run(migrate_cmd(&emu, t.root(), work.path(), &["--dry-run"]));
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(writes(&emu), before, "a dry run sends no write request");
     let rep = report(work.path());
     let by: HashMap<&str, String> = rep
@@ -381,7 +472,12 @@ fn existing_files_are_found_and_dedup_copies_identical_content() {
     // An earlier tool put x.txt there.
     let earlier = Tree::new();
     earlier.file("x.txt", b"same bytes");
-    run(migrate_cmd(&emu, earlier.root(), tempfile::tempdir().unwrap().path(), &[]));
+    run(migrate_cmd(
+        &emu,
+        earlier.root(),
+        tempfile::tempdir().unwrap().path(),
+        &[],
+    ));
     let t = Tree::new();
     t.file("x.txt", b"same bytes");
     for i in 0..4 {
@@ -390,7 +486,12 @@ fn existing_files_are_found_and_dedup_copies_identical_content() {
     let work = tempfile::tempdir().unwrap();
     let uploads_before = emu.state().counters.uploads;
     let out = run(migrate_cmd(&emu, t.root(), work.path(), &["--dedup"]));
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let rep = report(work.path());
     let acts = actions(&rep);
     assert_eq!(acts.get("skipped_exists"), Some(&1), "{acts:?}");
@@ -457,7 +558,13 @@ fn emulator_flag_runs_the_quick_start_and_a_second_run_skips_everything() {
     let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sample-tree");
     let go = || {
         Command::new(boxlift_bin())
-            .args(["migrate", sample.to_str().unwrap(), "--dest", "0", "--emulator"])
+            .args([
+                "migrate",
+                sample.to_str().unwrap(),
+                "--dest",
+                "0",
+                "--emulator",
+            ])
             .current_dir(cwd.path())
             .env_remove("BOX_DEVELOPER_TOKEN")
             .output()
@@ -465,8 +572,16 @@ fn emulator_flag_runs_the_quick_start_and_a_second_run_skips_everything() {
     };
     let out = go();
     let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(text.contains("code/src/main.rs") && text.contains("uploaded"), "{text}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("code/src/main.rs") && text.contains("uploaded"),
+        "{text}"
+    );
     assert!(cwd.path().join(".boxlift/report.csv").is_file());
     let out = go();
     let text = String::from_utf8_lossy(&out.stdout).to_string();

@@ -271,8 +271,7 @@ fn scan_and_plan(
     events: mpsc::UnboundedSender<Event>,
 ) -> anyhow::Result<()> {
     if let Some(dir) = manifest.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let mut tmp = manifest.as_os_str().to_owned();
     tmp.push(".partial");
@@ -281,9 +280,7 @@ fn scan_and_plan(
     let mut out = Writer::new(BufWriter::new(file))?;
     let result = crate::scan::scan(opts, |row| {
         out.write(&row).map_err(io::Error::other)?;
-        let w = planner
-            .plan(plan_row(row))
-            .map_err(io::Error::other)?;
+        let w = planner.plan(plan_row(row)).map_err(io::Error::other)?;
         let bytes = match &w {
             Work::File(t) => t.size,
             _ => 0,
@@ -396,7 +393,15 @@ mod tests {
         let a = parse(&["src", "--dest", "0", "--emulator"]);
         assert_eq!(paths(&a).report, Path::new(".boxlift/report.csv"));
         assert_eq!(paths(&a).state, Path::new(".boxlift/report.state"));
-        let a = parse(&["src", "--dest", "0", "--report", "/r/x.csv", "--chunked-threshold", "20MB"]);
+        let a = parse(&[
+            "src",
+            "--dest",
+            "0",
+            "--report",
+            "/r/x.csv",
+            "--chunked-threshold",
+            "20MB",
+        ]);
         assert_eq!(paths(&a).state, Path::new("/r/x.state"));
         assert_eq!(a.chunked_threshold, 20_000_000);
         assert_eq!(a.on_conflict, OnConflict::Version);

@@ -60,7 +60,8 @@ pub fn run(mut args: VerifyArgs, _global: &GlobalArgs) -> anyhow::Result<ExitCod
     } else {
         None
     };
-    let client = BoxClient::new(ClientConfig::from_args(&args.box_args).context("Box credentials")?)?;
+    let client =
+        BoxClient::new(ClientConfig::from_args(&args.box_args).context("Box credentials")?)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -84,9 +85,17 @@ pub fn run(mut args: VerifyArgs, _global: &GlobalArgs) -> anyhow::Result<ExitCod
                     d.problem.to_string(),
                     d.path,
                     d.expected_size.map_or("-".into(), |s| s.to_string()),
-                    if d.expected_sha1.is_empty() { "-" } else { &d.expected_sha1 },
+                    if d.expected_sha1.is_empty() {
+                        "-"
+                    } else {
+                        &d.expected_sha1
+                    },
                     d.box_size.map_or("-".into(), |s| s.to_string()),
-                    if d.box_sha1.is_empty() { "-" } else { &d.box_sha1 },
+                    if d.box_sha1.is_empty() {
+                        "-"
+                    } else {
+                        &d.box_sha1
+                    },
                     if d.box_id.is_empty() { "-" } else { &d.box_id },
                 );
             }

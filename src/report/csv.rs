@@ -96,7 +96,10 @@ impl Action {
 
     /// Rows that sent file content to Box in this run.
     pub fn sent_content(self) -> bool {
-        matches!(self, Action::Uploaded | Action::NewVersion | Action::Renamed)
+        matches!(
+            self,
+            Action::Uploaded | Action::NewVersion | Action::Renamed
+        )
     }
 }
 
@@ -213,7 +216,9 @@ pub struct ReportWriter {
 
 impl fmt::Debug for ReportWriter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ReportWriter").field("path", &self.path).finish()
+        f.debug_struct("ReportWriter")
+            .field("path", &self.path)
+            .finish()
     }
 }
 

@@ -171,7 +171,10 @@ pub async fn verify(
                 }
                 Some(e)
                     if !e.sha1.is_empty()
-                        && !f.sha1.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(&e.sha1)) =>
+                        && !f
+                            .sha1
+                            .as_deref()
+                            .is_some_and(|s| s.eq_ignore_ascii_case(&e.sha1)) =>
                 {
                     out.differences.push(diff(Problem::Sha1Mismatch, Some(&e)))
                 }

@@ -393,7 +393,8 @@ mod tests {
             ReportRow::new("bad", "file", 1, "").with(Action::Failed),
         ))
         .unwrap();
-        w.apply(&Event::FileDone(uploaded("big.bin", "ab"))).unwrap();
+        w.apply(&Event::FileDone(uploaded("big.bin", "ab")))
+            .unwrap();
         drop(w);
         let done = r.done("a.txt").unwrap().unwrap();
         assert_eq!((done.size, done.box_file_id.as_str()), (4, "77"));

@@ -211,10 +211,16 @@ mod tests {
             Work::File(t) => assert!(t.chunked && t.prior.is_none()),
             other => panic!("{other:?}"),
         }
-        match p.plan(row("bad\\name", 1, "", "invalid:name_invalid")).unwrap() {
+        match p
+            .plan(row("bad\\name", 1, "", "invalid:name_invalid"))
+            .unwrap()
+        {
             Work::Done(r) => {
                 assert_eq!(r.action(), Action::Invalid);
-                assert_eq!((r.error_code.as_str(), r.error_message.as_str()), ("name_invalid", "why"));
+                assert_eq!(
+                    (r.error_code.as_str(), r.error_message.as_str()),
+                    ("name_invalid", "why")
+                );
             }
             other => panic!("{other:?}"),
         }

@@ -408,8 +408,18 @@ async fn upload_file(ctx: &Ctx, t: &FileTask, row: &mut ReportRow) -> Result<(),
         };
         let res = match (&ctx.dedup, &target) {
             (Some(d), UploadTarget::NewFile { parent_id, name }) if t.size > 0 => {
-                dedup_upload(ctx, d, &client, t, target.clone(), parent_id, name, row, action)
-                    .await
+                dedup_upload(
+                    ctx,
+                    d,
+                    &client,
+                    t,
+                    target.clone(),
+                    parent_id,
+                    name,
+                    row,
+                    action,
+                )
+                .await
             }
             _ => send(ctx, &client, t, target)
                 .await
