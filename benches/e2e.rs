@@ -56,6 +56,9 @@ fn migrate(emu: &EmulatorHandle, src: &Path, work: &Path, extra: &[&str]) -> (f6
         .stderr(Stdio::inherit())
         .spawn()
         .expect("run boxlift");
+    // Reaped below with wait4 (std's `wait` would not give the rusage).
+    #[allow(clippy::zombie_processes)]
+    let child = child;
     // wait4 gives this child's own peak RSS (ru_maxrss, KiB on Linux), not the max over all
     // children as getrusage(RUSAGE_CHILDREN) would.
     let mut status = 0;

@@ -345,7 +345,6 @@ fn sigkill_at_three_moments_then_rerun_lands_everything_once() {
     let t = Tree::new();
     build_tree(&t);
     let work = tempfile::tempdir().unwrap();
-    let total_bytes: u64;
     // Three random kill moments, each a little later; the seed is printed to replay a failure
     // (BOXLIFT_TEST_SEED).
     let seed = std::env::var("BOXLIFT_TEST_SEED")
@@ -382,7 +381,7 @@ fn sigkill_at_three_moments_then_rerun_lands_everything_once() {
         String::from_utf8_lossy(&out.stderr)
     );
     let rows = manifest(work.path());
-    total_bytes = rows
+    let total_bytes: u64 = rows
         .iter()
         .filter(|r| r.status.is_ok() && r.kind == Kind::File)
         .map(|r| r.size)

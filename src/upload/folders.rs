@@ -91,6 +91,10 @@ impl Listing {
 }
 
 type Cell<T> = Arc<OnceCell<T>>;
+/// Listings by folder id, and their insertion order for FIFO eviction.
+type ListingCache = (HashMap<String, Cell<Arc<Listing>>>, VecDeque<String>);
+/// A boxed future of a Box call (the resolvers recurse, so their futures are boxed).
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ApiError>> + Send + 'a>>;
 
 /// Folder ids by local directory, created on demand, and listings by folder id.
 #[derive(Debug)]
@@ -98,7 +102,7 @@ pub struct Folders {
     client: BoxClient,
     dest: String,
     ids: Mutex<HashMap<String, Cell<String>>>,
-    listings: Mutex<(HashMap<String, Cell<Arc<Listing>>>, VecDeque<String>)>,
+    listings: Mutex<ListingCache>,
     lookups: Mutex<HashMap<String, Cell<Option<String>>>>,
     events: Option<tokio::sync::mpsc::UnboundedSender<Event>>,
 }
@@ -144,10 +148,7 @@ impl Folders {
 
     /// The Box folder id of local directory `rel` ("" is the destination), creating it and its
     /// parents as needed. Returns whether this call resolved it (first time in this run).
-    pub fn ensure<'a>(
-        &'a self,
-        rel: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Result<(String, bool), ApiError>> + Send + 'a>> {
+    pub fn ensure<'a>(&'a self, rel: &'a str) -> BoxFuture<'a, (String, bool)> {
         Box::pin(async move {
             if rel.is_empty() {
                 return Ok((self.dest.clone(), false));
@@ -178,10 +179,7 @@ impl Folders {
     }
 
     /// Read-only: the id of local directory `rel` in Box if it exists (dry runs).
-    pub fn lookup<'a>(
-        &'a self,
-        rel: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Result<Option<String>, ApiError>> + Send + 'a>> {
+    pub fn lookup<'a>(&'a self, rel: &'a str) -> BoxFuture<'a, Option<String>> {
         Box::pin(async move {
             if rel.is_empty() {
                 return Ok(Some(self.dest.clone()));
