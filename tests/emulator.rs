@@ -1,1 +1,8 @@
-//! (being built)
+//! The emulator behaves like Box: every route over real HTTP with a plain client, each success
+//! path and each error code Box gives, the switchable faults, persistence and the counters.
+mod auth;
+mod faults;
+mod files;
+mod folders;
+mod persist;
+mod sessions;

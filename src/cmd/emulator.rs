@@ -195,3 +195,68 @@ async fn shutdown_signal() {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        args: EmulatorArgs,
+    }
+
+    fn config(argv: &[&str]) -> anyhow::Result<EmulatorConfig> {
+        let wrap = Wrap::try_parse_from(std::iter::once("emulator").chain(argv.iter().copied()))?;
+        wrap.args.to_config()
+    }
+
+    #[test]
+    fn flags_map_onto_the_config() {
+        let c = config(&[
+            "--developer-token",
+            "a",
+            "--developer-token",
+            "b",
+            "--client-id",
+            "id",
+            "--client-secret",
+            "s",
+            "--rate-limit",
+            "16.5",
+            "--commit-202",
+            "2",
+            "--session-ttl",
+            "0.5",
+            "--folder-race",
+            "--discard",
+            "--seed",
+            "9",
+        ])
+        .unwrap();
+        assert_eq!(c.developer_tokens, vec!["a", "b"]);
+        assert_eq!(c.clients, vec![("id".to_string(), "s".to_string())]);
+        assert_eq!((c.rate_limit, c.commit_202, c.seed), (Some(16.5), 2, 9));
+        assert_eq!(c.session_ttl, Duration::from_millis(500));
+        assert!(c.folder_race && c.discard);
+        let d = config(&[]).unwrap();
+        assert_eq!(d.developer_tokens, vec!["dev-token"]);
+        assert_eq!(d.max_file_size, 5 * 1024 * 1024 * 1024);
+    }
+
+    #[test]
+    fn bad_flags_are_refused_with_the_reason() {
+        let err = config(&["--fail-rate", "1.5"]).unwrap_err().to_string();
+        assert!(err.contains("--fail-rate"), "{err}");
+        let err = config(&["--jwt-public-key", "no-equals"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("KID=PEMFILE"), "{err}");
+        let err = config(&["--jwt-public-key", "k=/nonexistent/key.pem"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/nonexistent/key.pem"), "{err}");
+        assert!(config(&["--client-id", "only-id"]).is_err());
+    }
+}

@@ -118,12 +118,18 @@ async fn guarded(app: Arc<Shared>, req: Request, next: Next, route: String) -> R
             Some(t) if app.auth.valid(t) => t.to_string(),
             _ => return unauthorized(),
         };
+        // Box's limits are per user: a service account acting `As-User` spends that user's
+        // budget, not its own.
+        let budget = match req.headers().get("as-user").and_then(|v| v.to_str().ok()) {
+            Some(user) => format!("{token}|{user}"),
+            None => token,
+        };
         let limited = app
             .faults
-            .take_api(&token, switches.rate_limit)
+            .take_api(&budget, switches.rate_limit)
             .and_then(|()| {
                 if is_upload(req.method(), &route) {
-                    app.faults.take_upload(&token, switches.upload_rate_limit)
+                    app.faults.take_upload(&budget, switches.upload_rate_limit)
                 } else {
                     Ok(())
                 }

@@ -8,6 +8,25 @@
 //! Layout: `layer` (request id, auth, faults, 429s, counting), `routes/*` (one file per Box
 //! resource), `rules` (Box's validation), `store` (tree + blobs), `sessions` (chunked uploads),
 //! `faults` (switches, RNG, rate buckets), `auth` (tokens, OAuth), `inspect` (state JSON).
+//!
+//! # Box facts and the emulator's choices
+//!
+//! - Statuses from Box's spec (box/box-openapi `content/paths/*.yml`): direct upload 201, new
+//!   version 200, commit 201 / 202 + `Retry-After`, upload part 416 for a range that does not
+//!   fit the session, `metadata_after_file_contents` 400.
+//! - 401 for a missing/unknown/expired token: empty body + `WWW-Authenticate: Bearer
+//!   realm="Service", error="invalid_token", ...`.
+//! - Not fixed by the spec, chosen here: a wrong `content-md5` or part/commit `digest` is 400
+//!   `bad_digest`; a direct upload over 50 MiB is 413 `request_entity_too_large`; account limits
+//!   are 403 `file_size_limit_exceeded` / `storage_limit_exceeded` (box-api.md); a commit whose
+//!   parts list differs from the parts received is 400 `parts_mismatch`.
+//! - `part_size`: 8 MiB, doubled while the file would need more than 10,000 parts
+//!   (`rules::part_size_for`).
+//! - Listings are in creation order; `next_marker` is the id of the last entry returned.
+//! - Refresh tokens are issued with every grant (Box issues them only for user OAuth) so the
+//!   refresh grant can be exercised; developer tokens never expire.
+//! - Upload sessions live in memory even with `data_dir` (a restart loses open sessions, as
+//!   an expired session would on Box: 404).
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -75,22 +75,25 @@ pub(crate) struct Session {
     pub mismatch_left: Option<u32>,
 }
 
-/// All live sessions.
+/// All live sessions, with their expiry beside them so checking it never waits for a session
+/// whose lock a part upload holds while hashing.
 #[derive(Debug, Default)]
-pub(crate) struct Sessions(Mutex<HashMap<String, Arc<Mutex<Session>>>>);
+pub(crate) struct Sessions(Mutex<HashMap<String, Live>>);
+
+/// A live session: its expiry and the session.
+type Live = (Instant, Arc<Mutex<Session>>);
 
 impl Sessions {
     pub fn insert(&self, s: Session) {
         let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        m.insert(s.id.clone(), Arc::new(Mutex::new(s)));
+        m.insert(s.id.clone(), (s.expires, Arc::new(Mutex::new(s))));
     }
 
     /// A live session, or 404 (unknown, finished or expired, as on Box).
     pub fn get(&self, id: &str) -> ApiResult<Arc<Mutex<Session>>> {
         let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let s = m.get(id).cloned().ok_or_else(ApiError::not_found)?;
-        let expired = s.lock().unwrap_or_else(|p| p.into_inner()).expires <= Instant::now();
-        if expired {
+        let (expires, s) = m.get(id).cloned().ok_or_else(ApiError::not_found)?;
+        if expires <= Instant::now() {
             m.remove(id);
             return Err(ApiError::not_found());
         }

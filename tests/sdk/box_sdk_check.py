@@ -181,7 +181,11 @@ class Suite:
             fn()
         except Exception as err:  # noqa: BLE001 - any failure is this check failing
             detail = str(err).strip() or type(err).__name__
-            if not isinstance(err, CheckFailed):
+            if isinstance(err, BoxAPIError):
+                req, resp = err.request_info, err.response_info
+                detail = (f"unexpected {resp.status_code} {resp.code!r} for {req.method} "
+                          f"{req.url} {req.query_params or ''}: {resp.raw_body}")
+            elif not isinstance(err, CheckFailed):
                 detail = f"{type(err).__name__}: {detail}\n{traceback.format_exc()}"
             self.failed.append(title)
             print(f"FAIL {title}: {detail}", flush=True)
@@ -236,6 +240,24 @@ class Suite:
         err = api_error(self.client.folders.create_folder, "bad/name", CreateFolderParent(id="0"))
         expect_api_error(err, 400, "item_name_invalid")
 
+    def delete_folder_recursive(self):
+        """Box's delete: 400 folder_not_empty without recursive; recursive=True removes all.
+
+        The SDK sends booleans as Python writes them (`recursive=True`), as Box's older SDK did
+        for years; Box accepts that spelling.
+        """
+        name = self.name("doomed")
+        doomed = self.client.folders.create_folder(name, CreateFolderParent(id="0"))
+        self.client.uploads.upload_file(
+            UploadFileAttributes(name="inside.bin",
+                                 parent=UploadFileAttributesParentField(id=doomed.id)),
+            io.BytesIO(b"x" * 10))
+        err = api_error(self.client.folders.delete_folder_by_id, doomed.id)
+        expect_api_error(err, 400, "folder_not_empty")
+        self.client.folders.delete_folder_by_id(doomed.id, recursive=True)
+        err = api_error(self.client.folders.get_folder_by_id, doomed.id)
+        expect_api_error(err, 404)
+
     def upload_small(self):
         data = blob(1, 1000)
         name = "small.bin"
@@ -254,6 +276,24 @@ class Suite:
         self.small = file
         self.small_data = data
         self.landed[name] = (sha1_hex(data), len(data), self.folder_id)
+
+    def names(self):
+        """UTF-8 names round-trip; Box's length limit is 255 characters (not bytes)."""
+        for name in ("naïve ünïcode 名前 😀.txt", "é" * 255):
+            data = name.encode()
+            files = self.client.uploads.upload_file(
+                UploadFileAttributes(name=name,
+                                     parent=UploadFileAttributesParentField(id=self.folder_id)),
+                io.BytesIO(data))
+            check_file(check_files_collection(files, "upload"), name, data, self.folder_id,
+                       f"upload of {name[:20]!r}")
+            self.landed[name] = (sha1_hex(data), len(data), self.folder_id)
+        err = api_error(self.client.uploads.upload_file,
+                        UploadFileAttributes(name="x" * 256, parent=UploadFileAttributesParentField(
+                            id=self.folder_id)), io.BytesIO(b"x"))
+        expect_api_error(err, 400)
+        expect(err.response_info.code in ("item_name_too_long", "item_name_invalid"),
+               f"256-char name: code {err.response_info.code!r}")
 
     def upload_small_conflict(self):
         # The same name again (a retry after a lost reply meets its own first attempt).
@@ -316,6 +356,26 @@ class Suite:
                         if_match=self.small.etag)
         expect_api_error(err, 412)
         self.landed["small.bin"] = (sha1_hex(data), len(data), self.folder_id)
+
+    def copy_and_rename(self):
+        from box_sdk_gen import CopyFileParent
+
+        copy = self.client.files.copy_file(self.small.id, CopyFileParent(id=self.folder_id),
+                                           name="small-copy.bin")
+        sha1, size, _ = self.landed["small.bin"]
+        expect(copy.id != self.small.id, "a copy is a new file")
+        expect_eq((copy.name, copy.size, copy.sha_1), ("small-copy.bin", size, sha1), "copy")
+        err = api_error(self.client.files.copy_file, self.small.id,
+                        CopyFileParent(id=self.folder_id))
+        expect_api_error(err, 409, "item_name_in_use")
+        renamed = self.client.files.update_file_by_id(copy.id, name="small-renamed.bin")
+        expect_eq((renamed.id, renamed.name), (copy.id, "small-renamed.bin"), "rename")
+        self.landed["small-renamed.bin"] = (sha1, size, self.folder_id)
+
+    def as_user(self):
+        # A service account acting for a managed user: the As-User header is accepted.
+        root = self.client.with_as_user_header("12345").folders.get_folder_by_id("0")
+        expect_eq(root.id, "0", "root folder with As-User")
 
     def chunked_big_file(self):
         data = blob(5, BIG_FILE_SIZE)
@@ -407,6 +467,25 @@ class Suite:
         expect(files is not None, "commit returned no body")
         check_file(check_files_collection(files, "commit"), name, data, self.folder_id, "commit")
         self.landed[name] = (sha1_hex(data), size, self.folder_id)
+
+    def session_new_version(self):
+        """A new version of an existing file through an upload session (big files)."""
+        cu = self.client.chunked_uploads
+        data = blob(9, MIN_SESSION_SIZE + 7)
+        session = cu.create_file_upload_session_for_existing_file(self.big.id, len(data))
+        part = session.part_size
+        parts = []
+        for lo in range(0, len(data), part):
+            body = data[lo:lo + part]
+            parts.append(cu.upload_file_part(session.id, io.BytesIO(body),
+                                             f"sha={sha1_b64(body)}",
+                                             f"bytes {lo}-{lo + len(body) - 1}/{len(data)}").part)
+        files = cu.create_file_upload_session_commit(session.id, parts, f"sha={sha1_b64(data)}")
+        expect(files is not None, "commit of a new-version session returned no body")
+        file = check_files_collection(files, "new-version commit")
+        check_file(file, self.big.name, data, self.folder_id, "new-version commit")
+        expect_eq(file.id, self.big.id, "a new version keeps the file id")
+        self.landed[self.big.name] = (sha1_hex(data), len(data), self.folder_id)
 
     def session_abort(self):
         cu = self.client.chunked_uploads
@@ -643,8 +722,10 @@ class Suite:
         steps = [
             ("folder name conflict -> 409 item_name_in_use", self.create_folder_conflict),
             ("folder errors (missing parent, bad name)", self.create_folder_errors),
+            ("delete folder: not empty -> 400, recursive=True -> gone", self.delete_folder_recursive),
             ("direct upload (uploads.upload_file)", self.upload_small),
             ("direct upload name conflict -> 409 with conflicts", self.upload_small_conflict),
+            ("UTF-8 names and the 255-character limit", self.names),
             ("direct upload with wrong content-md5 rejected", self.upload_bad_md5),
             ("preflight check", self.preflight),
             ("upload_with_preflight_check", self.upload_with_preflight),
@@ -652,7 +733,10 @@ class Suite:
             (f"chunked upload_big_file ({BIG_FILE_SIZE} bytes)", self.chunked_big_file),
             ("upload session errors", self.session_errors),
             ("upload session by hand (parts, list, status, commit)", self.session_by_hand),
+            ("upload session for a new version", self.session_new_version),
             ("upload session abort", self.session_abort),
+            ("copy_file (409 on a taken name) and rename", self.copy_and_rename),
+            ("As-User header", self.as_user),
             ("CCG auth (BoxCCGAuth) + upload", self.ccg),
             ("CCG with a wrong secret rejected", self.ccg_bad_secret),
             ("bad token -> 401", self.bad_token),

@@ -1,6 +1,7 @@
 //! Folder routes: get, list items (offset and marker paging), create (409 with conflicts, and
 //! the optional duplicate-creating race), rename/move, delete.
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,26 +21,31 @@ use crate::emulator::store::{Kind, Tree};
 /// the same name can overlap it (box-node-sdk#574: both succeed on Box).
 const RACE_HOLD: Duration = Duration::from_millis(30);
 
-/// Folder creations in flight, by (parent, lowercase name).
+/// Folder creations in flight, by (parent, lowercase name): a count and a flag shared by
+/// every creation that overlapped another one (set for all of them, whoever wakes first).
 #[derive(Debug, Default)]
-pub(crate) struct RaceTable(Mutex<HashMap<(u64, String), usize>>);
+pub(crate) struct RaceTable(Mutex<HashMap<RaceKey, (usize, Arc<AtomicBool>)>>);
+
+/// (parent id, lowercase name).
+type RaceKey = (u64, String);
 
 impl RaceTable {
-    fn enter(&self, key: &(u64, String)) -> usize {
+    fn enter(&self, key: &(u64, String)) -> Arc<AtomicBool> {
         let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let n = m.entry(key.clone()).or_default();
-        *n += 1;
-        *n
-    }
-    fn count(&self, key: &(u64, String)) -> usize {
-        let m = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        m.get(key).copied().unwrap_or(0)
+        let slot = m
+            .entry(key.clone())
+            .or_insert_with(|| (0, Arc::new(AtomicBool::new(false))));
+        slot.0 += 1;
+        if slot.0 > 1 {
+            slot.1.store(true, Ordering::SeqCst);
+        }
+        slot.1.clone()
     }
     fn leave(&self, key: &(u64, String)) {
         let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = m.get_mut(key) {
-            *n -= 1;
-            if *n == 0 {
+        if let Some(slot) = m.get_mut(key) {
+            slot.0 -= 1;
+            if slot.0 == 0 {
                 m.remove(key);
             }
         }
@@ -198,9 +204,9 @@ pub(crate) async fn create(
     let mut raced = false;
     if app.faults.switches().folder_race {
         let key = (parent, name_key(&name));
-        raced = app.folder_race.enter(&key) > 1;
+        let flag = app.folder_race.enter(&key);
         tokio::time::sleep(RACE_HOLD).await;
-        raced |= app.folder_race.count(&key) > 1;
+        raced = flag.load(Ordering::SeqCst);
         app.folder_race.leave(&key);
     }
     let mut tree = app.store.lock();
