@@ -368,3 +368,115 @@ impl BoxClient {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(sha1: Option<&str>, size: Option<u64>) -> File {
+        serde_json::from_value(serde_json::json!({"type":"file","id":"9","sha1":sha1,"size":size}))
+            .unwrap()
+    }
+
+    #[test]
+    fn verify_refuses_other_content() {
+        let src = UploadSource {
+            path: "/x/a.txt".into(),
+            size: 3,
+            sha1_hex: "A9993E364706816ABA3E25717850C26C9CD0D89D".into(),
+            modified: None,
+        };
+        assert!(
+            src.verify(
+                &file(Some("a9993e364706816aba3e25717850c26c9cd0d89d"), Some(3)),
+                None
+            )
+            .is_ok()
+        );
+        let e = src
+            .verify(
+                &file(Some("da39a3ee5e6b4b0d3255bfef95601890afd80709"), Some(0)),
+                Some("rq"),
+            )
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Integrity);
+        assert!(e.message.contains("/x/a.txt") && e.request_id.as_deref() == Some("rq"));
+        assert_eq!(
+            src.verify(&file(None, Some(3)), None).unwrap_err().kind,
+            ErrorKind::Integrity
+        );
+        assert_eq!(
+            src.verify(
+                &file(Some("a9993e364706816aba3e25717850c26c9cd0d89d"), Some(4)),
+                None
+            )
+            .unwrap_err()
+            .kind,
+            ErrorKind::Integrity
+        );
+    }
+
+    #[test]
+    fn changed_sources_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.txt");
+        std::fs::write(&p, b"abc").unwrap();
+        let mtime: DateTime<Utc> = std::fs::metadata(&p).unwrap().modified().unwrap().into();
+        let ok = UploadSource {
+            path: p.clone(),
+            size: 3,
+            sha1_hex: String::new(),
+            modified: Some(mtime),
+        };
+        ok.check_unchanged().unwrap();
+        let grown = UploadSource {
+            size: 2,
+            ..ok.clone()
+        };
+        assert!(
+            grown
+                .check_unchanged()
+                .unwrap_err()
+                .message
+                .contains("f.txt: changed since scan (size 2 -> 3)")
+        );
+        let touched = UploadSource {
+            modified: Some(mtime - chrono::Duration::seconds(60)),
+            ..ok.clone()
+        };
+        assert_eq!(touched.check_unchanged().unwrap_err().kind, ErrorKind::Io);
+        let gone = UploadSource {
+            path: dir.path().join("gone"),
+            ..ok
+        };
+        assert_eq!(gone.check_unchanged().unwrap_err().kind, ErrorKind::Io);
+    }
+
+    #[test]
+    fn attributes_carry_name_parent_and_mtime() {
+        let t = DateTime::parse_from_rfc3339("2024-05-06T07:08:09.5Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let src = UploadSource {
+            path: "a".into(),
+            size: 1,
+            sha1_hex: String::new(),
+            modified: Some(t),
+        };
+        let a = serde_json::to_value(src.attributes(&UploadTarget::NewFile {
+            parent_id: "5".into(),
+            name: "n".into(),
+        }))
+        .unwrap();
+        assert_eq!(
+            a,
+            serde_json::json!({"name":"n","parent":{"id":"5"},"content_modified_at":"2024-05-06T07:08:09+00:00"})
+        );
+        let v = serde_json::to_value(src.attributes(&UploadTarget::NewVersion {
+            file_id: "1".into(),
+            if_match: None,
+        }))
+        .unwrap();
+        assert!(v.get("name").is_none() && v.get("parent").is_none());
+    }
+}

@@ -281,6 +281,19 @@ impl BoxClient {
         Ok(healed)
     }
 
+    /// [`BoxClient::heal_duplicate_folders`] on `root_id` and every folder below it (one
+    /// listing per folder: run it once at the end of a migration, not per file).
+    pub async fn heal_tree(&self, root_id: &str) -> Result<usize, ApiError> {
+        let mut healed = 0;
+        let mut queue = vec![root_id.to_owned()];
+        while let Some(id) = queue.pop() {
+            healed += self.heal_duplicate_folders(&id).await?;
+            let items = self.list_folder(&id, &["name"]).await?;
+            queue.extend(folders_of(&items).into_iter().map(|f| f.id.clone()));
+        }
+        Ok(healed)
+    }
+
     /// Move everything in `twin` into `keeper`, then delete `twin`.
     async fn merge_folder(&self, twin: &str, keeper: &str) -> Result<usize, ApiError> {
         let mut merged = 1;

@@ -234,3 +234,27 @@ impl BoxClient {
         format!("{}{path}", self.shared.config.upload_url)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn as_user_identities_have_their_own_budget_shared_by_clones() {
+        let c = BoxClient::new(ClientConfig::new(AuthConfig::DeveloperToken(Secret::new(
+            "t",
+        ))))
+        .unwrap();
+        let a1 = c.as_user("1");
+        let a2 = c.as_user("1");
+        let b = c.as_user("2");
+        assert!(Arc::ptr_eq(&a1.identity, &a2.identity));
+        assert!(!Arc::ptr_eq(&a1.identity, &b.identity));
+        assert!(!Arc::ptr_eq(&a1.identity, &c.identity));
+        assert!(Arc::ptr_eq(&a1.shared, &b.shared));
+        a1.identity.pacer.on_429(pace::Bucket::Api);
+        assert!(a1.current_rates().0 < b.current_rates().0);
+        assert_eq!(a2.current_rates(), a1.current_rates());
+        assert!(!format!("{c:?}").contains("\"t\""));
+    }
+}

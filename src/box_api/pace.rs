@@ -74,11 +74,11 @@ impl Aimd {
         true
     }
 
-    /// Time passed without 429. Returns true when the rate changed enough to rebuild the bucket.
-    pub(crate) fn on_ok(&mut self, now: Instant) -> bool {
+    /// Time passed without 429: raise the rate a little.
+    pub(crate) fn on_ok(&mut self, now: Instant) {
         let dt = now.duration_since(self.last_raise).as_secs_f64();
         if dt < 1.0 || self.rate >= self.max {
-            return false;
+            return;
         }
         let near = self.refused_at.is_some_and(|r| self.rate >= 0.9 * r);
         let step = if near {
@@ -86,18 +86,16 @@ impl Aimd {
         } else {
             Self::RAISE_FAST
         };
-        let new = (self.rate + self.max * step * dt).min(self.max);
+        self.rate = (self.rate + self.max * step * dt).min(self.max);
         self.last_raise = now;
-        let changed = (new - self.rate).abs() >= self.rate * 0.005 || new >= self.max;
-        self.rate = new;
-        changed
     }
 }
 
-/// One adaptive bucket.
+/// One adaptive bucket: the AIMD rate and the governor limiter built for it (rebuilt when
+/// the rate moved by 2 % or more; governor quotas are fixed).
 #[derive(Debug)]
 struct Adaptive {
-    state: Mutex<(Aimd, Arc<DefaultDirectRateLimiter>)>,
+    state: Mutex<(Aimd, Arc<DefaultDirectRateLimiter>, f64)>,
 }
 
 fn limiter(per_minute: f64) -> Arc<DefaultDirectRateLimiter> {
@@ -116,20 +114,36 @@ impl Adaptive {
     fn new(per_minute: u32) -> Self {
         let aimd = Aimd::new(per_minute, Instant::now());
         let lim = limiter(aimd.rate());
+        let built = aimd.rate();
         Adaptive {
-            state: Mutex::new((aimd, lim)),
+            state: Mutex::new((aimd, lim, built)),
         }
     }
 
+    fn current(&self) -> Arc<DefaultDirectRateLimiter> {
+        let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        g.0.on_ok(Instant::now());
+        let rate = g.0.rate();
+        if (rate - g.2).abs() >= g.2 * 0.02 || (rate >= g.0.max && g.2 < g.0.max) {
+            g.1 = limiter(rate);
+            g.2 = rate;
+        }
+        g.1.clone()
+    }
+
     async fn acquire(&self) {
-        let lim = {
-            let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            if g.0.on_ok(Instant::now()) {
-                g.1 = limiter(g.0.rate());
+        // A permit counts only if it came from the limiter that is current when it is granted:
+        // tasks still queued on a replaced limiter would otherwise run at the old rate beside
+        // the new one, and overshoot exactly when Box asked us to slow down.
+        let mut lim = self.current();
+        loop {
+            lim.until_ready().await;
+            let now = self.current();
+            if Arc::ptr_eq(&now, &lim) {
+                return;
             }
-            g.1.clone()
-        };
-        lim.until_ready().await;
+            lim = now;
+        }
     }
 
     fn on_429(&self) {
@@ -140,6 +154,7 @@ impl Adaptive {
                 "429 from Box: slowing down"
             );
             g.1 = limiter(g.0.rate());
+            g.2 = g.0.rate();
         }
     }
 

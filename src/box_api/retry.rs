@@ -104,9 +104,9 @@ pub fn classify(outcome: Outcome, idempotent: bool) -> Decision {
     match outcome {
         Outcome::Status(s) if (200..300).contains(&s) => Decision::Return,
         Outcome::Status(429) => Decision::Retry,
-        // Box (and its load balancers) answer 5xx before acting, except gateway timeouts, which
-        // can hide a request that did go through.
-        Outcome::Status(504) if !idempotent => Decision::Resolve,
+        // A 5xx may come after the work was done (the reply, not the request, failed), so a
+        // non-idempotent call must look before it repeats.
+        Outcome::Status(500..=599) if !idempotent => Decision::Resolve,
         Outcome::Status(500..=599) => Decision::Retry,
         Outcome::Status(_) => Decision::Return,
         Outcome::ConnectFailed => Decision::Retry,
@@ -244,8 +244,9 @@ mod tests {
         use Decision::*;
         assert_eq!(classify(Outcome::Status(201), false), Return);
         assert_eq!(classify(Outcome::Status(429), false), Retry);
-        assert_eq!(classify(Outcome::Status(503), false), Retry);
+        assert_eq!(classify(Outcome::Status(503), true), Retry);
         assert_eq!(classify(Outcome::Status(500), true), Retry);
+        assert_eq!(classify(Outcome::Status(500), false), Resolve);
         assert_eq!(classify(Outcome::Status(504), false), Resolve);
         assert_eq!(classify(Outcome::Status(400), true), Return);
         assert_eq!(classify(Outcome::Status(404), true), Return);

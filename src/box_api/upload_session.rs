@@ -5,6 +5,7 @@
 //! Box does not have.
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -49,6 +50,21 @@ impl fmt::Debug for ChunkedOptions {
             .field("on_session", &self.on_session.is_some())
             .field("on_part", &self.on_part.is_some())
             .finish()
+    }
+}
+
+/// Attempts and content bytes of one chunked upload (its parts run concurrently).
+#[derive(Debug, Default)]
+struct OpTally {
+    attempts: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl OpTally {
+    fn add(&self, ctx: &RetryContext, body_len: u64) {
+        let n = u64::from(ctx.total_attempts);
+        self.attempts.fetch_add(n, Ordering::Relaxed);
+        self.bytes.fetch_add(n * body_len, Ordering::Relaxed);
     }
 }
 
@@ -213,6 +229,17 @@ impl BoxClient {
         src: &UploadSource,
         index: u64,
     ) -> Result<UploadPart, ApiError> {
+        self.upload_part_counted(session, src, index, &OpTally::default())
+            .await
+    }
+
+    async fn upload_part_counted(
+        &self,
+        session: &UploadSession,
+        src: &UploadSource,
+        index: u64,
+        tally: &OpTally,
+    ) -> Result<UploadPart, ApiError> {
         let (offset, len) = part_range(src.size, session.part_size, index);
         let path = src.path.clone();
         let data: Bytes = tokio::task::spawn_blocking(move || -> Result<Bytes, ApiError> {
@@ -247,6 +274,7 @@ impl BoxClient {
                     .body(data.clone()))
             })
             .await;
+        tally.add(&ctx, len);
         match res {
             Ok(reply) => Ok(reply.json::<UploadedPart>("upload part")?.part),
             Err(e)
@@ -280,7 +308,7 @@ impl BoxClient {
         opts: ChunkedOptions,
     ) -> Result<Uploaded, ApiError> {
         src.check_unchanged()?;
-        let before = self.stats();
+        let tally = OpTally::default();
         let session = match &opts.resume_session {
             Some(id) => self.get_upload_session(id).await?,
             None => match self.create_upload_session(src.size, &target).await {
@@ -315,13 +343,14 @@ impl BoxClient {
             cb(&session);
         }
         tracing::debug!(session_id = %session.id, part_size = session.part_size, total_parts = session.total_parts, "upload session");
-        let result = self.send_and_commit(src, &target, &session, &opts).await;
-        let after = self.stats();
+        let result = self
+            .send_and_commit(src, &target, &session, &opts, &tally)
+            .await;
         match result {
             Ok((file, request_id)) => Ok(Uploaded {
                 file,
-                attempts: (after.requests - before.requests) as u32,
-                bytes_sent: after.bytes_sent - before.bytes_sent,
+                attempts: tally.attempts.load(Ordering::Relaxed) as u32,
+                bytes_sent: tally.bytes.load(Ordering::Relaxed),
                 request_id,
                 already_there: false,
             }),
@@ -345,6 +374,7 @@ impl BoxClient {
         target: &UploadTarget,
         session: &UploadSession,
         opts: &ChunkedOptions,
+        tally: &OpTally,
     ) -> Result<(super::File, Option<String>), ApiError> {
         let have: Vec<UploadPart> = if opts.resume_session.is_some() {
             self.list_upload_parts(&session.id).await?
@@ -373,7 +403,7 @@ impl BoxClient {
         // upload_part, and the first unrecoverable failure stops the rest.
         let sent: Vec<UploadPart> = futures::stream::iter(todo)
             .map(|index| async move {
-                let p = self.upload_part(session, src, index).await?;
+                let p = self.upload_part_counted(session, src, index, tally).await?;
                 if let Some(cb) = &opts.on_part {
                     cb(&p);
                 }
@@ -384,7 +414,7 @@ impl BoxClient {
             .await?;
         parts.extend(sent);
         parts.sort_by_key(|p| p.offset);
-        self.commit(src, target, session, parts).await
+        self.commit(src, target, session, parts, tally).await
     }
 
     /// Commit: whole-file digest, parts in offset order. 202 → wait `retry-after` and repeat;
@@ -396,6 +426,7 @@ impl BoxClient {
         target: &UploadTarget,
         session: &UploadSession,
         parts: Vec<UploadPart>,
+        tally: &OpTally,
     ) -> Result<(super::File, Option<String>), ApiError> {
         let raw_sha = hex::decode(&src.sha1_hex).map_err(|_| {
             ApiError::new(
@@ -421,7 +452,7 @@ impl BoxClient {
         let mut ctx = RetryContext::new(self.shared.config.retry.clone());
         let mut lost_reply = false;
         let mut mismatches = 0;
-        loop {
+        let result = loop {
             let req = Req {
                 op: "commit upload session",
                 path: "/files/upload_sessions/{id}/commit",
@@ -468,7 +499,7 @@ impl BoxClient {
                         )
                     })?;
                     src.verify(&file, reply.request_id.as_deref())?;
-                    return Ok((file, reply.request_id));
+                    break Ok((file, reply.request_id));
                 }
                 Err(Fail::Unknown(_)) => lost_reply = true,
                 Err(Fail::Final(e))
@@ -486,18 +517,24 @@ impl BoxClient {
                 {
                     // The session is gone or the name is taken: our earlier commit most likely
                     // landed. Find the file holding our content.
-                    return match self.find_committed(src, target).await? {
-                        Some(file) => Ok((file, e.request_id.clone())),
-                        None => Err(e),
+                    break match self.find_committed(src, target).await {
+                        Ok(Some(file)) => Ok((file, e.request_id.clone())),
+                        Ok(None) => Err(e),
+                        Err(other) => Err(other),
                     };
                 }
                 Err(Fail::Final(e)) if e.is_name_in_use() => {
-                    let file = self.same_content_conflict(src, &e).await?.ok_or(e)?;
-                    return Ok((file, None));
+                    break match self.same_content_conflict(src, &e).await {
+                        Ok(Some(file)) => Ok((file, None)),
+                        Ok(None) => Err(e),
+                        Err(other) => Err(other),
+                    };
                 }
-                Err(Fail::Final(e)) => return Err(e),
+                Err(Fail::Final(e)) => break Err(e),
             }
-        }
+        };
+        tally.add(&ctx, 0);
+        result
     }
 
     /// After a lost commit reply: the file our commit would have made, if it exists.
