@@ -481,3 +481,27 @@ fn audit_refuses_a_threshold_box_cannot_honour() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("at least 20000000 bytes"));
     let _ = is_root();
 }
+
+#[test]
+fn the_documented_example_manifest_parses_and_is_in_walk_order() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests/example.csv");
+    let rows: Vec<_> = Reader::open(&path)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(rows.len() > 5);
+    for pair in rows.windows(2) {
+        assert_eq!(
+            boxlift::scan::quick::walk_order(&pair[0].path, &pair[1].path),
+            std::cmp::Ordering::Less,
+            "{} before {}",
+            pair[0].path,
+            pair[1].path
+        );
+    }
+    for r in &rows {
+        if r.status.is_ok() && r.kind == Kind::File {
+            assert_eq!(r.sha1.len(), 40, "{r:?}");
+        }
+    }
+}

@@ -121,15 +121,18 @@ pub fn hash_file(path: &Path) -> Result<[u8; 20], HashError> {
 /// Hash `path` expecting it to look like `expected` (from the walk); re-stat afterwards and, if
 /// size or mtime moved, hash once more from the new stamp. A file still moving after that is
 /// [`Checked::Changed`], never a wrong SHA-1.
+///
+/// The re-stat is an `fstat` of the open file: cheaper than a path lookup, and it sees writes
+/// to the file being read (a file replaced by rename was read whole as it was at walk time).
 pub fn hash_checked(path: &Path, expected: Stamp) -> Result<Checked, HashError> {
-    hash_checked_with(path, expected, Stamp::stat)
+    hash_checked_with(path, expected, |f| f.metadata().map(|m| Stamp::of(&m)))
 }
 
 /// [`hash_checked`] with the re-stat injected (tests simulate a file that keeps changing).
 pub fn hash_checked_with(
     path: &Path,
     expected: Stamp,
-    mut stat: impl FnMut(&Path) -> io::Result<Stamp>,
+    mut stat: impl FnMut(&File) -> io::Result<Stamp>,
 ) -> Result<Checked, HashError> {
     let read_err = |source| HashError::Read {
         path: path.to_owned(),
@@ -144,7 +147,7 @@ pub fn hash_checked_with(
         // Hash exactly the size the stamp promised: a file growing under us must not make the
         // read chase its end forever; the re-stat below catches the change instead.
         let sha1 = hash_open(&file, before.size).map_err(read_err)?;
-        let after = stat(path).map_err(read_err)?;
+        let after = stat(&file).map_err(read_err)?;
         if after == before {
             return Ok(Checked::Stable { sha1, stamp: after });
         }

@@ -70,9 +70,10 @@ impl<R: Read> Reader<R> {
         }
     }
 
-    fn read_one(&mut self) -> Option<Result<csv::StringRecord, ReadError>> {
+    /// Read the next record into `self.record`; None at the end.
+    fn read_one(&mut self) -> Option<Result<(), ReadError>> {
         match self.inner.read_record(&mut self.record) {
-            Ok(true) => Some(Ok(self.record.clone())),
+            Ok(true) => Some(Ok(())),
             Ok(false) => None,
             Err(e) => Some(Err(ReadError::Row {
                 line: e.position().map(|p| p.line()).unwrap_or(0),
@@ -100,7 +101,8 @@ impl<R: Read> Iterator for Reader<R> {
                     self.done = true;
                     return Some(Err(e));
                 }
-                Some(Ok(h)) => {
+                Some(Ok(())) => {
+                    let h = &self.record;
                     if h.iter().ne(HEADER.iter().copied()) {
                         self.done = true;
                         return Some(Err(ReadError::Header {
@@ -111,10 +113,10 @@ impl<R: Read> Iterator for Reader<R> {
                 }
             }
         }
-        let rec = match self.read_one()? {
-            Ok(r) => r,
-            Err(e) => return Some(Err(e)),
-        };
+        if let Err(e) = self.read_one()? {
+            return Some(Err(e));
+        }
+        let rec = &self.record;
         let line = rec.position().map(|p| p.line()).unwrap_or(0);
         Some(
             rec.deserialize::<ManifestRow>(None)

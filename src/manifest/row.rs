@@ -134,11 +134,38 @@ impl ManifestRow {
 }
 
 /// Format a modification time as the manifest writes it: RFC 3339, UTC, nanoseconds.
+///
+/// Hand-rolled for years 0000–9999 (one `format!` per row; chrono's general formatter showed up
+/// in scan profiles), chrono beyond that.
 pub fn format_mtime(secs: i64, nanos: u32) -> String {
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    if (0..=9999).contains(&y) && nanos < 1_000_000_000 {
+        return format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
+            sod / 3600,
+            sod % 3600 / 60,
+            sod % 60
+        );
+    }
     match chrono::DateTime::from_timestamp(secs, nanos) {
         Some(t) => t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
         None => String::new(),
     }
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 #[cfg(test)]
@@ -155,8 +182,31 @@ mod tests {
     }
 
     #[test]
-    fn mtime_has_nanoseconds_and_utc() {
+    fn mtime_has_nanoseconds_and_utc_and_agrees_with_chrono() {
         assert_eq!(format_mtime(0, 5), "1970-01-01T00:00:00.000000005Z");
+        let chrono_fmt = |s, n| {
+            chrono::DateTime::from_timestamp(s, n)
+                .unwrap()
+                .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+        };
+        // Leap days, century rules, before 1970, far ahead.
+        let mut s = -62_135_596_800i64; // 0001-01-01
+        while s < 253_402_300_799 {
+            assert_eq!(
+                format_mtime(s, 123_456_789),
+                chrono_fmt(s, 123_456_789),
+                "{s}"
+            );
+            s += 86_400 * 37 + 3_607;
+        }
+        for s in [951_782_400, 951_868_799, 4_107_542_400, -1] {
+            assert_eq!(format_mtime(s, 0), chrono_fmt(s, 0), "{s}");
+        }
+        // Past year 9999 chrono takes over.
+        assert_eq!(
+            format_mtime(253_402_300_800, 0),
+            chrono_fmt(253_402_300_800, 0)
+        );
     }
 
     #[test]

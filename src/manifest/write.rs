@@ -24,6 +24,8 @@ pub enum WriteError {
 #[derive(Debug)]
 pub struct Writer<W: Write> {
     inner: csv::Writer<W>,
+    /// Reused for the status cell: no allocation per row.
+    status: String,
 }
 
 impl<W: Write> Writer<W> {
@@ -37,7 +39,10 @@ impl<W: Write> Writer<W> {
             path: "<header>".into(),
             source: e,
         })?;
-        Ok(Writer { inner })
+        Ok(Writer {
+            inner,
+            status: String::new(),
+        })
     }
 
     /// Append one row. Written field by field (not through serde) because this is the hot
@@ -45,7 +50,10 @@ impl<W: Write> Writer<W> {
     pub fn write(&mut self, row: &ManifestRow) -> Result<(), WriteError> {
         let mut size = itoa_buf();
         let size = fmt_u64(row.size, &mut size);
-        let status = row.status.to_string();
+        use std::fmt::Write as _;
+        self.status.clear();
+        let _ = write!(self.status, "{}", row.status);
+        let status = &self.status;
         self.inner
             .write_record([
                 row.path.as_bytes(),

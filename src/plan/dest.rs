@@ -68,6 +68,52 @@ impl DestinationIndex for MapIndex {
     }
 }
 
+/// One entry of a destination folder listing, as a lister reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// Box item id (folders are listed in turn by id).
+    pub id: String,
+    /// Item name.
+    pub name: String,
+    /// Folder, or file with size and SHA-1.
+    pub item: DestItem,
+}
+
+/// Lists one destination folder (all pages). The Box client implements it over
+/// `GET /folders/{id}/items?fields=name,size,sha1`; tests use a map.
+pub trait FolderLister {
+    /// The lister's error.
+    type Error;
+    /// Every item directly in folder `folder_id`.
+    fn list(&mut self, folder_id: &str) -> Result<Vec<Listed>, Self::Error>;
+}
+
+/// Build a [`MapIndex`] of the destination tree under `root_id` by listing it folder by folder
+/// (read-only). `descend(path)` says whether a sub-folder is worth listing: audit passes "the
+/// manifest has a directory there", so a big destination costs only the listings that matter.
+pub fn index_destination<L: FolderLister>(
+    lister: &mut L,
+    root_id: &str,
+    descend: &dyn Fn(&str) -> bool,
+) -> Result<MapIndex, L::Error> {
+    let mut index = MapIndex::default();
+    let mut queue = std::collections::VecDeque::from([(root_id.to_string(), String::new())]);
+    while let Some((id, prefix)) = queue.pop_front() {
+        for entry in lister.list(&id)? {
+            let path = if prefix.is_empty() {
+                entry.name.clone()
+            } else {
+                format!("{prefix}/{}", entry.name)
+            };
+            if entry.item == DestItem::Folder && descend(&path) {
+                queue.push_back((entry.id.clone(), path.clone()));
+            }
+            index.insert(&path, entry.item);
+        }
+    }
+    Ok(index)
+}
+
 /// How a manifest row relates to the destination.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DestState {
@@ -128,6 +174,76 @@ mod tests {
             status: Status::Ok,
             detail: String::new(),
         }
+    }
+
+    struct FakeBox {
+        folders: HashMap<&'static str, Vec<Listed>>,
+        calls: Vec<String>,
+    }
+
+    impl FolderLister for FakeBox {
+        type Error = String;
+        fn list(&mut self, id: &str) -> Result<Vec<Listed>, String> {
+            self.calls.push(id.to_string());
+            self.folders
+                .get(id)
+                .cloned()
+                .ok_or_else(|| format!("404 folder {id}"))
+        }
+    }
+
+    fn listed(id: &str, name: &str, item: DestItem) -> Listed {
+        Listed {
+            id: id.into(),
+            name: name.into(),
+            item,
+        }
+    }
+
+    #[test]
+    fn the_destination_is_listed_folder_by_folder_and_pruned() {
+        let file = |n: u64| DestItem::File {
+            size: n,
+            sha1: "c".repeat(40),
+        };
+        let mut fake = FakeBox {
+            folders: HashMap::from([
+                (
+                    "0",
+                    vec![
+                        listed("1", "Docs", DestItem::Folder),
+                        listed("2", "unrelated", DestItem::Folder),
+                        listed("9", "top.txt", file(1)),
+                    ],
+                ),
+                (
+                    "1",
+                    vec![
+                        listed("3", "Sub", DestItem::Folder),
+                        listed("8", "a.txt", file(2)),
+                    ],
+                ),
+                ("3", vec![listed("7", "deep.txt", file(3))]),
+            ]),
+            calls: Vec::new(),
+        };
+        let wanted = ["docs", "docs/sub"];
+        let idx = index_destination(&mut fake, "0", &|p| {
+            wanted.contains(&box_name_key(p).as_str())
+        })
+        .unwrap();
+        // "unrelated" (id 2) is never listed: the manifest has no such directory.
+        assert_eq!(fake.calls, ["0", "1", "3"]);
+        assert_eq!(idx.get("docs/SUB/deep.txt"), Some(file(3)));
+        assert_eq!(idx.get("unrelated"), Some(DestItem::Folder));
+        assert_eq!(idx.len(), 6);
+
+        // A listing error stops the audit with that error.
+        fake.folders.remove("3");
+        assert_eq!(
+            index_destination(&mut fake, "0", &|_| true).unwrap_err(),
+            "404 folder 2"
+        );
     }
 
     #[test]

@@ -5,10 +5,9 @@
 //! bytes), which is the component-wise order of paths. So the previous manifest is merged in
 //! step with the walk instead of loaded into a map: constant memory for any tree size.
 use std::cmp::Ordering;
-use std::fs::File;
-use std::io::BufReader;
 use std::iter::Peekable;
 use std::path::Path;
+use std::sync::mpsc;
 
 use crate::manifest::read::{ReadError, Reader};
 use crate::manifest::{Kind, ManifestRow};
@@ -18,10 +17,61 @@ pub fn walk_order(a: &str, b: &str) -> Ordering {
     a.split('/').cmp(b.split('/'))
 }
 
+/// Rows per message from the reader thread.
+const BATCH: usize = 1024;
+
+/// A previous manifest's rows, parsed on their own thread (CSV parsing would otherwise double
+/// the walk thread's work) and handed over in batches through a bounded channel.
+#[derive(Debug)]
+struct Prefetch {
+    rx: mpsc::Receiver<Vec<Result<ManifestRow, ReadError>>>,
+    batch: std::vec::IntoIter<Result<ManifestRow, ReadError>>,
+}
+
+impl Iterator for Prefetch {
+    type Item = Result<ManifestRow, ReadError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(r) = self.batch.next() {
+                return Some(r);
+            }
+            self.batch = self.rx.recv().ok()?.into_iter();
+        }
+    }
+}
+
+fn prefetch(reader: Reader<std::io::BufReader<std::fs::File>>) -> Prefetch {
+    let (tx, rx) = mpsc::sync_channel(4);
+    std::thread::spawn(move || {
+        let mut batch = Vec::with_capacity(BATCH);
+        for row in reader {
+            let failed = row.is_err();
+            batch.push(row);
+            if batch.len() == BATCH || failed {
+                // The receiver hangs up when the scan ends early: stop reading then.
+                if tx
+                    .send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            if failed {
+                return;
+            }
+        }
+        let _ = tx.send(batch);
+    });
+    Prefetch {
+        rx,
+        batch: Vec::new().into_iter(),
+    }
+}
+
 /// A previous manifest, consumed in walk order.
 #[derive(Debug)]
 pub struct Previous {
-    rows: Peekable<Reader<BufReader<File>>>,
+    rows: Peekable<Prefetch>,
     /// Set when the previous manifest turned out unreadable part-way: from then on nothing is
     /// reused (hashing is always correct, only slower).
     failed: Option<ReadError>,
@@ -30,7 +80,7 @@ pub struct Previous {
 impl Previous {
     /// Open a previous manifest; a missing or foreign file is an error now, not mid-scan.
     pub fn open(path: &Path) -> Result<Previous, ReadError> {
-        let mut rows = Reader::open(path)?.peekable();
+        let mut rows = prefetch(Reader::open(path)?).peekable();
         if let Some(Err(_)) = rows.peek() {
             let Some(Err(e)) = rows.next() else {
                 unreachable!("peeked an error")
@@ -112,7 +162,7 @@ mod tests {
             detail: String::new(),
         };
         let sha = "a".repeat(40);
-        let mut w = Writer::new(File::create(&p).unwrap()).unwrap();
+        let mut w = Writer::new(std::fs::File::create(&p).unwrap()).unwrap();
         for r in [
             row("a", 1, &sha, Status::Ok),
             row("gone", 1, &sha, Status::Ok),

@@ -33,6 +33,9 @@ struct Walk<'a> {
     /// The last directory row, held back one step: walkdir reports "cannot read this directory"
     /// as the next item, and that belongs in the directory's own row.
     pending_dir: Option<(PathBuf, ManifestRow)>,
+    /// The directory of the last entry stat'ed, open: `fstatat(dir, name)` resolves one
+    /// component instead of the whole path, which is most of `find`'s edge over `lstat(path)`.
+    dir_fd: Option<(PathBuf, std::os::fd::OwnedFd)>,
 }
 
 /// Walk `opts.root`, calling `emit` for each job in walk order; `emit` returns false to stop.
@@ -49,10 +52,20 @@ pub(crate) fn walk(
         previous,
         blocked: None,
         pending_dir: None,
+        dir_fd: None,
     };
     let it = WalkDir::new(root)
         .follow_links(opts.follow_symlinks)
-        .sort_by_file_name()
+        // Siblings share their parent's path, so comparing whole paths as bytes orders them
+        // exactly as comparing names does, without re-parsing each path for its file name on
+        // every comparison (walkdir's `sort_by_file_name` showed up at 7% of a scan's time).
+        .sort_by(|a, b| {
+            use std::os::unix::ffi::OsStrExt;
+            a.path()
+                .as_os_str()
+                .as_bytes()
+                .cmp(b.path().as_os_str().as_bytes())
+        })
         .into_iter()
         .filter_entry(|e| e.depth() == 0 || !is_excluded(exclude, root, e.path()));
     for item in it {
@@ -116,6 +129,22 @@ fn is_excluded(set: &GlobSet, root: &Path, path: &Path) -> bool {
 
 /// Relative, `/`-separated, UTF-8 (lossy) path of `path` under `root`.
 fn rel_path(root: &Path, path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    // Every walked path is `root` + `/` + rest: slice instead of `strip_prefix`, which parses
+    // both paths component by component.
+    let (r, p) = (root.as_os_str().as_bytes(), path.as_os_str().as_bytes());
+    if p.len() > r.len() + 1 && p.starts_with(r) {
+        let skip = if r.ends_with(b"/") {
+            r.len()
+        } else {
+            r.len() + 1
+        };
+        let rest = &p[skip..];
+        return match std::str::from_utf8(rest) {
+            Ok(s) => s.to_string(),
+            Err(_) => String::from_utf8_lossy(rest).into_owned(),
+        };
+    }
     let rel = path.strip_prefix(root).unwrap_or(path);
     match rel.to_str() {
         Some(s) => s.to_string(),
@@ -184,9 +213,8 @@ impl Walk<'_> {
             self.blocked = None;
         }
 
-        let meta = entry.metadata();
-        if let Ok(m) = &meta {
-            let st = Stamp::of(m);
+        let meta = self.stat(entry);
+        if let Ok(st) = &meta {
             if kind == Kind::File {
                 r.size = st.size;
             }
@@ -203,8 +231,8 @@ impl Walk<'_> {
             r.status = Status::skipped("special_file");
             r.detail = special_kind(&ft).into();
         } else if let Err(e) = &meta {
-            r.status = Status::skipped(io_reason(e.io_error().map(|e| e.kind())));
-            r.detail = format!("cannot stat: {}", err_text(e));
+            r.status = Status::skipped(io_reason(Some(e.kind())));
+            r.detail = format!("cannot stat: {e}");
         } else if let Some(problem) = name_problem(entry.file_name()) {
             r.status = Status::Invalid(problem.0.into());
             r.detail = problem.1;
@@ -245,7 +273,7 @@ impl Walk<'_> {
                 return Some(Job::Done(r));
             }
             if self.opts.hash {
-                let stamp = Stamp::of(meta.as_ref().ok()?);
+                let stamp = *meta.as_ref().ok()?;
                 if let Some(p) = &self.opts.progress {
                     p.count_queued(r.size);
                 }
@@ -253,6 +281,67 @@ impl Walk<'_> {
             }
         }
         self.finish_dir_or_done(entry, r)
+    }
+
+    /// Size and mtime of the entry (of the link itself unless following links).
+    fn stat(&mut self, entry: &walkdir::DirEntry) -> io::Result<Stamp> {
+        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        use std::os::unix::ffi::OsStrExt;
+        let path = entry.path();
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return Err(io::Error::other("entry without a parent"));
+        };
+        if self.opts.follow_symlinks {
+            return entry.metadata().map(|m| Stamp::of(&m)).map_err(|e| {
+                e.into_io_error()
+                    .unwrap_or_else(|| io::Error::other("symlink loop"))
+            });
+        }
+        if self.dir_fd.as_ref().is_none_or(|(p, _)| p != parent) {
+            self.dir_fd = None;
+            let c =
+                std::ffi::CString::new(parent.as_os_str().as_bytes()).map_err(io::Error::other)?;
+            // SAFETY: `c` is a valid NUL-terminated path; the returned fd is checked and then
+            // owned by `OwnedFd`, which closes it.
+            let fd = unsafe {
+                libc::open(
+                    c.as_ptr(),
+                    libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+                )
+            };
+            if fd < 0 {
+                return entry.metadata().map(|m| Stamp::of(&m)).map_err(|e| {
+                    e.into_io_error()
+                        .unwrap_or_else(|| io::Error::other("stat"))
+                });
+            }
+            // SAFETY: `fd` is a fresh descriptor nobody else owns.
+            self.dir_fd = Some((parent.to_path_buf(), unsafe { OwnedFd::from_raw_fd(fd) }));
+        }
+        let Some((_, dir)) = &self.dir_fd else {
+            unreachable!("opened above")
+        };
+        let c = std::ffi::CString::new(name.as_bytes()).map_err(io::Error::other)?;
+        // SAFETY: zeroed `stat` is a valid out-buffer for fstatat.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: `dir` is an open directory descriptor, `c` a NUL-terminated name, `st` a
+        // live out-buffer.
+        let rc = unsafe {
+            libc::fstatat(
+                dir.as_raw_fd(),
+                c.as_ptr(),
+                &mut st,
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Stamp {
+            size: st.st_size as u64,
+            mtime_secs: st.st_mtime,
+            mtime_nanos: st.st_mtime_nsec.clamp(0, 999_999_999) as u32,
+        })
     }
 
     fn finish_dir_or_done(&mut self, entry: &walkdir::DirEntry, r: ManifestRow) -> Option<Job> {
