@@ -592,3 +592,46 @@ fn emulator_flag_runs_the_quick_start_and_a_second_run_skips_everything() {
         "{text}"
     );
 }
+
+#[test]
+fn sigint_finishes_what_is_in_flight_exits_130_and_a_rerun_completes() {
+    let emu = Emulator::start(EmulatorConfig {
+        latency_ms: 20,
+        ..EmulatorConfig::default()
+    })
+    .unwrap();
+    let t = Tree::new();
+    for i in 0..300 {
+        t.file(format!("d{}/f{i}.txt", i % 7), format!("{i}").as_bytes());
+    }
+    let work = tempfile::tempdir().unwrap();
+    let mut child = migrate_cmd(&emu, t.root(), work.path(), &["--concurrency", "4"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    // SAFETY: signalling our own child by its pid.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    // Every row written is finished: nothing half-reported.
+    let partial = report(work.path());
+    assert!(partial.len() < 300 + 7, "the run stopped early");
+    assert!(
+        partial.iter().all(|r| r.action().to_string() != "failed"),
+        "{partial:?}"
+    );
+    let out = run(migrate_cmd(&emu, t.root(), work.path(), &[]));
+    assert_eq!(out.status.code(), Some(0));
+    let rows = manifest(work.path());
+    assert_tree_landed(&emu, &rows);
+    let acts = actions(&report(work.path()));
+    assert_eq!(
+        acts.get("skipped_done").copied().unwrap_or(0),
+        partial.len(),
+        "{acts:?}"
+    );
+}

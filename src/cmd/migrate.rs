@@ -12,6 +12,7 @@ use std::fs::File;
 use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -177,7 +178,10 @@ pub fn run(mut args: MigrateArgs, _global: &GlobalArgs) -> anyhow::Result<ExitCo
     );
     let sink = std::thread::spawn(move || sink(ev_rx, report, writer, progress));
 
+    let cancel = Arc::new(AtomicBool::new(false));
+    rt.spawn(on_interrupt(cancel.clone()));
     let ctx = Arc::new(Ctx {
+        cancel: cancel.clone(),
         folders: Folders::new(
             client.clone(),
             &args.dest,
@@ -203,8 +207,16 @@ pub fn run(mut args: MigrateArgs, _global: &GlobalArgs) -> anyhow::Result<ExitCo
     let manifest_path = paths.manifest.clone();
     let scan_events = ev_tx.clone();
     drop(ev_tx);
+    let scan_cancel = cancel.clone();
     let scanner = std::thread::spawn(move || {
-        scan_and_plan(&scan_opts, &manifest_path, planner, work_tx, scan_events)
+        scan_and_plan(
+            &scan_opts,
+            &manifest_path,
+            planner,
+            work_tx,
+            scan_events,
+            &scan_cancel,
+        )
     });
     rt.block_on(execute(
         ctx,
@@ -217,6 +229,7 @@ pub fn run(mut args: MigrateArgs, _global: &GlobalArgs) -> anyhow::Result<ExitCo
     let scanned = scanner
         .join()
         .unwrap_or_else(|_| Err(anyhow::anyhow!("the scan thread panicked")));
+    let stats = client.stats();
     drop(client);
     let (summary, sink_result) = sink
         .join()
@@ -227,10 +240,54 @@ pub fn run(mut args: MigrateArgs, _global: &GlobalArgs) -> anyhow::Result<ExitCo
         print_report(&paths.report);
     }
     print!("{}", summary.render(started.elapsed()));
+    println!(
+        "Box requests: {} ({} retries, {} answered 429, {} 5xx, {} without reply)",
+        stats.requests,
+        stats.retries,
+        stats.rate_limited,
+        stats.server_errors,
+        stats.transport_errors
+    );
     println!("report: {}", paths.report.display());
     sink_result?;
+    if cancel.load(Ordering::Relaxed) {
+        eprintln!("boxlift: interrupted; the state is saved, run the same command to resume");
+        return Ok(ExitCode::Interrupted);
+    }
     scanned?;
     Ok(summary.exit_code())
+}
+
+/// SIGINT or SIGTERM (Kubernetes) once: start nothing new and let the files in flight finish
+/// (their rows and journal entries are written). A second signal exits at once; the journal is
+/// crash-safe, so a re-run resumes either way.
+async fn on_interrupt(cancel: Arc<AtomicBool>) {
+    async fn signal() {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+    signal().await;
+    cancel.store(true, Ordering::Relaxed);
+    eprintln!("boxlift: interrupted: finishing the files in flight (signal again to stop now)");
+    signal().await;
+    std::process::exit(ExitCode::Interrupted.code());
 }
 
 /// With `--emulator`: start the built-in emulator (data under `.boxlift/emulator/`, kept between
@@ -269,6 +326,7 @@ fn scan_and_plan(
     mut planner: Planner,
     work: mpsc::Sender<Work>,
     events: mpsc::UnboundedSender<Event>,
+    cancel: &AtomicBool,
 ) -> anyhow::Result<()> {
     if let Some(dir) = manifest.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -279,6 +337,9 @@ fn scan_and_plan(
     let file = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     let mut out = Writer::new(BufWriter::new(file))?;
     let result = crate::scan::scan(opts, |row| {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted"));
+        }
         out.write(&row).map_err(io::Error::other)?;
         let w = planner.plan(plan_row(row)).map_err(io::Error::other)?;
         let bytes = match &w {

@@ -13,8 +13,6 @@ pub struct Summary {
     rows: BTreeMap<Action, (u64, u64)>,
     /// Bytes sent to Box in this run (retries and parts count).
     pub bytes_sent: u64,
-    /// Rows whose upload took more than one attempt.
-    pub retried_rows: u64,
 }
 
 impl Summary {
@@ -24,9 +22,6 @@ impl Summary {
         e.0 += 1;
         e.1 += row.size;
         self.bytes_sent += row.bytes_sent;
-        if row.attempts > 1 {
-            self.retried_rows += 1;
-        }
     }
 
     /// Rows with this action.
@@ -76,11 +71,10 @@ impl Summary {
         );
         let _ = writeln!(
             s,
-            "sent {} in {:.1}s ({}/s), {} rows retried, {} failed",
+            "sent {} in {:.1}s ({}/s), {} failed",
             human_bytes(self.bytes_sent),
             secs,
             human_bytes((self.bytes_sent as f64 / secs) as u64),
-            self.retried_rows,
             self.failures()
         );
         s

@@ -54,6 +54,10 @@ pub async fn execute(ctx: Arc<Ctx>, mut rx: mpsc::Receiver<Work>, limits: Limits
             let Ok(permit) = big.clone().acquire_owned().await else {
                 break;
             };
+            if big_ctx.cancelled() {
+                // Interrupted: queued files are left for the re-run (not reported).
+                continue;
+            }
             let ctx = big_ctx.clone();
             set.spawn(async move {
                 file(&ctx, &t).await;
@@ -65,6 +69,9 @@ pub async fn execute(ctx: Arc<Ctx>, mut rx: mpsc::Receiver<Work>, limits: Limits
     });
     let mut set = JoinSet::new();
     while let Some(work) = rx.recv().await {
+        if ctx.cancelled() {
+            continue;
+        }
         match work {
             Work::Done(row) => {
                 let _ = ctx.events.send(Event::FileDone(row));
@@ -78,6 +85,9 @@ pub async fn execute(ctx: Arc<Ctx>, mut rx: mpsc::Receiver<Work>, limits: Limits
                 let Ok(permit) = small.clone().acquire_owned().await else {
                     break;
                 };
+                if ctx.cancelled() {
+                    continue;
+                }
                 let ctx = ctx.clone();
                 set.spawn(async move {
                     file(&ctx, &t).await;
@@ -117,8 +127,12 @@ async fn file(ctx: &Ctx, t: &FileTask) {
         size: t.size,
     });
     let row = run_file(ctx, t).await;
-    for _ in 1..row.attempts {
-        let _ = ctx.events.send(Event::Retried { status: None });
+    // A direct upload's extra attempts are retries; a chunked upload's `attempts` counts all of
+    // its requests (create, parts, commit), so its retries come from the client's stats only.
+    if !t.chunked {
+        for _ in 1..row.attempts {
+            let _ = ctx.events.send(Event::Retried { status: None });
+        }
     }
     // Progress counts a file's bytes once it is finished, whether sent, found or given up,
     // so the bar ends at 100 % and the ETA follows finished work.

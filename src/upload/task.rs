@@ -99,6 +99,15 @@ pub struct Ctx {
     pub opts: TaskOptions,
     /// `--dedup` bookkeeping.
     pub dedup: Option<Dedup>,
+    /// Set on SIGINT/SIGTERM: start nothing new, let what is in flight finish.
+    pub cancel: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Ctx {
+    /// Has the run been interrupted?
+    pub fn cancelled(&self) -> bool {
+        self.cancel.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// Why a row failed, beyond what Box said.
