@@ -605,7 +605,7 @@ fn sigint_finishes_what_is_in_flight_exits_130_and_a_rerun_completes() {
         t.file(format!("d{}/f{i}.txt", i % 7), format!("{i}").as_bytes());
     }
     let work = tempfile::tempdir().unwrap();
-    let mut child = migrate_cmd(&emu, t.root(), work.path(), &["--concurrency", "4"])
+    let child = migrate_cmd(&emu, t.root(), work.path(), &["--concurrency", "4"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
