@@ -635,3 +635,53 @@ fn sigint_finishes_what_is_in_flight_exits_130_and_a_rerun_completes() {
         "{acts:?}"
     );
 }
+
+#[test]
+fn a_folder_deleted_in_box_since_the_last_run_is_recreated_for_new_and_changed_files() {
+    let emu = Emulator::start(EmulatorConfig::default()).unwrap();
+    let t = Tree::new();
+    t.file("d/a.txt", b"a");
+    t.file("d/sub/b.txt", b"b");
+    let work = tempfile::tempdir().unwrap();
+    run(migrate_cmd(&emu, t.root(), work.path(), &[]));
+    let d = emu
+        .state()
+        .tree
+        .iter()
+        .find(|e| e.path == "d")
+        .unwrap()
+        .id
+        .clone();
+    let url = format!("{}/folders/{d}?recursive=true", emu.api_url());
+    let status = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        reqwest::Client::new()
+            .delete(url)
+            .bearer_auth("dev-token")
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert_eq!(status.as_u16(), 204);
+    std::thread::sleep(Duration::from_millis(20));
+    t.file("d/a.txt", b"a, changed");
+    t.file("d/sub/c.txt", b"c");
+    let out = run(migrate_cmd(&emu, t.root(), work.path(), &[]));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let rep = report(work.path());
+    let by: HashMap<&str, String> = rep
+        .iter()
+        .map(|r| (r.path.as_str(), r.action().to_string()))
+        .collect();
+    assert_eq!(by["d/a.txt"], "uploaded", "{rep:?}");
+    assert_eq!(by["d/sub/c.txt"], "uploaded", "{rep:?}");
+    let tree = emu.state().tree;
+    for p in ["d/a.txt", "d/sub/c.txt"] {
+        assert!(tree.iter().any(|e| e.path == p), "{p} not in Box: {tree:?}");
+    }
+}

@@ -140,10 +140,15 @@ impl Folders {
             .or_insert_with(|| Arc::new(OnceCell::new_with(Some(id.to_string()))));
     }
 
-    /// Forget an id that turned out stale (the folder was deleted in Box).
+    /// Forget the ids of `rel` and its ancestors: one turned out stale (deleted in Box since
+    /// the journal recorded it), and the next `ensure` finds or re-creates them.
     pub fn forget(&self, rel: &str) {
         let mut ids = self.ids.lock().unwrap_or_else(|e| e.into_inner());
-        ids.remove(rel);
+        let mut p = rel;
+        while !p.is_empty() {
+            ids.remove(p);
+            p = split(p).0;
+        }
     }
 
     /// The Box folder id of local directory `rel` ("" is the destination), creating it and its

@@ -246,11 +246,29 @@ pub async fn run_file(ctx: &Ctx, t: &FileTask) -> ReportRow {
     let started = Instant::now();
     let mut row = ReportRow::new(&t.path, "file", t.size, &t.sha1);
     row.as_user = t.as_user.clone().unwrap_or_default();
-    let res = if ctx.opts.dry_run {
+    let mut res = if ctx.opts.dry_run {
         dry_file(ctx, t, &mut row).await
     } else {
         upload_file(ctx, t, &mut row).await
     };
+    // The journal's folder or file id is gone from Box (deleted since the last run): forget
+    // what the journal said and take the path from the top once.
+    if let Err(TaskError::Api(e)) = &res
+        && e.kind == ErrorKind::NotFound
+        && !ctx.opts.dry_run
+        && (t.folder_hint.is_some() || t.prior.is_some())
+    {
+        tracing::info!(path = %t.path, "a Box id from the state journal is gone; resolving again");
+        ctx.folders.forget(split(&t.path).0);
+        let fresh = FileTask {
+            folder_hint: None,
+            prior: None,
+            ..t.clone()
+        };
+        row = ReportRow::new(&t.path, "file", t.size, &t.sha1);
+        row.as_user = t.as_user.clone().unwrap_or_default();
+        res = upload_file(ctx, &fresh, &mut row).await;
+    }
     if let Err(e) = res {
         fill_error(&mut row, &e);
     }
