@@ -22,11 +22,15 @@ pub(crate) enum Target {
     NewVersion { file: u64, name: Option<String> },
 }
 
+/// A part's body as the frames it arrived in: hashing walks the frames, so a part is never
+/// copied into one contiguous buffer.
+pub(crate) type Frames = Arc<Vec<Bytes>>;
+
 /// One received part (bytes kept unless discarding).
 #[derive(Debug, Clone)]
 pub(crate) struct Part {
     pub part: UploadPart,
-    pub bytes: Option<Bytes>,
+    pub bytes: Option<Frames>,
 }
 
 /// Whole-file SHA-1 over the contiguous prefix received so far.
@@ -34,16 +38,18 @@ pub(crate) struct Part {
 pub(crate) struct Stream {
     hasher: Sha1,
     upto: u64,
-    pending: BTreeMap<u64, Bytes>,
+    pending: BTreeMap<u64, (u64, Frames)>,
 }
 
 impl Stream {
     /// Add a part at `offset`, hashing every part that is now contiguous.
-    pub fn feed(&mut self, offset: u64, bytes: Bytes) {
-        self.pending.insert(offset, bytes);
-        while let Some(next) = self.pending.remove(&self.upto) {
-            self.hasher.update(&next);
-            self.upto += next.len() as u64;
+    pub fn feed(&mut self, offset: u64, len: u64, frames: Frames) {
+        self.pending.insert(offset, (len, frames));
+        while let Some((len, next)) = self.pending.remove(&self.upto) {
+            for frame in next.iter() {
+                self.hasher.update(frame);
+            }
+            self.upto += len;
         }
     }
 
@@ -119,9 +125,15 @@ mod tests {
     fn stream_hashes_out_of_order_parts_in_order() {
         let data: Vec<u8> = (0..100u8).collect();
         let mut s = Stream::default();
-        s.feed(50, Bytes::copy_from_slice(&data[50..]));
+        let frames = |r: std::ops::Range<usize>| {
+            Arc::new(vec![
+                Bytes::copy_from_slice(&data[r.start..r.start + 10]),
+                Bytes::copy_from_slice(&data[r.start + 10..r.end]),
+            ])
+        };
+        s.feed(50, 50, frames(50..100));
         assert!(s.digest_if_complete(100).is_none());
-        s.feed(0, Bytes::copy_from_slice(&data[..50]));
+        s.feed(0, 50, frames(0..50));
         let want = super::super::rules::sha1_raw(&data);
         assert_eq!(s.digest_if_complete(100), Some(want));
     }

@@ -11,7 +11,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
 use serde_json::Value;
+use sha1::{Digest, Sha1};
 
 use super::files::{check_if_match, check_limits};
 use super::{base_url, files_json, parse_id};
@@ -22,9 +24,9 @@ use crate::emulator::error::{ApiError, ApiResult, parse_json};
 use crate::emulator::layer::stored;
 use crate::emulator::rules::{
     SESSION_MIN, bad_digest, box_time, check_name, check_part_layout, parse_content_range,
-    parse_digest, part_size_for, sha1_of,
+    parse_digest, part_size_for,
 };
-use crate::emulator::sessions::{Part, Session, Stream, Target, lock};
+use crate::emulator::sessions::{Frames, Part, Session, Stream, Target, lock};
 use crate::emulator::store::{Blobs, Content};
 
 fn session_json(headers: &HeaderMap, s: &Session) -> model::UploadSession {
@@ -182,11 +184,21 @@ pub(crate) async fn upload_part(
     State(app): State<Arc<Shared>>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> ApiResult<Response> {
-    app.tally
-        .bytes_received
-        .fetch_add(body.len() as u64, Relaxed);
+    // Keep the frames as they arrive (no copy into one buffer); hash them in place.
+    let mut frames = Vec::new();
+    let mut body_len = 0u64;
+    let mut stream = body.into_data_stream();
+    while let Some(frame) = stream.next().await {
+        let frame = frame.map_err(|e| {
+            ApiError::bad_request("bad_request", format!("Cannot read the part body: {e}"))
+        })?;
+        body_len += frame.len() as u64;
+        frames.push(frame);
+    }
+    let frames: Frames = Arc::new(frames);
+    app.tally.bytes_received.fetch_add(body_len, Relaxed);
     let session = app.sessions.get(&id)?;
     let digest = parse_digest(&headers)?;
     let range = parse_content_range(&headers)?;
@@ -196,16 +208,24 @@ pub(crate) async fn upload_part(
     };
     check_part_layout(range, file_size, part_size)?;
     let size = range.last - range.first + 1;
-    if body.len() as u64 != size {
+    if body_len != size {
         return Err(ApiError::bad_request(
             "bad_request",
-            format!(
-                "The body is {} bytes but content-range names {size}",
-                body.len()
-            ),
+            format!("The body is {body_len} bytes but content-range names {size}"),
         ));
     }
-    let raw = sha1_of(body.clone()).await?;
+    let hashed = frames.clone();
+    let raw = tokio::task::spawn_blocking(move || {
+        let mut h = Sha1::new();
+        for frame in hashed.iter() {
+            h.update(frame);
+        }
+        let mut out = [0u8; 20];
+        out.copy_from_slice(&h.finalize());
+        out
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("hashing task failed: {e}")))?;
     if raw != digest {
         return Err(bad_digest());
     }
@@ -242,10 +262,10 @@ pub(crate) async fn upload_part(
             range.first,
             Part {
                 part,
-                bytes: keep.then(|| body.clone()),
+                bytes: keep.then(|| frames.clone()),
             },
         );
-        s.stream.feed(range.first, body);
+        s.stream.feed(range.first, size, frames);
         Ok(())
     })
     .await
@@ -370,7 +390,7 @@ pub(crate) async fn commit(
             app.tally.fault("parts_mismatch");
             return Err(parts_mismatch());
         }
-        let chunks: Option<Vec<Bytes>> = s.parts.values().map(|p| p.bytes.clone()).collect();
+        let chunks: Option<Vec<Frames>> = s.parts.values().map(|p| p.bytes.clone()).collect();
         (s.target.clone(), chunks, hex::encode(whole))
     };
     let file_size: u64 = req.parts.iter().map(|p| p.size).sum();
@@ -378,8 +398,8 @@ pub(crate) async fn commit(
         Some(chunks) if !matches!(app.store.blobs, Blobs::Discard) => {
             let joined = tokio::task::spawn_blocking(move || {
                 let mut all = BytesMut::with_capacity(file_size as usize);
-                for c in &chunks {
-                    all.extend_from_slice(c);
+                for frame in chunks.iter().flat_map(|c| c.iter()) {
+                    all.extend_from_slice(frame);
                 }
                 all.freeze()
             })
