@@ -896,88 +896,39 @@ async fn as_user_clients_have_their_own_budget_and_send_the_header() {
     assert_eq!(c.rate_limited, 0, "a user's budget was overspent");
 }
 
-/// Collects everything tracing writes.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
-    type Writer = Capture;
-    fn make_writer(&'a self) -> Capture {
-        self.clone()
-    }
-}
+const LOG_CHILD: &str = "BOXLIFT_TEST_LOG_CHILD";
+const DEV_TOKEN: &str = "DEVTOKEN-do-not-print-4242";
+const CLIENT_SECRET: &str = "CLIENTSECRET-do-not-print";
 
+/// Runs the client at TRACE with a global subscriber in a child process of this test binary
+/// (a scoped subscriber would miss events of callsites other tests registered first), then
+/// greps everything the child wrote.
 #[test]
 fn no_token_or_secret_in_logs_at_trace() {
-    let capture = Capture::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(capture.clone())
-        .with_ansi(false)
-        .finish();
-    let dir = tempfile::tempdir().unwrap();
-    let dev_token = "DEVTOKEN-do-not-print-4242";
-    let emu = start(EmulatorConfig {
-        developer_tokens: vec![dev_token.into()],
-        clients: vec![("emu-client".into(), "CLIENTSECRET-do-not-print".into())],
-        token_ttl: Duration::from_secs(1),
-        fail_rate: 0.1,
-        seed: 9,
-        ..Default::default()
-    });
-    tracing::subscriber::with_default(subscriber, || {
-        // Current-thread runtime: every client task logs through this thread's subscriber.
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let dev = BoxClient::new(with_urls(
-                &emu,
-                AuthConfig::DeveloperToken(Secret::new(dev_token)),
-            ))
-            .unwrap();
-            let ccg = BoxClient::new(with_urls(
-                &emu,
-                AuthConfig::ClientCredentials {
-                    client_id: "emu-client".into(),
-                    client_secret: Secret::new("CLIENTSECRET-do-not-print"),
-                    subject_type: "enterprise".into(),
-                    subject_id: "1".into(),
-                },
-            ))
-            .unwrap();
-            for (i, c) in [dev, ccg].iter().enumerate() {
-                let folder = c.ensure_path("0", &format!("logs{i}/x")).await.unwrap();
-                let small = make_file(dir.path(), &format!("l{i}.txt"), 10, i as u64);
-                c.upload_file(&small, new_file(&folder, "l.txt"))
-                    .await
-                    .unwrap();
-                c.upload_file(&small, new_file(&folder, "l.txt"))
-                    .await
-                    .unwrap(); // 409 path
-                let big = make_file(dir.path(), &format!("L{i}.bin"), 3 * PART, i as u64);
-                c.upload_chunked(&big, new_file(&folder, "L.bin"), ChunkedOptions::default())
-                    .await
-                    .unwrap();
-                tokio::time::sleep(Duration::from_millis(1100)).await; // token refresh
-                let _ = c.get_folder("does-not-exist").await.unwrap_err();
-                tracing::debug!(client = ?c, config = ?c.config(), "client");
-            }
-        });
-    });
-    let log = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
-    assert!(log.contains("box call"), "nothing was logged");
+    if std::env::var_os(LOG_CHILD).is_some() {
+        log_scenario();
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "client::no_token_or_secret_in_logs_at_trace",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env(LOG_CHILD, "1")
+        .output()
+        .unwrap();
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "child failed: {log}");
+    assert!(log.contains("box call"), "nothing was logged: {log}");
     assert!(log.contains("TRACE") || log.contains("DEBUG"));
-    for secret in [dev_token, "CLIENTSECRET-do-not-print"] {
+    for secret in [DEV_TOKEN, CLIENT_SECRET] {
         assert!(!log.contains(secret), "{secret} leaked into the log");
     }
     assert!(
@@ -993,4 +944,110 @@ fn no_token_or_secret_in_logs_at_trace() {
                 .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c));
         assert!(!token_like, "token-like word logged: {word}");
     }
+}
+
+/// Every path that touches credentials: dev token and CCG, token refresh, 409, chunked
+/// upload, 404, 5xx retries; then the client and its config formatted with `{:?}`.
+fn log_scenario() {
+    // Everything at TRACE except the emulator's own server-side lines (not the client's logs).
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(
+            "trace,boxlift::emulator=off",
+        ))
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+    let dir = tempfile::tempdir().unwrap();
+    let emu = start(EmulatorConfig {
+        developer_tokens: vec![DEV_TOKEN.into()],
+        clients: vec![("emu-client".into(), CLIENT_SECRET.into())],
+        token_ttl: Duration::from_secs(1),
+        fail_rate: 0.1,
+        seed: 9,
+        ..Default::default()
+    });
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let dev = BoxClient::new(with_urls(
+            &emu,
+            AuthConfig::DeveloperToken(Secret::new(DEV_TOKEN)),
+        ))
+        .unwrap();
+        let ccg = BoxClient::new(with_urls(
+            &emu,
+            AuthConfig::ClientCredentials {
+                client_id: "emu-client".into(),
+                client_secret: Secret::new(CLIENT_SECRET),
+                subject_type: "enterprise".into(),
+                subject_id: "1".into(),
+            },
+        ))
+        .unwrap();
+        for (i, c) in [dev, ccg].iter().enumerate() {
+            let folder = c.ensure_path("0", &format!("logs{i}/x")).await.unwrap();
+            let small = make_file(dir.path(), &format!("l{i}.txt"), 10, i as u64);
+            c.upload_file(&small, new_file(&folder, "l.txt"))
+                .await
+                .unwrap();
+            c.upload_file(&small, new_file(&folder, "l.txt"))
+                .await
+                .unwrap(); // 409 path
+            let big = make_file(dir.path(), &format!("L{i}.bin"), 3 * PART, i as u64);
+            c.upload_chunked(&big, new_file(&folder, "L.bin"), ChunkedOptions::default())
+                .await
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(1100)).await; // token refresh
+            let _ = c.get_folder("does-not-exist").await.unwrap_err();
+            tracing::debug!(client = ?c, config = ?c.config(), "client");
+        }
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unrecoverable_chunked_upload_is_aborted_and_stores_nothing() {
+    let emu = start(EmulatorConfig {
+        discard: true,
+        ..Default::default()
+    });
+    let client = BoxClient::new(dev_config(&emu)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // The file no longer matches the SHA-1 the scan recorded: Box refuses the commit's digest.
+    let mut src = make_file(dir.path(), "x.bin", 3 * PART, 8);
+    src.sha1_hex = "1".repeat(40);
+    let e = client
+        .upload_chunked(&src, new_file("0", "x.bin"), ChunkedOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        !matches!(e.kind, ErrorKind::Transient | ErrorKind::RateLimited),
+        "{e}"
+    );
+    let c = emu.state().counters;
+    assert_eq!((c.sessions_created, c.sessions_aborted), (1, 1));
+    assert_eq!(c.files_created, 0);
+    assert!(tree(&emu).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_are_bounded_and_only_for_what_may_succeed() {
+    let emu = start(EmulatorConfig {
+        fail_rate: 1.0,
+        ..Default::default()
+    });
+    let mut cfg = dev_config(&emu);
+    cfg.retry.max_attempts = 3;
+    cfg.retry.initial_backoff = Duration::from_millis(10);
+    let client = BoxClient::new(cfg).unwrap();
+    // Every attempt fails with a 5xx: three attempts, then a Transient error.
+    let e = client.get_folder("0").await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Transient, "{e}");
+    assert!(e.to_string().contains("gave up after 3 attempts"), "{e}");
+    assert_eq!(requests(&emu), 3);
+    assert_eq!(client.stats().retries, 2);
+    // A 404 is an answer, not a failure to retry: one request.
+    emu.set_switches(|s| s.fail_rate = 0.0);
+    let e = client.get_folder("424242").await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NotFound, "{e}");
+    assert!(e.request_id.is_some());
+    assert_eq!(requests(&emu), 4);
 }

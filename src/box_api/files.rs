@@ -62,6 +62,9 @@ pub struct Uploaded {
     pub already_there: bool,
 }
 
+/// Box's smallest upload session (`file_size_too_small` below it).
+pub const MIN_SESSION_SIZE: u64 = 20_000_000;
+
 pub(crate) fn rfc3339(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, false)
 }
@@ -159,7 +162,8 @@ impl BoxClient {
         src: &UploadSource,
         target: UploadTarget,
     ) -> Result<Uploaded, ApiError> {
-        if src.size >= self.shared.config.chunked_threshold {
+        // Box refuses sessions below 20,000,000 bytes whatever the configured threshold.
+        if src.size >= self.shared.config.chunked_threshold.max(MIN_SESSION_SIZE) {
             self.upload_chunked(src, target, ChunkedOptions::default())
                 .await
         } else {

@@ -123,7 +123,16 @@ impl BoxClient {
             }
             Counters::add(&counters.requests, 1);
             Counters::add(&counters.bytes_sent, req.body_len);
-            let sent = rb.send().await;
+            let request = rb.build().map_err(|e| {
+                Fail::Final(ApiError::new(
+                    ErrorKind::Other,
+                    format!("{}: cannot build the request: {}", req.op, e.without_url()),
+                ))
+            })?;
+            // Only the method and the path go to the log: never headers or the query.
+            let method = request.method().clone();
+            let url_path = request.url().path().to_owned();
+            let sent = self.shared.http.execute(request).await;
             let (outcome, reply, transport_err) = match sent {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
@@ -159,7 +168,8 @@ impl BoxClient {
             match &reply {
                 Some(r) => tracing::debug!(
                     op = req.op,
-                    path = req.path,
+                    %method,
+                    path = %url_path,
                     status = r.status,
                     request_id = request_id.as_deref().unwrap_or(""),
                     attempt,
@@ -168,7 +178,8 @@ impl BoxClient {
                 ),
                 None => tracing::debug!(
                     op = req.op,
-                    path = req.path,
+                    %method,
+                    path = %url_path,
                     attempt,
                     error = transport_err.as_deref().unwrap_or(""),
                     "box call got no reply"

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub mod auth;
+mod commit;
 mod config;
 pub mod error;
 mod files;
