@@ -306,6 +306,12 @@ fn main() {
             format!("no-hash {:.3} s", t_nohash.wall),
             format!("{:.2}× (goal ≤ 1.2×)", t_prev.wall / t_nohash.wall),
         );
+        table.row(
+            "  same, CPU-seconds (user+sys, load-independent)",
+            format!("{:.3} s", t_prev.cpu),
+            format!("no-hash {:.3} s", t_nohash.cpu),
+            format!("{:.2}×", t_prev.cpu / t_nohash.cpu),
+        );
         remove(&root);
         let _ = fs::remove_file(&manifest);
     }

@@ -9,8 +9,8 @@ use std::iter::Peekable;
 use std::path::Path;
 use std::sync::mpsc;
 
-use crate::manifest::read::{ReadError, Reader};
-use crate::manifest::{Kind, ManifestRow};
+use crate::manifest::read::ReadError;
+use crate::manifest::row::HEADER;
 
 /// The walk order of two manifest paths: component by component, each compared as bytes.
 pub fn walk_order(a: &str, b: &str) -> Ordering {
@@ -20,16 +20,26 @@ pub fn walk_order(a: &str, b: &str) -> Ordering {
 /// Rows per message from the reader thread.
 const BATCH: usize = 1024;
 
-/// A previous manifest's rows, parsed on their own thread (CSV parsing would otherwise double
-/// the walk thread's work) and handed over in batches through a bounded channel.
+/// What the quick check needs of a previous row that could be reused (an `ok` file with a
+/// SHA-1); other rows are dropped by the reader thread.
+#[derive(Debug)]
+struct QuickRow {
+    path: String,
+    size: u64,
+    mtime: String,
+    sha1: String,
+}
+
+/// A previous manifest's candidate rows, parsed on their own thread (parsing would otherwise
+/// double the walk thread's work) and handed over in batches through a bounded channel.
 #[derive(Debug)]
 struct Prefetch {
-    rx: mpsc::Receiver<Vec<Result<ManifestRow, ReadError>>>,
-    batch: std::vec::IntoIter<Result<ManifestRow, ReadError>>,
+    rx: mpsc::Receiver<Vec<Result<QuickRow, ReadError>>>,
+    batch: std::vec::IntoIter<Result<QuickRow, ReadError>>,
 }
 
 impl Iterator for Prefetch {
-    type Item = Result<ManifestRow, ReadError>;
+    type Item = Result<QuickRow, ReadError>;
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             if let Some(r) = self.batch.next() {
@@ -40,32 +50,79 @@ impl Iterator for Prefetch {
     }
 }
 
-fn prefetch(reader: Reader<std::io::BufReader<std::fs::File>>) -> Prefetch {
+/// Open `path`, check its header here (so a foreign file fails before the walk), then parse
+/// the rows on a thread: raw byte records, only the fields the quick check reads.
+fn prefetch(path: &Path) -> Result<Prefetch, ReadError> {
+    let file = std::fs::File::open(path).map_err(|source| ReadError::Open {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .buffer_capacity(256 * 1024)
+        .from_reader(file);
+    let mut rec = csv::ByteRecord::new();
+    let has_header = rdr
+        .read_byte_record(&mut rec)
+        .map_err(|source| ReadError::Row { line: 1, source })?;
+    if has_header && rec.iter().ne(HEADER.iter().map(|h| h.as_bytes())) {
+        return Err(ReadError::Header {
+            found: rec
+                .iter()
+                .map(String::from_utf8_lossy)
+                .collect::<Vec<_>>()
+                .join(","),
+            expected: HEADER.join(","),
+        });
+    }
     let (tx, rx) = mpsc::sync_channel(4);
-    std::thread::spawn(move || {
-        let mut batch = Vec::with_capacity(BATCH);
-        for row in reader {
-            let failed = row.is_err();
-            batch.push(row);
-            if batch.len() == BATCH || failed {
-                // The receiver hangs up when the scan ends early: stop reading then.
-                if tx
-                    .send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
-                    .is_err()
-                {
-                    return;
+    if has_header {
+        std::thread::spawn(move || {
+            let mut batch = Vec::with_capacity(BATCH);
+            loop {
+                let row = match rdr.read_byte_record(&mut rec) {
+                    Ok(false) => break,
+                    Ok(true) => match candidate(&rec) {
+                        Some(r) => Ok(r),
+                        None => continue,
+                    },
+                    Err(source) => Err(ReadError::Row {
+                        line: source.position().map(|p| p.line()).unwrap_or(0),
+                        source,
+                    }),
+                };
+                let failed = row.is_err();
+                batch.push(row);
+                if batch.len() == BATCH || failed {
+                    // The receiver hangs up when the scan ends early: stop reading then.
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    if tx.send(full).is_err() || failed {
+                        return;
+                    }
                 }
             }
-            if failed {
-                return;
-            }
-        }
-        let _ = tx.send(batch);
-    });
-    Prefetch {
+            let _ = tx.send(batch);
+        });
+    }
+    Ok(Prefetch {
         rx,
         batch: Vec::new().into_iter(),
+    })
+}
+
+/// The quick-check fields of a row that could be reused: an `ok` file with a 40-digit SHA-1.
+fn candidate(rec: &csv::ByteRecord) -> Option<QuickRow> {
+    let field = |i| rec.get(i).unwrap_or_default();
+    if field(1) != b"file" || field(5) != b"ok" || field(4).len() != 40 {
+        return None;
     }
+    let text = |i| std::str::from_utf8(field(i)).ok();
+    Some(QuickRow {
+        path: text(0)?.to_string(),
+        size: text(2)?.parse().ok()?,
+        mtime: text(3)?.to_string(),
+        sha1: text(4)?.to_string(),
+    })
 }
 
 /// A previous manifest, consumed in walk order.
@@ -80,7 +137,7 @@ pub struct Previous {
 impl Previous {
     /// Open a previous manifest; a missing or foreign file is an error now, not mid-scan.
     pub fn open(path: &Path) -> Result<Previous, ReadError> {
-        let mut rows = prefetch(Reader::open(path)?).peekable();
+        let mut rows = prefetch(path)?.peekable();
         if let Some(Err(_)) = rows.peek() {
             let Some(Err(e)) = rows.next() else {
                 unreachable!("peeked an error")
@@ -117,28 +174,19 @@ impl Previous {
                     let Some(Ok(row)) = self.rows.next() else {
                         unreachable!("peeked a row")
                     };
-                    return reusable(&row, size, mtime);
+                    let same = row.size == size && !mtime.is_empty() && row.mtime == mtime;
+                    return same.then_some(row.sha1);
                 }
             }
         }
     }
 }
 
-fn reusable(row: &ManifestRow, size: u64, mtime: &str) -> Option<String> {
-    let ok = row.kind == Kind::File
-        && row.status.is_ok()
-        && row.sha1.len() == 40
-        && row.size == size
-        && !mtime.is_empty()
-        && row.mtime == mtime;
-    ok.then(|| row.sha1.clone())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::Status;
     use crate::manifest::write::Writer;
+    use crate::manifest::{Kind, ManifestRow, Status};
 
     #[test]
     fn walk_order_is_depth_first_by_component() {
