@@ -5,9 +5,11 @@ pub mod event;
 pub mod executor;
 pub mod folders;
 pub mod planner;
+mod send;
 pub mod task;
 
 pub use event::Event;
 pub use executor::{Limits, Work, execute};
 pub use planner::{PlanRow, Planner};
-pub use task::{Ctx, Dedup, FileTask, OnConflict, TaskOptions};
+pub use send::Dedup;
+pub use task::{Ctx, FileTask, OnConflict, TaskOptions};

@@ -2,20 +2,17 @@
 //! upload (direct or chunked, resuming a journalled session), or copy identical content
 //! (`--dedup`), and turn the outcome into a report row. Dry runs take the same path read-only.
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use tokio::sync::OnceCell;
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::event::{Event, SessionRecord};
+use super::event::Event;
 use super::folders::{Existing, Folders, Listing, split};
-use crate::box_api::model::UploadSession;
-use crate::box_api::{
-    ApiError, BoxClient, ChunkedOptions, ErrorKind, UploadSource, UploadTarget, Uploaded,
-};
+use super::send::{Dedup, dedup_upload, send};
+use crate::box_api::{ApiError, BoxClient, ErrorKind, UploadTarget, Uploaded};
 use crate::report::{Action, ReportRow};
 use crate::state::DoneFile;
 
@@ -73,19 +70,6 @@ pub struct TaskOptions {
     pub dry_run: bool,
 }
 
-/// Identical content seen in this run: the first upload of each SHA-1, shared with its copies.
-#[derive(Debug, Default)]
-pub struct Dedup {
-    cells: Mutex<std::collections::HashMap<String, Arc<OnceCell<Option<String>>>>>,
-}
-
-impl Dedup {
-    fn cell(&self, sha1: &str) -> Arc<OnceCell<Option<String>>> {
-        let mut m = self.cells.lock().unwrap_or_else(|e| e.into_inner());
-        m.entry(sha1.to_string()).or_default().clone()
-    }
-}
-
 /// What the tasks share.
 #[derive(Debug)]
 pub struct Ctx {
@@ -112,7 +96,7 @@ impl Ctx {
 
 /// Why a row failed, beyond what Box said.
 #[derive(Debug)]
-enum TaskError {
+pub(super) enum TaskError {
     Api(ApiError),
     Local { code: &'static str, message: String },
 }
@@ -156,7 +140,7 @@ fn kind_code(k: &ErrorKind) -> &'static str {
     }
 }
 
-fn fill_uploaded(row: &mut ReportRow, u: &Uploaded, action: Action) {
+pub(super) fn fill_uploaded(row: &mut ReportRow, u: &Uploaded, action: Action) {
     row.action = Some(if u.already_there {
         Action::SkippedExists
     } else {
@@ -168,7 +152,7 @@ fn fill_uploaded(row: &mut ReportRow, u: &Uploaded, action: Action) {
     row.box_request_id = u.request_id.clone().unwrap_or_default();
 }
 
-fn fill_file(row: &mut ReportRow, f: &crate::box_api::model::File) {
+pub(super) fn fill_file(row: &mut ReportRow, f: &crate::box_api::model::File) {
     row.box_file_id = f.id.clone();
     row.box_file_version_id = f
         .file_version
@@ -225,7 +209,7 @@ fn conflict_of(e: &ApiError) -> Option<Existing> {
     })
 }
 
-fn is_name_in_use(e: &ApiError) -> bool {
+pub(super) fn is_name_in_use(e: &ApiError) -> bool {
     e.status == Some(409) && e.code.as_deref() == Some("item_name_in_use")
 }
 
@@ -466,103 +450,6 @@ async fn upload_file(ctx: &Ctx, t: &FileTask, row: &mut ReportRow) -> Result<(),
         code: "item_name_in_use",
         message: "the name stayed in use after the conflict policy was applied".into(),
     })
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn dedup_upload(
-    ctx: &Ctx,
-    d: &Dedup,
-    client: &BoxClient,
-    t: &FileTask,
-    target: UploadTarget,
-    parent_id: &str,
-    name: &str,
-    row: &mut ReportRow,
-    action: Action,
-) -> Result<(), TaskError> {
-    let cell = d.cell(&t.sha1);
-    let mut mine: Option<Result<Uploaded, TaskError>> = None;
-    let mine_ref = &mut mine;
-    let target_ref = &target;
-    let first = cell
-        .get_or_init(|| async move {
-            let r = send(ctx, client, t, target_ref.clone()).await;
-            let id = r.as_ref().ok().map(|u| u.file.id.clone());
-            *mine_ref = Some(r);
-            id
-        })
-        .await
-        .clone();
-    if let Some(r) = mine {
-        return r.map(|u| fill_uploaded(row, &u, action));
-    }
-    if let Some(src) = first {
-        match client.copy_file(&src, parent_id, Some(name)).await {
-            Ok(f) => {
-                fill_file(row, &f);
-                row.action = Some(Action::Copied);
-                row.attempts = 1;
-                return Ok(());
-            }
-            Err(e) if is_name_in_use(&e) => return Err(TaskError::Api(e)),
-            Err(e) => tracing::warn!(path = %t.path, error = %e.message, "copy failed; uploading"),
-        }
-    }
-    send(ctx, client, t, target)
-        .await
-        .map(|u| fill_uploaded(row, &u, action))
-}
-
-/// The upload itself: direct, or a chunked session whose id is journalled before parts go out.
-async fn send(
-    ctx: &Ctx,
-    client: &BoxClient,
-    t: &FileTask,
-    target: UploadTarget,
-) -> Result<Uploaded, TaskError> {
-    let src = UploadSource {
-        path: t.abs.clone(),
-        size: t.size,
-        sha1_hex: t.sha1.clone(),
-        modified: t.modified,
-    };
-    if !t.chunked {
-        return Ok(client.upload_direct(&src, target).await?);
-    }
-    let ev = ctx.events.clone();
-    let (path, size, sha1) = (t.path.clone(), t.size, t.sha1.clone());
-    let on_session = Arc::new(move |s: &UploadSession| {
-        let _ = ev.send(Event::SessionOpened(SessionRecord {
-            path: path.clone(),
-            session_id: s.id.clone(),
-            size,
-            sha1: sha1.clone(),
-        }));
-    });
-    let (ev, counted) = (ctx.events.clone(), t.parts_done.clone());
-    let on_part = Arc::new(move |p: &crate::box_api::UploadPart| {
-        counted.fetch_add(p.size, std::sync::atomic::Ordering::Relaxed);
-        let _ = ev.send(Event::BytesSent { bytes: p.size });
-    });
-    let opts = |resume: Option<String>| ChunkedOptions {
-        part_concurrency: ctx.opts.part_concurrency,
-        resume_session: resume,
-        on_session: Some(on_session.clone()),
-        on_part: Some(on_part.clone()),
-    };
-    match client
-        .upload_chunked(&src, target.clone(), opts(t.resume_session.clone()))
-        .await
-    {
-        Ok(u) => Ok(u),
-        // A journalled session may have expired or been committed by the killed run: start
-        // afresh (a committed file then meets the 409-same-SHA-1 check and is not duplicated).
-        Err(e) if t.resume_session.is_some() && !is_name_in_use(&e) => {
-            tracing::info!(path = %t.path, error = %e.message, "could not resume the upload session; starting a new one");
-            Ok(client.upload_chunked(&src, target, opts(None)).await?)
-        }
-        Err(e) => Err(e.into()),
-    }
 }
 
 #[cfg(test)]
