@@ -30,6 +30,7 @@ pub mod exit;
 pub mod hash;
 pub mod manifest;
 pub mod plan;
+pub mod progress;
 pub mod report;
 pub mod scan;
 pub mod state;

@@ -1,1 +1,687 @@
-//! (being built)
+//! `boxlift migrate` and `boxlift verify` end to end: the built binary against an in-process
+//! emulator over HTTP. Assertions read the emulator's state (its tree and counters), not our logs.
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use boxlift::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
+use boxlift::manifest::read::Reader;
+use boxlift::manifest::{Kind, ManifestRow};
+use boxlift::report::csv::{ReportRow, read_report};
+
+use crate::common::boxlift_bin;
+use crate::common::tree::Tree;
+
+/// The three big files (chunked: over the 50,000,000-byte cut-off).
+const BIG: [(&str, u64); 3] = [
+    ("media/big-a.bin", 51_000_000),
+    ("media/deep/big-b.bin", 55_500_000),
+    ("big-c.bin", 60_000_000),
+];
+
+/// A 2,000-file tree: nested folders, empty folders, three big files, and bad entries.
+/// Returns the number of valid files.
+fn build_tree(t: &Tree) -> usize {
+    let mut files = 0;
+    for d in 0..10 {
+        for s in 0..10 {
+            for f in
+                0..((2000 - BIG.len()) / 100 + usize::from(d * 10 + s < (2000 - BIG.len()) % 100))
+            {
+                let body = format!("file {d}/{s}/{f}\n").repeat(1 + (f * 37 + s) % 50);
+                t.file(format!("d{d}/s{s}/f{f}.txt"), body.as_bytes());
+                files += 1;
+            }
+        }
+    }
+    // Big files: generated content, distinct per file.
+    for (p, size) in BIG {
+        t.file_sized(p, size);
+        files += 1;
+    }
+    t.dir("empty");
+    t.dir("d3/nested/empty/deeper");
+    // Bad entries: names Box refuses, a symlink (skipped by default).
+    t.file("bad/trailing-space ", b"x");
+    t.file("bad/back\\slash.txt", b"y");
+    t.symlink("bad/link", "../d0/s0/f0.txt");
+    files
+}
+
+/// Run the binary with the emulator's URLs and no client-side pacing limit.
+fn boxlift(emu: &EmulatorHandle, args: &[&str]) -> Command {
+    let mut c = Command::new(boxlift_bin());
+    c.args(args)
+        .args(["--api-url", &emu.api_url()])
+        .args(["--upload-url", &emu.upload_url()])
+        .args(["--oauth-url", &emu.oauth_url()])
+        .args(["--developer-token", "dev-token"])
+        .env_remove("BOX_DEVELOPER_TOKEN")
+        .env("BOXLIFT_LOG", "warn");
+    c
+}
+
+fn migrate_cmd(emu: &EmulatorHandle, src: &Path, work: &Path, extra: &[&str]) -> Command {
+    let report = work.join("report.csv");
+    let mut c = boxlift(
+        emu,
+        &[
+            "migrate",
+            src.to_str().unwrap(),
+            "--dest",
+            "0",
+            "--report",
+            report.to_str().unwrap(),
+            "--progress",
+            "none",
+            "--api-calls-per-minute",
+            "10000000",
+            "--uploads-per-minute",
+            "10000000",
+        ],
+    );
+    c.args(extra);
+    c
+}
+
+fn run(mut c: Command) -> Output {
+    let out = c.output().expect("run boxlift");
+    if !matches!(out.status.code(), Some(0 | 1)) {
+        panic!(
+            "boxlift failed: {:?}\nstdout:\n{}\nstderr:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    out
+}
+
+fn manifest(work: &Path) -> Vec<ManifestRow> {
+    Reader::open(&work.join("report.state/manifest.csv"))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+fn report(work: &Path) -> Vec<ReportRow> {
+    read_report(&work.join("report.csv")).unwrap()
+}
+
+fn actions(rows: &[ReportRow]) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for r in rows {
+        *m.entry(r.action().to_string()).or_default() += 1;
+    }
+    m
+}
+
+/// Every valid manifest file is in the emulator at its path with the manifest's SHA-1 (which
+/// the emulator computed from the bytes it received), once, and every directory is a folder.
+fn assert_tree_landed(emu: &EmulatorHandle, rows: &[ManifestRow]) {
+    let state = emu.state();
+    let mut tree: HashMap<&str, _> = HashMap::new();
+    for e in &state.tree {
+        assert!(
+            tree.insert(e.path.as_str(), e).is_none(),
+            "duplicate {}",
+            e.path
+        );
+    }
+    let mut n = 0;
+    for r in rows.iter().filter(|r| r.status.is_ok()) {
+        let e = tree
+            .get(r.path.as_str())
+            .unwrap_or_else(|| panic!("{} is not in Box", r.path));
+        match r.kind {
+            Kind::Dir => assert_eq!(e.kind, "folder", "{}", r.path),
+            Kind::File => {
+                assert_eq!(e.kind, "file", "{}", r.path);
+                assert_eq!(e.size, r.size, "{}", r.path);
+                assert_eq!(e.sha1.as_deref(), Some(r.sha1.as_str()), "{}", r.path);
+                n += 1;
+            }
+        }
+    }
+    // Nothing else landed (no renamed twins, no stray copies).
+    let expected = rows.iter().filter(|r| r.status.is_ok()).count();
+    assert_eq!(state.tree.len(), expected, "Box holds extra items");
+    assert!(n > 0);
+}
+
+fn total_requests(emu: &EmulatorHandle) -> u64 {
+    emu.state()
+        .counters
+        .requests
+        .values()
+        .flat_map(|m| m.values())
+        .sum()
+}
+
+fn verify(emu: &EmulatorHandle, work: &Path) -> Output {
+    let m = work.join("report.state/manifest.csv");
+    boxlift(
+        emu,
+        &["verify", "--manifest", m.to_str().unwrap(), "--dest", "0"],
+    )
+    .output()
+    .unwrap()
+}
+
+#[test]
+fn migrate_lands_a_2000_file_tree_verifies_and_reruns_for_free() {
+    let emu = Emulator::start(EmulatorConfig::default()).unwrap();
+    let t = Tree::new();
+    let files = build_tree(&t);
+    let work = tempfile::tempdir().unwrap();
+
+    let out = run(migrate_cmd(&emu, t.root(), work.path(), &[]));
+    // Bad entries make the exit status 1 (some rows not migrated).
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = manifest(work.path());
+    let rep = report(work.path());
+    assert_eq!(rep.len(), rows.len(), "one report row per manifest row");
+    assert_tree_landed(&emu, &rows);
+    let acts = actions(&rep);
+    assert_eq!(acts.get("uploaded"), Some(&files), "{acts:?}");
+    for bad in ["bad/trailing-space ", "bad/back\\slash.txt"] {
+        let r = rep.iter().find(|r| r.path == bad).expect(bad);
+        assert_eq!(r.action().to_string(), "invalid", "{r:?}");
+        assert!(!r.error_code.is_empty(), "{r:?}");
+    }
+    let link = rep.iter().find(|r| r.path == "bad/link").unwrap();
+    assert_eq!(link.action().to_string(), "skipped");
+    for (p, _) in BIG {
+        let r = rep.iter().find(|r| r.path == p).unwrap();
+        assert_eq!(r.action().to_string(), "uploaded");
+        assert_eq!(r.box_sha1, r.sha1);
+        assert!(!r.box_file_id.is_empty() && !r.box_file_version_id.is_empty());
+    }
+    let c = emu.state().counters;
+    assert_eq!(
+        c.sessions_committed,
+        BIG.len() as u64,
+        "big files are chunked"
+    );
+    assert_eq!(
+        c.uploads,
+        (files - BIG.len()) as u64,
+        "small files are direct"
+    );
+    let empty = rep
+        .iter()
+        .find(|r| r.path == "d3/nested/empty/deeper")
+        .unwrap();
+    assert_eq!(empty.action().to_string(), "folder_created");
+
+    let v = verify(&emu, work.path());
+    assert_eq!(
+        v.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&v.stdout)
+    );
+
+    // Re-run of the unchanged tree: zero uploads, fewer calls than files / 100.
+    let before = emu.state().counters;
+    let calls_before = total_requests(&emu);
+    let out = run(migrate_cmd(&emu, t.root(), work.path(), &[]));
+    assert_eq!(out.status.code(), Some(1));
+    let after = emu.state().counters;
+    assert_eq!(after.uploads, before.uploads);
+    assert_eq!(after.sessions_created, before.sessions_created);
+    assert_eq!(after.bytes_received, before.bytes_received);
+    let calls = total_requests(&emu) - calls_before;
+    assert!(
+        calls < (files / 100) as u64,
+        "{calls} calls for an unchanged tree"
+    );
+    let acts = actions(&report(work.path()));
+    assert_eq!(
+        acts.get("skipped_done"),
+        Some(&(rows.len() - 3)),
+        "{acts:?}"
+    );
+
+    // Incremental: one file changed, one added, one dir added; the rest is not re-read.
+    std::thread::sleep(Duration::from_millis(20));
+    t.file("d0/s0/f0.txt", b"changed content\n");
+    t.file("d9/new.txt", b"new file\n");
+    t.file("fresh/dir/one.txt", b"one\n");
+    let out = run(migrate_cmd(&emu, t.root(), work.path(), &[]));
+    assert_eq!(out.status.code(), Some(1));
+    let rep = report(work.path());
+    let by_path: HashMap<&str, &ReportRow> = rep.iter().map(|r| (r.path.as_str(), r)).collect();
+    assert_eq!(by_path["d0/s0/f0.txt"].action().to_string(), "new_version");
+    assert_eq!(by_path["d9/new.txt"].action().to_string(), "uploaded");
+    assert_eq!(
+        by_path["fresh/dir/one.txt"].action().to_string(),
+        "uploaded"
+    );
+    assert_eq!(by_path["fresh/dir"].action().to_string(), "folder_created");
+    let acts = actions(&rep);
+    assert_eq!(acts["skipped_done"], rows.len() - 3 - 1, "{acts:?}");
+    let rows = manifest(work.path());
+    assert_tree_landed(&emu, &rows);
+    let versions = emu
+        .state()
+        .tree
+        .iter()
+        .find(|e| e.path == "d0/s0/f0.txt")
+        .unwrap()
+        .versions;
+    assert_eq!(versions, 2);
+    let v = verify(&emu, work.path());
+    assert_eq!(
+        v.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&v.stdout)
+    );
+}
+
+#[test]
+fn faults_and_rate_limits_do_not_stop_the_tree_landing_whole() {
+    let emu = Emulator::start(EmulatorConfig {
+        fail_rate: 0.05,
+        drop_rate: 0.01,
+        rate_limit: Some(100.0),
+        upload_rate_limit: Some(300.0),
+        seed: 7,
+        ..EmulatorConfig::default()
+    })
+    .unwrap();
+    let t = Tree::new();
+    build_tree(&t);
+    let work = tempfile::tempdir().unwrap();
+    let out = run(migrate_cmd(&emu, t.root(), work.path(), &[]));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rep = report(work.path());
+    let failed: Vec<_> = rep
+        .iter()
+        .filter(|r| r.action().to_string() == "failed")
+        .collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    let c = emu.state().counters;
+    assert!(
+        c.faults.values().sum::<u64>() > 0,
+        "faults were injected: {c:?}"
+    );
+    assert!(c.rate_limited > 0, "the rate limit bit: {c:?}");
+    assert_tree_landed(&emu, &manifest(work.path()));
+    emu.set_switches(|s| {
+        s.fail_rate = 0.0;
+        s.drop_rate = 0.0;
+        s.rate_limit = None;
+        s.upload_rate_limit = None;
+    });
+    let v = verify(&emu, work.path());
+    assert_eq!(
+        v.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&v.stdout)
+    );
+}
+
+#[test]
+fn sigkill_at_three_moments_then_rerun_lands_everything_once() {
+    let emu = Emulator::start(EmulatorConfig {
+        latency_ms: 4,
+        ..EmulatorConfig::default()
+    })
+    .unwrap();
+    let t = Tree::new();
+    build_tree(&t);
+    let work = tempfile::tempdir().unwrap();
+    // Three random kill moments, each a little later; the seed is printed to replay a failure
+    // (BOXLIFT_TEST_SEED).
+    let seed = std::env::var("BOXLIFT_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
+    eprintln!("kill moments: BOXLIFT_TEST_SEED={seed}");
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed);
+    let moments: Vec<u64> = (0..3u64)
+        .map(|i| rand::Rng::gen_range(&mut rng, 200 + i * 500..900 + i * 900))
+        .collect();
+    for (i, ms) in moments.into_iter().enumerate() {
+        let mut c = migrate_cmd(&emu, t.root(), work.path(), &[]);
+        let mut child = c
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(ms));
+        let _ = child.kill(); // SIGKILL
+        let status = child.wait().unwrap();
+        eprintln!("kill {i}: {status:?}");
+    }
+    let out = run(migrate_cmd(&emu, t.root(), work.path(), &[]));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = manifest(work.path());
+    let total_bytes: u64 = rows
+        .iter()
+        .filter(|r| r.status.is_ok() && r.kind == Kind::File)
+        .map(|r| r.size)
+        .sum();
+    assert_tree_landed(&emu, &rows);
+    let state = emu.state();
+    assert!(
+        state
+            .tree
+            .iter()
+            .all(|e| e.kind == "folder" || e.versions == 1),
+        "no file was uploaded twice"
+    );
+    // At most the tree's bytes, plus per kill what was in flight: the parts of the chunked
+    // files in flight (3 files × 4 parts × 8 MiB) and the small files in flight (16).
+    let max_small = rows
+        .iter()
+        .filter(|r| r.kind == Kind::File && r.size < 50_000_000)
+        .map(|r| r.size)
+        .max()
+        .unwrap();
+    let slack = 3 * (3 * 4 * 8 * 1024 * 1024 + 16 * max_small);
+    assert!(
+        state.counters.bytes_received <= total_bytes + slack,
+        "received {} for a {} byte tree",
+        state.counters.bytes_received,
+        total_bytes
+    );
+    let v = verify(&emu, work.path());
+    assert_eq!(
+        v.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&v.stdout)
+    );
+}
+
+#[test]
+fn dry_run_plans_without_a_single_write() {
+    let emu = Emulator::start(EmulatorConfig::default()).unwrap();
+    let t = Tree::new();
+    t.file("a/one.txt", b"one");
+    t.file("a/two.txt", b"two");
+    t.file("b.txt", b"bee");
+    t.dir("empty");
+    let work = tempfile::tempdir().unwrap();
+    // Put one file there first with other content, and one with the same content.
+    let seed = Tree::new();
+    seed.file("a/one.txt", b"ONE, older");
+    seed.file("b.txt", b"bee");
+    let seed_work = tempfile::tempdir().unwrap();
+    run(migrate_cmd(&emu, seed.root(), seed_work.path(), &[]));
+    let writes = |emu: &EmulatorHandle| -> u64 {
+        emu.state()
+            .counters
+            .requests
+            .iter()
+            .filter(|(route, _)| !route.starts_with("GET ") && !route.contains("oauth2"))
+            .flat_map(|(_, m)| m.values())
+            .sum()
+    };
+    let before = writes(&emu);
+    let out = run(migrate_cmd(&emu, t.root(), work.path(), &["--dry-run"]));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(writes(&emu), before, "a dry run sends no write request");
+    let rep = report(work.path());
+    let by: HashMap<&str, String> = rep
+        .iter()
+        .map(|r| (r.path.as_str(), r.action().to_string()))
+        .collect();
+    assert_eq!(by["a/one.txt"], "would_version");
+    assert_eq!(by["a/two.txt"], "would_upload");
+    assert_eq!(by["b.txt"], "skipped_exists");
+    assert_eq!(by["empty"], "would_create");
+    assert_eq!(by["a"], "skipped_exists");
+    assert!(!work.path().join("report.state/state.sqlite").exists());
+}
+
+#[test]
+fn existing_files_are_found_and_dedup_copies_identical_content() {
+    let emu = Emulator::start(EmulatorConfig::default()).unwrap();
+    // An earlier tool put x.txt there.
+    let earlier = Tree::new();
+    earlier.file("x.txt", b"same bytes");
+    run(migrate_cmd(
+        &emu,
+        earlier.root(),
+        tempfile::tempdir().unwrap().path(),
+        &[],
+    ));
+    let t = Tree::new();
+    t.file("x.txt", b"same bytes");
+    for i in 0..4 {
+        t.file(format!("copies/c{i}.bin"), b"identical content, four times");
+    }
+    let work = tempfile::tempdir().unwrap();
+    let uploads_before = emu.state().counters.uploads;
+    let out = run(migrate_cmd(&emu, t.root(), work.path(), &["--dedup"]));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rep = report(work.path());
+    let acts = actions(&rep);
+    assert_eq!(acts.get("skipped_exists"), Some(&1), "{acts:?}");
+    assert_eq!(acts.get("uploaded"), Some(&1), "{acts:?}");
+    assert_eq!(acts.get("copied"), Some(&3), "{acts:?}");
+    assert_eq!(emu.state().counters.uploads - uploads_before, 1);
+    let x = rep.iter().find(|r| r.path == "x.txt").unwrap();
+    assert!(!x.box_file_id.is_empty());
+    assert_tree_landed(&emu, &manifest(work.path()));
+}
+
+#[test]
+fn verify_names_missing_extra_and_changed_files() {
+    let emu = Emulator::start(EmulatorConfig::default()).unwrap();
+    let t = Tree::new();
+    t.file("keep.txt", b"keep");
+    t.file("d/gone.txt", b"gone");
+    t.file("d/other.txt", b"other");
+    let work = tempfile::tempdir().unwrap();
+    run(migrate_cmd(&emu, t.root(), work.path(), &[]));
+    // A manifest that disagrees with Box: a row Box lacks, a row dropped (so Box has an
+    // extra), another SHA-1, another size (a truncated upload looks like this).
+    let m = work.path().join("report.state/manifest.csv");
+    let mut rows = manifest(work.path());
+    rows.retain(|r| r.path != "d/gone.txt");
+    for r in &mut rows {
+        if r.path == "keep.txt" {
+            r.sha1 = "0".repeat(40);
+        }
+        if r.path == "d/other.txt" {
+            r.size += 1;
+        }
+    }
+    let mut extra = rows[0].clone();
+    extra.path = "never/uploaded.txt".into();
+    extra.kind = Kind::File;
+    rows.push(extra);
+    let mut w = boxlift::manifest::write::Writer::new(std::fs::File::create(&m).unwrap()).unwrap();
+    for r in &rows {
+        w.write(r).unwrap();
+    }
+    w.flush().unwrap();
+    drop(w);
+    let out = verify(&emu, work.path());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    for (problem, path) in [
+        ("sha1_mismatch", "keep.txt"),
+        ("extra", "d/gone.txt"),
+        ("size_mismatch", "d/other.txt"),
+        ("missing", "never/uploaded.txt"),
+    ] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(problem) && l.contains(&format!(" {path} "))),
+            "{problem} {path}:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn emulator_flag_runs_the_quick_start_and_a_second_run_skips_everything() {
+    let cwd = tempfile::tempdir().unwrap();
+    let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sample-tree");
+    let go = || {
+        Command::new(boxlift_bin())
+            .args([
+                "migrate",
+                sample.to_str().unwrap(),
+                "--dest",
+                "0",
+                "--emulator",
+            ])
+            .current_dir(cwd.path())
+            .env_remove("BOX_DEVELOPER_TOKEN")
+            .output()
+            .unwrap()
+    };
+    let out = go();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("code/src/main.rs") && text.contains("uploaded"),
+        "{text}"
+    );
+    assert!(cwd.path().join(".boxlift/report.csv").is_file());
+    let out = go();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let rep = read_report(&cwd.path().join(".boxlift/report.csv")).unwrap();
+    assert!(!rep.is_empty());
+    assert!(
+        rep.iter().all(|r| r.action().to_string() == "skipped_done"),
+        "{text}"
+    );
+}
+
+#[test]
+fn sigint_finishes_what_is_in_flight_exits_130_and_a_rerun_completes() {
+    let emu = Emulator::start(EmulatorConfig {
+        latency_ms: 20,
+        ..EmulatorConfig::default()
+    })
+    .unwrap();
+    let t = Tree::new();
+    for i in 0..300 {
+        t.file(format!("d{}/f{i}.txt", i % 7), format!("{i}").as_bytes());
+    }
+    let work = tempfile::tempdir().unwrap();
+    let child = migrate_cmd(&emu, t.root(), work.path(), &["--concurrency", "4"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    // SAFETY: signalling our own child by its pid.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    // Every row written is finished: nothing half-reported.
+    let partial = report(work.path());
+    assert!(partial.len() < 300 + 7, "the run stopped early");
+    assert!(
+        partial.iter().all(|r| r.action().to_string() != "failed"),
+        "{partial:?}"
+    );
+    let out = run(migrate_cmd(&emu, t.root(), work.path(), &[]));
+    assert_eq!(out.status.code(), Some(0));
+    let rows = manifest(work.path());
+    assert_tree_landed(&emu, &rows);
+    let acts = actions(&report(work.path()));
+    assert_eq!(
+        acts.get("skipped_done").copied().unwrap_or(0),
+        partial.len(),
+        "{acts:?}"
+    );
+}
+
+#[test]
+fn a_folder_deleted_in_box_since_the_last_run_is_recreated_for_new_and_changed_files() {
+    let emu = Emulator::start(EmulatorConfig::default()).unwrap();
+    let t = Tree::new();
+    t.file("d/a.txt", b"a");
+    t.file("d/sub/b.txt", b"b");
+    let work = tempfile::tempdir().unwrap();
+    run(migrate_cmd(&emu, t.root(), work.path(), &[]));
+    let d = emu
+        .state()
+        .tree
+        .iter()
+        .find(|e| e.path == "d")
+        .unwrap()
+        .id
+        .clone();
+    let url = format!("{}/folders/{d}?recursive=true", emu.api_url());
+    let status = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        reqwest::Client::new()
+            .delete(url)
+            .bearer_auth("dev-token")
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert_eq!(status.as_u16(), 204);
+    std::thread::sleep(Duration::from_millis(20));
+    t.file("d/a.txt", b"a, changed");
+    t.file("d/sub/c.txt", b"c");
+    let out = run(migrate_cmd(&emu, t.root(), work.path(), &[]));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let rep = report(work.path());
+    let by: HashMap<&str, String> = rep
+        .iter()
+        .map(|r| (r.path.as_str(), r.action().to_string()))
+        .collect();
+    assert_eq!(by["d/a.txt"], "uploaded", "{rep:?}");
+    assert_eq!(by["d/sub/c.txt"], "uploaded", "{rep:?}");
+    let tree = emu.state().tree;
+    for p in ["d/a.txt", "d/sub/c.txt"] {
+        assert!(tree.iter().any(|e| e.path == p), "{p} not in Box: {tree:?}");
+    }
+}

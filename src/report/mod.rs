@@ -1,1 +1,8 @@
-//! report (being built).
+//! The migration report: one CSV row per manifest row, flushed as each file finishes, and a
+//! summary table at the end. A killed run keeps every row it wrote.
+pub mod csv;
+pub mod summary;
+pub mod verify;
+
+pub use self::csv::{Action, ReportRow, ReportWriter};
+pub use self::summary::Summary;

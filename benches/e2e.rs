@@ -1,0 +1,189 @@
+//! End-to-end throughput of `boxlift migrate` (the release binary, as a child process) into the
+//! in-process emulator in discard mode with no rate limit: small files per second, big-file
+//! MB/s, requests, and the boxlift process's peak memory (getrusage maxrss of the child).
+//!
+//! `cargo bench --bench e2e`. Sizes (env): BOXLIFT_BENCH_SMALL_FILES (10000),
+//! BOXLIFT_BENCH_SMALL_SIZE (16384), BOXLIFT_BENCH_BIG_FILES (4), BOXLIFT_BENCH_BIG_SIZE
+//! (536870912). Goals on a 2-core machine: ≥ 1,500 small files/s, ≥ 400 MB/s on big files,
+//! peak memory ≤ 300 MB.
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use boxlift::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn total_requests(emu: &EmulatorHandle) -> u64 {
+    emu.state()
+        .counters
+        .requests
+        .values()
+        .flat_map(|m| m.values())
+        .sum()
+}
+
+/// Run one migration of `src`; returns (seconds, requests, peak RSS of the child so far).
+fn migrate(emu: &EmulatorHandle, src: &Path, work: &Path, extra: &[&str]) -> (f64, u64, u64) {
+    let requests = total_requests(emu);
+    fs::create_dir_all(work).unwrap();
+    let log = fs::File::create(work.join("stdout.txt")).unwrap();
+    let started = Instant::now();
+    let child = Command::new(env!("CARGO_BIN_EXE_boxlift"))
+        .args(["migrate", src.to_str().unwrap()])
+        .args(if extra.is_empty() {
+            &["--dest", "0"][..]
+        } else {
+            extra
+        })
+        .args(["--report", work.join("report.csv").to_str().unwrap()])
+        .args(["--progress", "none"])
+        .args(["--api-url", &emu.api_url()])
+        .args(["--upload-url", &emu.upload_url()])
+        .args(["--oauth-url", &emu.oauth_url()])
+        .args(["--developer-token", "dev-token"])
+        .args(["--api-calls-per-minute", "100000000"])
+        .args(["--uploads-per-minute", "100000000"])
+        .args(["--concurrency", "32"])
+        .stdout(log)
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("run boxlift");
+    // Reaped below with wait4 (std's `wait` would not give the rusage).
+    #[allow(clippy::zombie_processes)]
+    let child = child;
+    // wait4 gives this child's own peak RSS (ru_maxrss, KiB on Linux), not the max over all
+    // children as getrusage(RUSAGE_CHILDREN) would.
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is a valid value for wait4 to overwrite.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: pid is our unreaped child; status and ru point to live locals.
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut ru) };
+    assert_eq!(pid, child.id() as libc::pid_t, "wait4 failed");
+    let secs = started.elapsed().as_secs_f64();
+    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+        eprintln!(
+            "{}",
+            fs::read_to_string(work.join("stdout.txt")).unwrap_or_default()
+        );
+        panic!("boxlift migrate failed: status {status}");
+    }
+    (
+        secs,
+        total_requests(emu) - requests,
+        ru.ru_maxrss as u64 * 1024,
+    )
+}
+
+fn main() {
+    // `cargo bench` passes --bench; `cargo test --benches` would pass nothing: run only when
+    // asked to bench, since the data set is gigabytes.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let small_files = env_u64("BOXLIFT_BENCH_SMALL_FILES", 10_000);
+    let small_size = env_u64("BOXLIFT_BENCH_SMALL_SIZE", 16 * 1024);
+    let big_files = env_u64("BOXLIFT_BENCH_BIG_FILES", 4);
+    let big_size = env_u64("BOXLIFT_BENCH_BIG_SIZE", 512 * 1024 * 1024);
+
+    let emu = Emulator::start(EmulatorConfig {
+        discard: true,
+        ..EmulatorConfig::default()
+    })
+    .expect("start the emulator");
+    let tmp = tempfile::tempdir().expect("temp dir");
+
+    // Small files: 100 per directory, distinct content.
+    let small = tmp.path().join("small");
+    let mut body = vec![0u8; small_size as usize];
+    for i in 0..small_files {
+        let dir = small.join(format!("d{:03}", i / 100));
+        if i % 100 == 0 {
+            fs::create_dir_all(&dir).unwrap();
+        }
+        let n = 8.min(body.len());
+        body[..n].copy_from_slice(&i.to_le_bytes()[..n]);
+        fs::File::create(dir.join(format!("f{i}.bin")))
+            .and_then(|mut f| f.write_all(&body))
+            .unwrap();
+    }
+    // Big files: generated pseudo-random content (not sparse zeros, so hashing and the
+    // emulator's digest checks do real work).
+    let big = tmp.path().join("big");
+    fs::create_dir_all(&big).unwrap();
+    let mut chunk = vec![0u8; 1 << 20];
+    for i in 0..big_files {
+        let mut f =
+            std::io::BufWriter::new(fs::File::create(big.join(format!("big{i}.bin"))).unwrap());
+        let mut s = 0x9e37_79b9_7f4a_7c15u64 ^ i;
+        let mut left = big_size;
+        while left > 0 {
+            for c in chunk.chunks_mut(8) {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                c.copy_from_slice(&s.to_le_bytes()[..c.len()]);
+            }
+            let n = left.min(chunk.len() as u64) as usize;
+            f.write_all(&chunk[..n]).unwrap();
+            left -= n as u64;
+        }
+        f.flush().unwrap();
+    }
+
+    let w1 = tmp.path().join("w1");
+    let (secs, reqs, rss1) = migrate(&emu, &small, &w1, &[]);
+    println!(
+        "small: {small_files} files x {small_size} B in {secs:.2}s = {:.0} files/s, {reqs} requests, peak RSS {:.0} MB",
+        small_files as f64 / secs,
+        rss1 as f64 / 1e6
+    );
+    let w2 = tmp.path().join("w2");
+    let (secs, reqs, rss2) = migrate(&emu, &big, &w2, &[]);
+    let mb = (big_files * big_size) as f64 / 1e6;
+    println!(
+        "big:   {big_files} files x {big_size} B in {secs:.2}s = {:.0} MB/s, {reqs} requests, peak RSS {:.0} MB",
+        mb / secs,
+        rss2 as f64 / 1e6
+    );
+    // The same big files into another folder, SHA-1s reused from the manifest by the quick
+    // check (size + mtime): the upload path alone, without the scan's hashing.
+    let report = boxlift::report::csv::read_report(&w1.join("report.csv")).unwrap();
+    let folder = report
+        .iter()
+        .find(|r| r.kind == "dir")
+        .map(|r| r.box_folder_id.clone())
+        .expect("a folder from the small run");
+    let manifest = w2.join("report.state/manifest.csv");
+    let w3 = tmp.path().join("w3");
+    let state = w3.join("state");
+    let (secs, reqs, rss3) = migrate(
+        &emu,
+        &big,
+        &w3,
+        &[
+            "--dest",
+            &folder,
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+        ],
+    );
+    println!(
+        "big, SHA-1s reused (upload only): {secs:.2}s = {:.0} MB/s, {reqs} requests, peak RSS {:.0} MB",
+        mb / secs,
+        rss3 as f64 / 1e6
+    );
+    println!(
+        "boxlift peak memory over the runs: {:.0} MB (goal ≤ 300 MB)",
+        rss1.max(rss2).max(rss3) as f64 / 1e6
+    );
+}

@@ -1,0 +1,191 @@
+//! The end-of-run summary: rows and bytes per action, throughput, and a compact table of the
+//! report for small runs.
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use super::csv::{Action, ReportRow};
+use crate::exit::ExitCode;
+
+/// Counts per action, built row by row as the report is written.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    rows: BTreeMap<Action, (u64, u64)>,
+    /// Bytes sent to Box in this run (retries and parts count).
+    pub bytes_sent: u64,
+}
+
+impl Summary {
+    /// Count one finished row.
+    pub fn add(&mut self, row: &ReportRow) {
+        let e = self.rows.entry(row.action()).or_default();
+        e.0 += 1;
+        e.1 += row.size;
+        self.bytes_sent += row.bytes_sent;
+    }
+
+    /// Rows with this action.
+    pub fn count(&self, action: Action) -> u64 {
+        self.rows.get(&action).map_or(0, |e| e.0)
+    }
+
+    /// All rows.
+    pub fn total(&self) -> u64 {
+        self.rows.values().map(|e| e.0).sum()
+    }
+
+    /// Rows that failed or were invalid.
+    pub fn failures(&self) -> u64 {
+        self.rows
+            .iter()
+            .filter(|(a, _)| a.is_failure())
+            .map(|(_, e)| e.0)
+            .sum()
+    }
+
+    /// 0 when every row succeeded, 1 when some failed or were invalid.
+    pub fn exit_code(&self) -> ExitCode {
+        if self.failures() > 0 {
+            ExitCode::SomeFailed
+        } else {
+            ExitCode::Success
+        }
+    }
+
+    /// The summary table, e.g. for stderr at the end of a run.
+    pub fn render(&self, elapsed: Duration) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "{:<18} {:>10} {:>16}", "action", "rows", "bytes");
+        for a in Action::ALL {
+            if let Some((n, b)) = self.rows.get(&a) {
+                let _ = writeln!(s, "{:<18} {:>10} {:>16}", a.as_str(), n, human_bytes(*b));
+            }
+        }
+        let secs = elapsed.as_secs_f64().max(1e-3);
+        let _ = writeln!(
+            s,
+            "{:<18} {:>10} {:>16}",
+            "total",
+            self.total(),
+            human_bytes(self.rows.values().map(|e| e.1).sum())
+        );
+        let _ = writeln!(
+            s,
+            "sent {} in {:.1}s ({}/s), {} failed",
+            human_bytes(self.bytes_sent),
+            secs,
+            human_bytes((self.bytes_sent as f64 / secs) as u64),
+            self.failures()
+        );
+        s
+    }
+}
+
+/// `1.5 MB`-style sizes (decimal units, as Box shows them).
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u + 1 < UNITS.len() {
+        v /= 1000.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// A compact, aligned table of report rows (for small `--emulator` runs).
+pub fn render_rows(rows: &[ReportRow]) -> String {
+    let headers = ["path", "action", "size", "box_file_id", "box_sha1", "error"];
+    let cells: Vec<[String; 6]> = rows
+        .iter()
+        .map(|r| {
+            let id = if r.kind == "dir" {
+                r.box_folder_id.clone()
+            } else {
+                r.box_file_id.clone()
+            };
+            let err = if r.error_code.is_empty() {
+                String::new()
+            } else {
+                format!("{}: {}", r.error_code, r.error_message)
+            };
+            let path = if r.kind == "dir" {
+                format!("{}/", r.path)
+            } else {
+                r.path.clone()
+            };
+            [
+                path,
+                r.action().to_string(),
+                r.size.to_string(),
+                id,
+                r.box_sha1.chars().take(12).collect(),
+                err,
+            ]
+        })
+        .collect();
+    let mut width = headers.map(|h| h.chars().count());
+    for c in &cells {
+        for (w, v) in width.iter_mut().zip(c) {
+            *w = (*w).max(v.chars().count());
+        }
+    }
+    let mut s = String::new();
+    let mut line = |vals: &[String]| {
+        let l: Vec<String> = vals
+            .iter()
+            .zip(width)
+            .map(|(v, w)| format!("{v:<w$}"))
+            .collect();
+        let _ = writeln!(s, "{}", l.join("  ").trim_end());
+    };
+    line(&headers.map(String::from));
+    for c in &cells {
+        line(c);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_set_the_exit_code() {
+        let mut s = Summary::default();
+        s.add(&ReportRow::new("a", "file", 10, "x").with(Action::Uploaded));
+        s.add(&ReportRow::new("b", "file", 5, "y").with(Action::SkippedExists));
+        assert_eq!(s.exit_code(), ExitCode::Success);
+        s.add(&ReportRow::new("c", "file", 1, "").with(Action::Invalid));
+        assert_eq!(s.exit_code(), ExitCode::SomeFailed);
+        assert_eq!(s.count(Action::Uploaded), 1);
+        assert_eq!(s.total(), 3);
+        let t = s.render(Duration::from_secs(2));
+        assert!(t.contains("skipped_exists"), "{t}");
+        assert!(t.contains("1 failed"), "{t}");
+    }
+
+    #[test]
+    fn human_bytes_uses_decimal_units() {
+        assert_eq!(human_bytes(999), "999 B");
+        assert_eq!(human_bytes(1_500_000), "1.5 MB");
+    }
+
+    #[test]
+    fn table_aligns_columns() {
+        let rows = vec![
+            ReportRow::new("long/path/name.txt", "file", 3, "abc").with(Action::Uploaded),
+            ReportRow::new("d", "dir", 0, "").with(Action::FolderCreated),
+        ];
+        let t = render_rows(&rows);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 3);
+        let col = lines[0].find("action").unwrap();
+        assert_eq!(&lines[1][col..col + 8], "uploaded");
+        assert!(lines[2].starts_with("d/ "));
+    }
+}

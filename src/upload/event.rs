@@ -1,0 +1,61 @@
+//! `Event`: the seam between the upload stages and their observers (report CSV, progress, state
+//! journal), as nextest's runner feeds its reporters. Upload code only emits; it never knows who
+//! listens, so indicatif and SQLite stay out of it.
+use crate::report::ReportRow;
+
+/// Something that happened in a migration run.
+// `FileDone` is the common, large variant; each event is moved once through a channel, so
+// boxing it would only add an allocation per row.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A manifest row entered the pipeline (grows the progress totals while the scan streams).
+    Planned {
+        /// Bytes the row will send if uploaded (0 for rows that need no upload).
+        bytes: u64,
+    },
+    /// The scan has produced every row; totals are now final.
+    ScanFinished,
+    /// A file's upload began.
+    FileStarted {
+        /// Relative path.
+        path: String,
+        /// Size in bytes.
+        size: u64,
+    },
+    /// A file's bytes are finished with (sent, found in Box, or given up), for progress.
+    BytesSent {
+        /// Bytes sent.
+        bytes: u64,
+    },
+    /// A request was retried (`status` is the HTTP status that caused it, if any).
+    Retried {
+        /// HTTP status of the failed attempt.
+        status: Option<u16>,
+    },
+    /// A chunked upload session was created: journal it before its parts go out, so a re-run
+    /// resumes it instead of sending the file again.
+    SessionOpened(SessionRecord),
+    /// A local directory's Box folder id became known (created or found).
+    FolderResolved {
+        /// '/'-separated directory path relative to the source root ("" is the root).
+        path: String,
+        /// Box folder id.
+        folder_id: String,
+    },
+    /// A row finished, whatever the outcome.
+    FileDone(ReportRow),
+}
+
+/// A chunked upload session in flight, as the state journal keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// Relative path of the file.
+    pub path: String,
+    /// Box's upload session id.
+    pub session_id: String,
+    /// File size the session was opened for.
+    pub size: u64,
+    /// SHA-1 of the file content the session carries.
+    pub sha1: String,
+}

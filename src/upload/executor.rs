@@ -1,0 +1,144 @@
+//! The async side of the pipeline: takes planned `Work` from the bounded channel the scan thread
+//! fills, and runs many files at once. Small files and chunked (big) files have separate permit
+//! pools fed by separate queues, so a run of big files never holds up small ones, nor the
+//! reverse; every request still goes through the client's shared pacing.
+use std::sync::Arc;
+
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+
+use super::event::Event;
+use super::task::{Ctx, FileTask, run_dir, run_file};
+use crate::report::ReportRow;
+
+/// One planned manifest row.
+// `Done` rows are the common case on re-runs; each is moved once through the channel.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Work {
+    /// Decided without Box (invalid, skipped, done by an earlier run): just report it.
+    Done(ReportRow),
+    /// A directory to mirror; `known` is its folder id from the journal (no call needed).
+    Dir {
+        /// Relative path.
+        path: String,
+        /// Folder id from the journal.
+        known: Option<String>,
+    },
+    /// A file to bring into Box.
+    File(Box<FileTask>),
+}
+
+/// How much runs at once.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Small (direct-upload) files and folders in flight.
+    pub files: usize,
+    /// Chunked files in flight (each with its own parts in flight).
+    pub big_files: usize,
+}
+
+/// How many chunked files may wait for a permit. Each waiting task is a few hundred bytes, and
+/// keeping them apart from the small-file queue is what stops head-of-line blocking.
+const BIG_QUEUE: usize = 10_000;
+
+/// Run everything `rx` yields; returns when the channel is closed and every task has finished.
+pub async fn execute(ctx: Arc<Ctx>, mut rx: mpsc::Receiver<Work>, limits: Limits) {
+    let small = Arc::new(Semaphore::new(limits.files.max(1)));
+    let big = Arc::new(Semaphore::new(limits.big_files.max(1)));
+    let (big_tx, mut big_rx) = mpsc::channel::<Box<FileTask>>(BIG_QUEUE);
+    let big_ctx = ctx.clone();
+    let big_loop = tokio::spawn(async move {
+        let mut set = JoinSet::new();
+        while let Some(t) = big_rx.recv().await {
+            let Ok(permit) = big.clone().acquire_owned().await else {
+                break;
+            };
+            if big_ctx.cancelled() {
+                // Interrupted: queued files are left for the re-run (not reported).
+                continue;
+            }
+            let ctx = big_ctx.clone();
+            set.spawn(async move {
+                file(&ctx, &t).await;
+                drop(permit);
+            });
+            while set.try_join_next().is_some() {}
+        }
+        while set.join_next().await.is_some() {}
+    });
+    let mut set = JoinSet::new();
+    while let Some(work) = rx.recv().await {
+        if ctx.cancelled() {
+            continue;
+        }
+        match work {
+            Work::Done(row) => {
+                let _ = ctx.events.send(Event::FileDone(row));
+            }
+            Work::File(t) if t.chunked => {
+                if big_tx.send(t).await.is_err() {
+                    break;
+                }
+            }
+            Work::File(t) => {
+                let Ok(permit) = small.clone().acquire_owned().await else {
+                    break;
+                };
+                if ctx.cancelled() {
+                    continue;
+                }
+                let ctx = ctx.clone();
+                set.spawn(async move {
+                    file(&ctx, &t).await;
+                    drop(permit);
+                });
+            }
+            Work::Dir { path, known } => {
+                if let Some(id) = known {
+                    ctx.folders.seed(&path, &id);
+                    let mut row = ReportRow::new(&path, "dir", 0, "")
+                        .with(crate::report::Action::SkippedDone);
+                    row.box_folder_id = id;
+                    let _ = ctx.events.send(Event::FileDone(row));
+                    continue;
+                }
+                let Ok(permit) = small.clone().acquire_owned().await else {
+                    break;
+                };
+                let ctx = ctx.clone();
+                set.spawn(async move {
+                    let row = run_dir(&ctx, &path).await;
+                    let _ = ctx.events.send(Event::FileDone(row));
+                    drop(permit);
+                });
+            }
+        }
+        while set.try_join_next().is_some() {}
+    }
+    drop(big_tx);
+    while set.join_next().await.is_some() {}
+    let _ = big_loop.await;
+}
+
+async fn file(ctx: &Ctx, t: &FileTask) {
+    let _ = ctx.events.send(Event::FileStarted {
+        path: t.path.clone(),
+        size: t.size,
+    });
+    let row = run_file(ctx, t).await;
+    // A direct upload's extra attempts are retries; a chunked upload's `attempts` counts all of
+    // its requests (create, parts, commit), so its retries come from the client's stats only.
+    if !t.chunked {
+        for _ in 1..row.attempts {
+            let _ = ctx.events.send(Event::Retried { status: None });
+        }
+    }
+    // Progress counts a file's bytes once it is finished, whether sent, found or given up,
+    // so the bar ends at 100 % and the ETA follows finished work.
+    let counted = t.parts_done.load(std::sync::atomic::Ordering::Relaxed);
+    let _ = ctx.events.send(Event::BytesSent {
+        bytes: row.size.saturating_sub(counted),
+    });
+    let _ = ctx.events.send(Event::FileDone(row));
+}

@@ -1,0 +1,228 @@
+//! The sync half of planning, run on the scan thread: each manifest row becomes `Work`. Rows the
+//! journal says are done (same size and SHA-1) are reported `skipped_done` here, without any
+//! Box call; invalid and skipped rows are reported as the scan judged them.
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+
+use super::executor::Work;
+use super::task::FileTask;
+use crate::plan::kind::UploadKind;
+use crate::report::{Action, ReportRow};
+use crate::state::{StateError, StateReader};
+
+/// A manifest row, as the planner needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanRow {
+    /// '/'-separated relative path.
+    pub path: String,
+    /// A directory (else a file).
+    pub is_dir: bool,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time.
+    pub mtime: Option<DateTime<Utc>>,
+    /// SHA-1 hex (files with status `ok`).
+    pub sha1: String,
+    /// `ok`, `skipped:<reason>` or `invalid:<reason>`.
+    pub status: String,
+    /// Detail of the status.
+    pub detail: String,
+}
+
+/// Turns manifest rows into work.
+#[derive(Debug)]
+pub struct Planner {
+    root: PathBuf,
+    state: Option<StateReader>,
+    /// Files above this many bytes use an upload session.
+    chunk_cutoff: u64,
+    users: Vec<String>,
+    next_user: usize,
+    last_folder: Option<(String, Option<String>)>,
+}
+
+impl Planner {
+    /// A planner for the tree at `root`.
+    pub fn new(
+        root: &Path,
+        state: Option<StateReader>,
+        chunk_cutoff: u64,
+        users: Vec<String>,
+    ) -> Self {
+        Planner {
+            root: root.to_path_buf(),
+            state,
+            chunk_cutoff,
+            users,
+            next_user: 0,
+            last_folder: None,
+        }
+    }
+
+    fn folder_of(&mut self, dir: &str) -> Result<Option<String>, StateError> {
+        if let Some((d, id)) = &self.last_folder
+            && d == dir
+        {
+            return Ok(id.clone());
+        }
+        let id = match &self.state {
+            Some(s) => s.folder(dir)?,
+            None => None,
+        };
+        self.last_folder = Some((dir.to_string(), id.clone()));
+        Ok(id)
+    }
+
+    /// Plan one row.
+    pub fn plan(&mut self, r: PlanRow) -> Result<Work, StateError> {
+        let kind = if r.is_dir { "dir" } else { "file" };
+        if let Some((what, reason)) = r.status.split_once(':') {
+            let action = match what {
+                "invalid" => Action::Invalid,
+                _ => Action::Skipped,
+            };
+            let row = ReportRow::new(&r.path, kind, r.size, &r.sha1)
+                .with(action)
+                .with_error(reason, r.detail);
+            return Ok(Work::Done(row));
+        }
+        if r.status != "ok" {
+            let row = ReportRow::new(&r.path, kind, r.size, &r.sha1)
+                .with(Action::Invalid)
+                .with_error("unknown_status", format!("manifest status {:?}", r.status));
+            return Ok(Work::Done(row));
+        }
+        if r.is_dir {
+            let known = self.folder_of(&r.path)?;
+            return Ok(Work::Dir {
+                path: r.path,
+                known,
+            });
+        }
+        let prior = match &self.state {
+            Some(s) => s.done(&r.path)?,
+            None => None,
+        };
+        if let Some(p) = &prior
+            && p.size == r.size
+            && p.sha1 == r.sha1
+        {
+            let mut row = ReportRow::new(&r.path, kind, r.size, &r.sha1).with(Action::SkippedDone);
+            row.box_file_id = p.box_file_id.clone();
+            row.box_file_version_id = p.box_file_version_id.clone();
+            row.box_folder_id = p.box_folder_id.clone();
+            row.box_sha1 = p.box_sha1.clone();
+            row.as_user = p.as_user.clone();
+            return Ok(Work::Done(row));
+        }
+        let resume_session = match &self.state {
+            Some(s) => s
+                .session(&r.path)?
+                .filter(|s| s.size == r.size && s.sha1 == r.sha1)
+                .map(|s| s.session_id),
+            None => None,
+        };
+        let parent = r.path.rsplit_once('/').map_or("", |(p, _)| p).to_string();
+        let folder_hint = if parent.is_empty() {
+            None
+        } else {
+            self.folder_of(&parent)?
+        };
+        let as_user = if self.users.is_empty() {
+            None
+        } else {
+            self.next_user = (self.next_user + 1) % self.users.len();
+            Some(self.users[self.next_user].clone())
+        };
+        let abs = r
+            .path
+            .split('/')
+            .fold(self.root.clone(), |p, part| p.join(part));
+        Ok(Work::File(Box::new(FileTask {
+            chunked: matches!(
+                UploadKind::for_size(r.size, self.chunk_cutoff),
+                UploadKind::Chunked { .. }
+            ),
+            abs,
+            size: r.size,
+            sha1: r.sha1,
+            modified: r.mtime,
+            prior,
+            resume_session,
+            folder_hint,
+            as_user,
+            parts_done: Default::default(),
+            path: r.path,
+        })))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::open_writer;
+    use crate::upload::Event;
+
+    fn row(path: &str, size: u64, sha1: &str, status: &str) -> PlanRow {
+        PlanRow {
+            path: path.into(),
+            is_dir: false,
+            size,
+            mtime: None,
+            sha1: sha1.into(),
+            status: status.into(),
+            detail: "why".into(),
+        }
+    }
+
+    #[test]
+    fn done_files_are_skipped_changed_ones_carry_their_prior() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = open_writer(dir.path(), "0").unwrap();
+        let mut done = ReportRow::new("d/a.txt", "file", 3, "aaa").with(Action::Uploaded);
+        done.box_file_id = "11".into();
+        w.apply(&Event::FileDone(done)).unwrap();
+        w.apply(&Event::FolderResolved {
+            path: "d".into(),
+            folder_id: "5".into(),
+        })
+        .unwrap();
+        w.commit().unwrap();
+        let r = crate::state::open_reader(dir.path(), "0").unwrap();
+        let mut p = Planner::new(Path::new("/src"), r, 100, vec![]);
+        match p.plan(row("d/a.txt", 3, "aaa", "ok")).unwrap() {
+            Work::Done(r) => {
+                assert_eq!(r.action(), Action::SkippedDone);
+                assert_eq!(r.box_file_id, "11");
+            }
+            other => panic!("{other:?}"),
+        }
+        match p.plan(row("d/a.txt", 4, "bbb", "ok")).unwrap() {
+            Work::File(t) => {
+                assert_eq!(t.prior.as_ref().unwrap().box_file_id, "11");
+                assert_eq!(t.folder_hint.as_deref(), Some("5"));
+                assert_eq!(t.abs, Path::new("/src/d/a.txt"));
+                assert!(!t.chunked);
+            }
+            other => panic!("{other:?}"),
+        }
+        match p.plan(row("big", 101, "ccc", "ok")).unwrap() {
+            Work::File(t) => assert!(t.chunked && t.prior.is_none()),
+            other => panic!("{other:?}"),
+        }
+        match p
+            .plan(row("bad\\name", 1, "", "invalid:name_invalid"))
+            .unwrap()
+        {
+            Work::Done(r) => {
+                assert_eq!(r.action(), Action::Invalid);
+                assert_eq!(
+                    (r.error_code.as_str(), r.error_message.as_str()),
+                    ("name_invalid", "why")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
