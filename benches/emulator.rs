@@ -18,7 +18,7 @@
 //! the main thread polls the client's futures; every other thread belongs to the emulator.
 //!
 //! Run: `cargo bench --bench emulator`. Quick run: `BENCH_SESSION_MIB=256 BENCH_SMALL_FILES=3000
-//! cargo bench --bench emulator`. Other knobs: `BENCH_PART_CONCURRENCY` (8),
+//! cargo bench --bench emulator`. Other knobs: `BENCH_PART_CONCURRENCY` (4: Box advises 3-5 parts in parallel, and boxlift sends 4 per file),
 //! `BENCH_SMALL_SIZE` (1024 bytes), `BENCH_SMALL_CONCURRENCY` (64), `BENCH_FILES_PER_FOLDER`
 //! (1000), `BENCH_CLIENT_THREADS` (2).
 
@@ -66,7 +66,7 @@ impl Knobs {
     fn from_env() -> Result<Self> {
         let knobs = Knobs {
             session_bytes: env_u64("BENCH_SESSION_MIB", 2048)? * MIB,
-            part_concurrency: env_u64("BENCH_PART_CONCURRENCY", 8)? as usize,
+            part_concurrency: env_u64("BENCH_PART_CONCURRENCY", 4)? as usize,
             small_files: env_u64("BENCH_SMALL_FILES", 30_000)?,
             small_size: env_u64("BENCH_SMALL_SIZE", 1024)? as usize,
             small_concurrency: env_u64("BENCH_SMALL_CONCURRENCY", 64)? as usize,

@@ -58,10 +58,10 @@ pub struct EmulatorArgs {
     /// Seed for injected faults and generated ids (same seed, same faults).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// API calls per second per token (429 + Retry-After beyond).
+    /// API calls per second per user (the token's subject, or the As-User) (429 + Retry-After beyond).
     #[arg(long)]
     pub rate_limit: Option<f64>,
-    /// Uploads per second per token (429 + Retry-After beyond).
+    /// Uploads per second per user (the token's subject, or the As-User) (429 + Retry-After beyond).
     #[arg(long)]
     pub upload_rate_limit: Option<f64>,
     /// Probability of a random 500/502/503 before handling.

@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Switches {
-    /// API calls per second per token (None: unlimited).
+    /// API calls per second per user (the token's subject, or the As-User) (None: unlimited).
     pub rate_limit: Option<f64>,
-    /// Uploads (direct, new version, session creation) per second per token.
+    /// Uploads (direct, new version, session creation) per second per user (the token's subject, or the As-User).
     pub upload_rate_limit: Option<f64>,
     /// Probability of a random 500/502/503 before handling.
     pub fail_rate: f64,
@@ -153,14 +153,14 @@ impl Faults {
             .to_uppercase()
     }
 
-    /// Take one API call from `token`'s bucket; `Err(retry_after_secs)` when empty.
-    pub fn take_api(&self, token: &str, rate: Option<f64>) -> Result<(), u64> {
-        take(&self.api, token, rate)
+    /// Take one API call from `user`'s bucket; `Err(retry_after_secs)` when empty.
+    pub fn take_api(&self, user: &str, rate: Option<f64>) -> Result<(), u64> {
+        take(&self.api, user, rate)
     }
 
-    /// Take one upload from `token`'s upload bucket.
-    pub fn take_upload(&self, token: &str, rate: Option<f64>) -> Result<(), u64> {
-        take(&self.upload, token, rate)
+    /// Take one upload from `user`'s upload bucket.
+    pub fn take_upload(&self, user: &str, rate: Option<f64>) -> Result<(), u64> {
+        take(&self.upload, user, rate)
     }
 }
 

@@ -67,9 +67,9 @@ pub struct EmulatorConfig {
     pub discard: bool,
     /// Seed of the fault RNG (and of generated ids).
     pub seed: u64,
-    /// API calls per second per token.
+    /// API calls per second per user (the token's subject, or the As-User).
     pub rate_limit: Option<f64>,
-    /// Uploads per second per token.
+    /// Uploads per second per user (the token's subject, or the As-User).
     pub upload_rate_limit: Option<f64>,
     /// Probability of a random 500/502/503 before handling.
     pub fail_rate: f64,
