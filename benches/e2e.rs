@@ -22,12 +22,7 @@ fn env_u64(name: &str, default: u64) -> u64 {
 }
 
 fn total_requests(emu: &EmulatorHandle) -> u64 {
-    emu.state()
-        .counters
-        .requests
-        .values()
-        .flat_map(|m| m.values())
-        .sum()
+    emu.state().counters.total_requests()
 }
 
 /// Run one migration of `src`; returns (seconds, requests, peak RSS of the child so far).

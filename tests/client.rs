@@ -98,12 +98,7 @@ fn tree(emu: &EmulatorHandle) -> BTreeMap<String, (String, Option<String>, u64, 
 }
 
 fn requests(emu: &EmulatorHandle) -> u64 {
-    emu.state()
-        .counters
-        .requests
-        .values()
-        .flat_map(|m| m.values())
-        .sum()
+    emu.state().counters.total_requests()
 }
 
 fn status_count(emu: &EmulatorHandle, status: &str) -> u64 {

@@ -151,12 +151,7 @@ fn assert_tree_landed(emu: &EmulatorHandle, rows: &[ManifestRow]) {
 }
 
 fn total_requests(emu: &EmulatorHandle) -> u64 {
-    emu.state()
-        .counters
-        .requests
-        .values()
-        .flat_map(|m| m.values())
-        .sum()
+    emu.state().counters.total_requests()
 }
 
 fn verify(emu: &EmulatorHandle, work: &Path) -> Output {

@@ -43,6 +43,13 @@ pub struct Counters {
     pub sessions_aborted: u64,
 }
 
+impl Counters {
+    /// Every request answered, whatever its route and status.
+    pub fn total_requests(&self) -> u64 {
+        self.requests.values().flat_map(|m| m.values()).sum()
+    }
+}
+
 /// One file or folder of the tree.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TreeEntry {
