@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use reqwest::Method;
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
@@ -362,23 +361,10 @@ impl BoxClient {
 
     async fn delete_item(&self, kind: &str, id: &str) -> Result<(), ApiError> {
         let url = self.api(&format!("/{kind}/{}", urlencoding::encode(id)));
-        let mut ctx = RetryContext::new(self.shared.config.retry.clone());
-        let req = Req {
-            op: "delete item",
-            path: "/{kind}/{id}",
-            bucket: Bucket::Api,
-            idempotent: true,
-            body_len: 0,
-        };
-        match self
-            .execute(&mut ctx, req, |h| Ok(h.request(Method::DELETE, &url)))
+        // Gone already only counts after a retry (our first reply was lost): a 404 on the
+        // first attempt means we were wrong about what exists.
+        self.delete("delete item", "/{kind}/{id}", &url, |attempts| attempts > 1)
             .await
-        {
-            Ok(_) => Ok(()),
-            // Gone already (a retried delete whose first reply was lost).
-            Err(e) if e.kind == ErrorKind::NotFound && ctx.total_attempts > 1 => Ok(()),
-            Err(e) => Err(e),
-        }
     }
 }
 

@@ -74,6 +74,36 @@ impl From<Fail> for ApiError {
 }
 
 impl BoxClient {
+    /// `DELETE url` with retries (idempotent, API budget). A 404 means the thing is already
+    /// gone; `gone_is_done(attempts)` says whether that counts as success after that many
+    /// attempts (after a retry, the first attempt's lost reply may have done the deletion).
+    pub(crate) async fn delete(
+        &self,
+        op: &str,
+        path: &str,
+        url: &str,
+        gone_is_done: impl Fn(u32) -> bool,
+    ) -> Result<(), ApiError> {
+        let mut ctx = RetryContext::new(self.shared.config.retry.clone());
+        let req = Req {
+            op,
+            path,
+            bucket: Bucket::Api,
+            idempotent: true,
+            body_len: 0,
+        };
+        match self
+            .execute(&mut ctx, req, |h| {
+                Ok(h.request(reqwest::Method::DELETE, url))
+            })
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind == ErrorKind::NotFound && gone_is_done(ctx.total_attempts) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Send with retries; any non-2xx that is not retried is an error.
     pub(crate) async fn execute<F>(
         &self,

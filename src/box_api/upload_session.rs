@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use base64::Engine as _;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
-use reqwest::Method;
 use sha1::{Digest, Sha1};
 
 use super::BoxClient;
@@ -202,22 +201,14 @@ impl BoxClient {
     /// Abort a session (Box drops its parts).
     pub async fn abort_upload_session(&self, id: &str) -> Result<(), ApiError> {
         let url = self.session_url(id, "");
-        let mut ctx = RetryContext::new(self.shared.config.retry.clone());
-        let req = Req {
-            op: "abort upload session",
-            path: "/files/upload_sessions/{id}",
-            bucket: Bucket::Api,
-            idempotent: true,
-            body_len: 0,
-        };
-        match self
-            .execute(&mut ctx, req, |h| Ok(h.request(Method::DELETE, &url)))
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e),
-        }
+        // An expired or already-aborted session is as good as aborted.
+        self.delete(
+            "abort upload session",
+            "/files/upload_sessions/{id}",
+            &url,
+            |_| true,
+        )
+        .await
     }
 
     /// Send part `index` of `src` (read from the file now; the same bytes are re-sent on retry).
