@@ -27,6 +27,10 @@ pub struct GlobalArgs {
     /// Log line format on stderr: human text, or one JSON object per line for log collectors.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
+    /// Config file (TOML) with defaults for any flag: a table per verb (`[migrate]`...), `[box]`
+    /// for the Box connection, global keys at the top. Flags and env vars override it.
+    #[arg(long, env = "BOXLIFT_CONFIG", global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// Log output format.

@@ -7,7 +7,7 @@
 //! One module per pipeline stage:
 //!
 //! ```text
-//! cli ─► cmd::<verb>
+//! cli ─► config (TOML file, under flags and env) ─► cmd::<verb>
 //! scan (walkdir) ─bounded─► hash (rayon, mmap) ─► manifest (CSV, streamed)
 //!                                   │ ManifestRow
 //! state (skip what is done) ───────►plan (folders, upload kind, conflicts, estimates)
@@ -25,6 +25,7 @@
 pub mod box_api;
 pub mod cli;
 pub mod cmd;
+pub mod config;
 pub mod emulator;
 pub mod exit;
 pub mod hash;

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::cli::LogFormat;
+use crate::cmd::STATUS_TARGET;
 use crate::report::summary::human_bytes;
 use crate::upload::Event;
 
@@ -65,8 +67,15 @@ impl std::fmt::Debug for Progress {
 }
 
 impl Progress {
-    /// Start showing progress on stderr.
-    pub fn start(mode: ShowProgress, interval: Duration, extra: Option<ExtraCounters>) -> Self {
+    /// Start showing progress on stderr. Under `--log-format json` the status lines are
+    /// tracing events (target [`STATUS_TARGET`]) with one field per counter, so every stderr
+    /// line stays JSON.
+    pub fn start(
+        mode: ShowProgress,
+        interval: Duration,
+        extra: Option<ExtraCounters>,
+        log_format: LogFormat,
+    ) -> Self {
         let counters = Arc::new(Counters::default());
         let stop = Arc::new(AtomicBool::new(false));
         let bar_mode = match mode {
@@ -110,10 +119,11 @@ impl Progress {
                     std::thread::sleep(Duration::from_millis(100).min(interval));
                     if Instant::now() >= next {
                         next += interval;
-                        eprintln!(
-                            "boxlift: {}",
-                            status_line(&c, started.elapsed(), extra.as_ref().as_ref())
-                        );
+                        let status = Status::read(&c, started.elapsed(), extra.as_ref().as_ref());
+                        match log_format {
+                            LogFormat::Text => eprintln!("boxlift: {status}"),
+                            LogFormat::Json => status.emit(),
+                        }
                     }
                 }
             });
@@ -202,32 +212,115 @@ fn files_message(c: &Counters, elapsed: Duration, extra: Option<&ExtraCounters>)
     format!("files {done}/{total}{plus} {fps:.0}/s, retries {r}, 429s {t}")
 }
 
+/// One reading of the counters: what a status line or a status event says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Status {
+    /// Rows finished.
+    pub files_done: u64,
+    /// Rows known so far.
+    pub files_total: u64,
+    /// Bytes sent.
+    pub bytes_done: u64,
+    /// Bytes to send, known so far.
+    pub bytes_total: u64,
+    /// Megabytes (10^6) sent per second since the start.
+    pub mb_per_s: f64,
+    /// Rows finished per second since the start.
+    pub files_per_s: f64,
+    /// Seconds left at the current rate; `None` while the scan still finds rows.
+    pub eta_s: Option<u64>,
+    /// Retried requests.
+    pub retries: u64,
+    /// Answers 429 (rate limited).
+    pub throttled: u64,
+    /// Failed or invalid rows.
+    pub failed: u64,
+    /// Whether the scan has produced every row (totals are final).
+    pub scan_done: bool,
+    /// Seconds since the start.
+    pub elapsed_s: u64,
+}
+
+impl Status {
+    /// Read the counters.
+    pub fn read(c: &Counters, elapsed: Duration, extra: Option<&ExtraCounters>) -> Status {
+        let secs = elapsed.as_secs_f64().max(1e-3);
+        let (fd, ft) = (c.files_done.load(Relaxed), c.files_total.load(Relaxed));
+        let (bd, bt) = (c.bytes_done.load(Relaxed), c.bytes_total.load(Relaxed));
+        let scan_done = c.scan_done.load(Relaxed);
+        let fps = fd as f64 / secs;
+        let eta = if !scan_done {
+            None
+        } else if bd > 0 && bt > bd {
+            Some((bt - bd) as f64 / (bd as f64 / secs))
+        } else if fd > 0 && ft > fd {
+            Some((ft - fd) as f64 / fps)
+        } else {
+            Some(0.0)
+        };
+        let (retries, throttled) = retries(c, extra);
+        Status {
+            files_done: fd,
+            files_total: ft,
+            bytes_done: bd,
+            bytes_total: bt,
+            mb_per_s: bd as f64 / 1e6 / secs,
+            files_per_s: fps,
+            eta_s: eta.map(|e| e as u64),
+            retries,
+            throttled,
+            failed: c.failed.load(Relaxed),
+            scan_done,
+            elapsed_s: elapsed.as_secs(),
+        }
+    }
+
+    /// Emit as one tracing event (target [`STATUS_TARGET`], message `status`).
+    pub fn emit(&self) {
+        tracing::info!(
+            target: STATUS_TARGET,
+            files_done = self.files_done,
+            files_total = self.files_total,
+            bytes_done = self.bytes_done,
+            bytes_total = self.bytes_total,
+            mb_per_s = (self.mb_per_s * 10.0).round() / 10.0,
+            files_per_s = (self.files_per_s * 10.0).round() / 10.0,
+            eta_s = self.eta_s,
+            retries = self.retries,
+            throttled_429 = self.throttled,
+            failed = self.failed,
+            scan_done = self.scan_done,
+            elapsed_s = self.elapsed_s,
+            "status"
+        );
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let plus = if self.scan_done { "" } else { "+" };
+        let eta = self
+            .eta_s
+            .map_or_else(|| "?".to_string(), |s| fmt_duration(Duration::from_secs(s)));
+        write!(
+            f,
+            "{}/{}{plus} files, {}/{}{plus}, {:.1} MB/s, {:.1} files/s, ETA {eta}, {} retries, {} 429s, {} failed",
+            self.files_done,
+            self.files_total,
+            human_bytes(self.bytes_done),
+            human_bytes(self.bytes_total),
+            self.mb_per_s,
+            self.files_per_s,
+            self.retries,
+            self.throttled,
+            self.failed
+        )
+    }
+}
+
 /// The one-line status: files and bytes done of total, MB/s, files/s, ETA, retries and 429s.
 pub fn status_line(c: &Counters, elapsed: Duration, extra: Option<&ExtraCounters>) -> String {
-    let secs = elapsed.as_secs_f64().max(1e-3);
-    let (fd, ft) = (c.files_done.load(Relaxed), c.files_total.load(Relaxed));
-    let (bd, bt) = (c.bytes_done.load(Relaxed), c.bytes_total.load(Relaxed));
-    let plus = if c.scan_done.load(Relaxed) { "" } else { "+" };
-    let mbps = bd as f64 / 1e6 / secs;
-    let fps = fd as f64 / secs;
-    let eta = if !c.scan_done.load(Relaxed) {
-        "?".to_string()
-    } else if bd > 0 && bt > bd {
-        fmt_duration(Duration::from_secs_f64(
-            (bt - bd) as f64 / (bd as f64 / secs),
-        ))
-    } else if fd > 0 && ft > fd {
-        fmt_duration(Duration::from_secs_f64((ft - fd) as f64 / fps))
-    } else {
-        "0s".to_string()
-    };
-    let (r, t) = retries(c, extra);
-    format!(
-        "{fd}/{ft}{plus} files, {}/{}{plus}, {mbps:.1} MB/s, {fps:.1} files/s, ETA {eta}, {r} retries, {t} 429s, {} failed",
-        human_bytes(bd),
-        human_bytes(bt),
-        c.failed.load(Relaxed)
-    )
+    Status::read(c, elapsed, extra).to_string()
 }
 
 fn fmt_duration(d: Duration) -> String {
@@ -248,7 +341,12 @@ mod tests {
 
     #[test]
     fn status_line_counts_events() {
-        let p = Progress::start(ShowProgress::None, Duration::from_secs(10), None);
+        let p = Progress::start(
+            ShowProgress::None,
+            Duration::from_secs(10),
+            None,
+            LogFormat::Text,
+        );
         p.on_event(&Event::Planned { bytes: 2_000_000 });
         p.on_event(&Event::Planned { bytes: 2_000_000 });
         p.on_event(&Event::BytesSent { bytes: 2_000_000 });

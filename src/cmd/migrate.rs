@@ -20,7 +20,7 @@ use clap::Args;
 use tokio::sync::mpsc;
 
 use crate::box_api::{BoxClient, ClientConfig};
-use crate::cli::{BoxArgs, GlobalArgs};
+use crate::cli::{BoxArgs, GlobalArgs, LogFormat};
 use crate::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 use crate::exit::ExitCode;
 use crate::manifest::write::Writer;
@@ -135,14 +135,15 @@ fn paths(args: &MigrateArgs) -> Paths {
 }
 
 /// Run `boxlift migrate`.
-pub fn run(mut args: MigrateArgs, _global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+pub fn run(mut args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let format = global.log_format;
     check_threshold(args.chunked_threshold)?;
     if !args.src.is_dir() {
         bail!("{} is not a directory", args.src.display());
     }
     let paths = paths(&args);
     let _emulator = if args.emulator {
-        Some(emulator_for_run(&mut args.box_args)?)
+        Some(emulator_for_run(&mut args.box_args, format)?)
     } else {
         None
     };
@@ -175,11 +176,12 @@ pub fn run(mut args: MigrateArgs, _global: &GlobalArgs) -> anyhow::Result<ExitCo
             let s = stats_client.stats();
             (s.retries, s.rate_limited)
         })),
+        format,
     );
     let sink = std::thread::spawn(move || sink(ev_rx, report, writer, progress));
 
     let cancel = Arc::new(AtomicBool::new(false));
-    rt.spawn(on_interrupt(cancel.clone()));
+    rt.spawn(on_interrupt(cancel.clone(), format));
     let ctx = Arc::new(Ctx {
         cancel: cancel.clone(),
         folders: Folders::new(
@@ -237,7 +239,10 @@ pub fn run(mut args: MigrateArgs, _global: &GlobalArgs) -> anyhow::Result<ExitCo
     drop(rt);
 
     if args.emulator {
-        print_report(&paths.report);
+        print_report(&paths.report, format);
+    }
+    if format == LogFormat::Json {
+        summary_event(&summary, &stats, started.elapsed());
     }
     print!("{}", summary.render(started.elapsed()));
     println!(
@@ -251,7 +256,11 @@ pub fn run(mut args: MigrateArgs, _global: &GlobalArgs) -> anyhow::Result<ExitCo
     println!("report: {}", paths.report.display());
     sink_result?;
     if cancel.load(Ordering::Relaxed) {
-        eprintln!("boxlift: interrupted; the state is saved, run the same command to resume");
+        super::notice(
+            format,
+            true,
+            "interrupted; the state is saved, run the same command to resume",
+        );
         return Ok(ExitCode::Interrupted);
     }
     scanned?;
@@ -261,7 +270,7 @@ pub fn run(mut args: MigrateArgs, _global: &GlobalArgs) -> anyhow::Result<ExitCo
 /// SIGINT or SIGTERM (Kubernetes) once: start nothing new and let the files in flight finish
 /// (their rows and journal entries are written). A second signal exits at once; the journal is
 /// crash-safe, so a re-run resumes either way.
-async fn on_interrupt(cancel: Arc<AtomicBool>) {
+async fn on_interrupt(cancel: Arc<AtomicBool>, format: LogFormat) {
     async fn signal() {
         #[cfg(unix)]
         {
@@ -285,14 +294,21 @@ async fn on_interrupt(cancel: Arc<AtomicBool>) {
     }
     signal().await;
     cancel.store(true, Ordering::Relaxed);
-    eprintln!("boxlift: interrupted: finishing the files in flight (signal again to stop now)");
+    super::notice(
+        format,
+        true,
+        "interrupted: finishing the files in flight (signal again to stop now)",
+    );
     signal().await;
     std::process::exit(ExitCode::Interrupted.code());
 }
 
 /// With `--emulator`: start the built-in emulator (data under `.boxlift/emulator/`, kept between
 /// runs) and point the Box arguments at it with its developer token.
-pub(crate) fn emulator_for_run(box_args: &mut BoxArgs) -> anyhow::Result<EmulatorHandle> {
+pub(crate) fn emulator_for_run(
+    box_args: &mut BoxArgs,
+    format: LogFormat,
+) -> anyhow::Result<EmulatorHandle> {
     let dir = PathBuf::from(".boxlift/emulator");
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let config = EmulatorConfig {
@@ -310,10 +326,14 @@ pub(crate) fn emulator_for_run(box_args: &mut BoxArgs) -> anyhow::Result<Emulato
     box_args.upload_url = handle.upload_url();
     box_args.oauth_url = handle.oauth_url();
     box_args.developer_token = Some(token);
-    eprintln!(
-        "boxlift: emulator at {} (data in {})",
-        handle.base_url(),
-        dir.display()
+    super::notice(
+        format,
+        false,
+        &format!(
+            "emulator at {} (data in {})",
+            handle.base_url(),
+            dir.display()
+        ),
     );
     Ok(handle)
 }
@@ -415,8 +435,30 @@ fn sink(
     (summary, first_err.map_or(Ok(()), Err))
 }
 
+/// The end of the run as one event for log collectors (`--log-format json`): rows per action,
+/// failures, bytes and Box requests. The text summary still goes to stdout.
+fn summary_event(summary: &Summary, stats: &crate::box_api::ClientStats, elapsed: Duration) {
+    use crate::report::Action;
+    tracing::info!(
+        target: super::STATUS_TARGET,
+        rows = summary.total(),
+        uploaded = summary.count(Action::Uploaded),
+        new_version = summary.count(Action::NewVersion),
+        skipped_done = summary.count(Action::SkippedDone),
+        skipped_exists = summary.count(Action::SkippedExists),
+        failed = summary.failures(),
+        bytes_sent = summary.bytes_sent,
+        requests = stats.requests,
+        retries = stats.retries,
+        throttled_429 = stats.rate_limited,
+        elapsed_s = elapsed.as_secs(),
+        exit_code = summary.exit_code().code(),
+        "migrate finished"
+    );
+}
+
 /// Print the report: a compact table for small runs, else where it is.
-fn print_report(path: &Path) {
+fn print_report(path: &Path, format: LogFormat) {
     match crate::report::csv::read_report(path) {
         Ok(mut rows) if rows.len() <= 200 => {
             // The CSV is in completion order; the table reads better in path order.
@@ -424,7 +466,7 @@ fn print_report(path: &Path) {
             print!("{}", render_rows(&rows));
         }
         Ok(rows) => println!("{} rows: see {}", rows.len(), path.display()),
-        Err(e) => eprintln!("boxlift: {e}"),
+        Err(e) => super::notice(format, true, &e.to_string()),
     }
 }
 

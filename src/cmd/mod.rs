@@ -9,9 +9,14 @@ pub mod migrate;
 pub mod scan;
 pub mod verify;
 
+/// The tracing target of the events a scheduled job's log collector reads: periodic status and
+/// the end-of-run summary. Under `--log-format json` it is shown at the default verbosity.
+pub const STATUS_TARGET: &str = "boxlift::status";
+
 /// Run the verb the user asked for.
 pub fn run(cli: Cli) -> ExitCode {
     init_tracing(&cli.global);
+    let format = cli.global.log_format;
     let result = match cli.command {
         Command::Scan(args) => scan::run(args, &cli.global),
         Command::Audit(args) => audit::run(args, &cli.global),
@@ -22,9 +27,40 @@ pub fn run(cli: Cli) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("boxlift: error: {err:#}");
+            let err = format!("{err:#}");
+            match format {
+                LogFormat::Text => eprintln!("boxlift: error: {err}"),
+                LogFormat::Json => {
+                    tracing::error!(target: STATUS_TARGET, error = %err, "could not run")
+                }
+            }
             ExitCode::CouldNotRun
         }
+    }
+}
+
+/// Report an error found before any verb runs (the config file), as text or one JSON line.
+pub fn fail_before_start(err: &dyn std::error::Error, json: bool) {
+    if json {
+        let line = serde_json::json!({
+            "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "level": "ERROR",
+            "fields": { "message": "could not run", "error": err.to_string() },
+            "target": STATUS_TARGET,
+        });
+        eprintln!("{line}");
+    } else {
+        eprintln!("boxlift: error: {err}");
+    }
+}
+
+/// A line for the operator on stderr: plain text (`boxlift: ...`), or under `--log-format json`
+/// a tracing event, so that every stderr line of a scheduled job is machine-readable.
+pub(crate) fn notice(format: LogFormat, warn: bool, msg: &str) {
+    match (format, warn) {
+        (LogFormat::Text, _) => eprintln!("boxlift: {msg}"),
+        (LogFormat::Json, false) => tracing::info!(target: STATUS_TARGET, "{msg}"),
+        (LogFormat::Json, true) => tracing::warn!(target: STATUS_TARGET, "{msg}"),
     }
 }
 
@@ -36,6 +72,8 @@ fn init_tracing(global: &GlobalArgs) {
         2 => "debug",
         _ => "trace",
     };
+    // Status events replace the text status lines under json, so they show without -v.
+    let default = format!("{default},{STATUS_TARGET}=info");
     let filter = EnvFilter::try_from_env("BOXLIFT_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

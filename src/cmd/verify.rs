@@ -35,7 +35,7 @@ pub struct VerifyArgs {
 }
 
 /// Run `boxlift verify`.
-pub fn run(mut args: VerifyArgs, _global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+pub fn run(mut args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     // Only rows that should be in Box: `ok` files and directories. The map holds one small
     // entry per row (about 150 bytes), so 10M rows need ~1.5 GB: verify big trees in parts.
     let mut expected = HashMap::new();
@@ -56,7 +56,10 @@ pub fn run(mut args: VerifyArgs, _global: &GlobalArgs) -> anyhow::Result<ExitCod
     }
     let expected_rows = expected.len();
     let _emulator = if args.emulator {
-        Some(super::migrate::emulator_for_run(&mut args.box_args)?)
+        Some(super::migrate::emulator_for_run(
+            &mut args.box_args,
+            global.log_format,
+        )?)
     } else {
         None
     };
