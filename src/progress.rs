@@ -283,6 +283,7 @@ impl Status {
             files_total = self.files_total,
             bytes_done = self.bytes_done,
             bytes_total = self.bytes_total,
+            bytes_per_s = (self.mb_per_s * 1e6) as u64,
             mb_per_s = (self.mb_per_s * 10.0).round() / 10.0,
             files_per_s = (self.files_per_s * 10.0).round() / 10.0,
             eta_s = self.eta_s,

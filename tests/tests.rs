@@ -3,6 +3,8 @@
 mod common;
 
 mod client;
+mod config;
+mod deploy;
 mod emulator;
 mod migrate;
 mod scan;
