@@ -45,7 +45,7 @@ pub struct ScanArgs {
 }
 
 /// Run `boxlift scan`.
-pub fn run(args: ScanArgs, _global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: ScanArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     tracing::debug!("SHA-1 implementation: {}", crate::hash::sha1_backend());
     let progress = Arc::new(Progress::default());
     let opts = ScanOptions {
@@ -85,6 +85,19 @@ pub fn run(args: ScanArgs, _global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         for (status, n) in &summary.problems {
             eprintln!("  {status}: {n}");
         }
+    } else if global.log_format == crate::cli::LogFormat::Json {
+        // A log collector's event (shown without -v), with the counts as fields.
+        tracing::info!(
+            target: super::STATUS_TARGET,
+            files = summary.files,
+            bytes = summary.bytes,
+            dirs = summary.dirs,
+            hashed = progress.hashed.load(Ordering::Relaxed),
+            reused = progress.reused.load(Ordering::Relaxed),
+            problems,
+            elapsed_s = started.elapsed().as_secs(),
+            "scan finished"
+        );
     } else {
         tracing::info!("{line}");
     }
