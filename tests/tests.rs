@@ -6,3 +6,4 @@ mod client;
 mod emulator;
 mod migrate;
 mod scan;
+mod shard;
