@@ -25,19 +25,21 @@ fn total_requests(emu: &EmulatorHandle) -> u64 {
     emu.state().counters.total_requests()
 }
 
-/// Run one migration of `src`; returns (seconds, requests, peak RSS of the child so far).
-fn migrate(emu: &EmulatorHandle, src: &Path, work: &Path, extra: &[&str]) -> (f64, u64, u64) {
-    let requests = total_requests(emu);
+/// Start `boxlift migrate src` as a child with its report in `work`.
+fn spawn_migrate(
+    emu: &EmulatorHandle,
+    src: &Path,
+    work: &Path,
+    extra: &[&str],
+) -> std::process::Child {
     fs::create_dir_all(work).unwrap();
     let log = fs::File::create(work.join("stdout.txt")).unwrap();
-    let started = Instant::now();
-    let child = Command::new(env!("CARGO_BIN_EXE_boxlift"))
-        .args(["migrate", src.to_str().unwrap()])
-        .args(if extra.is_empty() {
-            &["--dest", "0"][..]
-        } else {
-            extra
-        })
+    let mut c = Command::new(env!("CARGO_BIN_EXE_boxlift"));
+    c.args(["migrate", src.to_str().unwrap()]);
+    if !extra.contains(&"--dest") {
+        c.args(["--dest", "0"]);
+    }
+    c.args(extra)
         .args(["--report", work.join("report.csv").to_str().unwrap()])
         .args(["--progress", "none"])
         .args(["--api-url", &emu.api_url()])
@@ -50,8 +52,12 @@ fn migrate(emu: &EmulatorHandle, src: &Path, work: &Path, extra: &[&str]) -> (f6
         .stdout(log)
         .stderr(Stdio::inherit())
         .spawn()
-        .expect("run boxlift");
-    // Reaped below with wait4 (std's `wait` would not give the rusage).
+        .expect("run boxlift")
+}
+
+/// Wait for a child started by [`spawn_migrate`]; returns its own peak RSS in bytes.
+fn reap(child: std::process::Child, work: &Path) -> u64 {
+    // Reaped here with wait4 (std's `wait` would not give the rusage).
     #[allow(clippy::zombie_processes)]
     let child = child;
     // wait4 gives this child's own peak RSS (ru_maxrss, KiB on Linux), not the max over all
@@ -62,7 +68,6 @@ fn migrate(emu: &EmulatorHandle, src: &Path, work: &Path, extra: &[&str]) -> (f6
     // SAFETY: pid is our unreaped child; status and ru point to live locals.
     let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut ru) };
     assert_eq!(pid, child.id() as libc::pid_t, "wait4 failed");
-    let secs = started.elapsed().as_secs_f64();
     if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
         eprintln!(
             "{}",
@@ -70,11 +75,46 @@ fn migrate(emu: &EmulatorHandle, src: &Path, work: &Path, extra: &[&str]) -> (f6
         );
         panic!("boxlift migrate failed: status {status}");
     }
-    (
-        secs,
-        total_requests(emu) - requests,
-        ru.ru_maxrss as u64 * 1024,
-    )
+    ru.ru_maxrss as u64 * 1024
+}
+
+/// Run one migration of `src`; returns (seconds, requests, peak RSS of the child).
+fn migrate(emu: &EmulatorHandle, src: &Path, work: &Path, extra: &[&str]) -> (f64, u64, u64) {
+    let requests = total_requests(emu);
+    let started = Instant::now();
+    let rss = reap(spawn_migrate(emu, src, work, extra), work);
+    let secs = started.elapsed().as_secs_f64();
+    (secs, total_requests(emu) - requests, rss)
+}
+
+/// `shards` processes of `--shard K/N` at once; returns (seconds until the last exits,
+/// requests, the largest child peak RSS).
+fn migrate_sharded(
+    emu: &EmulatorHandle,
+    src: &Path,
+    work: &Path,
+    dest: &str,
+    shards: u32,
+) -> (f64, u64, u64) {
+    let requests = total_requests(emu);
+    let started = Instant::now();
+    let children: Vec<_> = (0..shards)
+        .map(|k| {
+            let spec = format!("{k}/{shards}");
+            let w = work.join(format!("shard-{k}"));
+            (
+                spawn_migrate(emu, src, &w, &["--dest", dest, "--shard", &spec]),
+                w,
+            )
+        })
+        .collect();
+    let rss = children
+        .into_iter()
+        .map(|(c, w)| reap(c, &w))
+        .max()
+        .unwrap_or(0);
+    let secs = started.elapsed().as_secs_f64();
+    (secs, total_requests(emu) - requests, rss)
 }
 
 fn main() {
@@ -135,9 +175,9 @@ fn main() {
 
     let w1 = tmp.path().join("w1");
     let (secs, reqs, rss1) = migrate(&emu, &small, &w1, &[]);
+    let small_rate = small_files as f64 / secs;
     println!(
-        "small: {small_files} files x {small_size} B in {secs:.2}s = {:.0} files/s, {reqs} requests, peak RSS {:.0} MB",
-        small_files as f64 / secs,
+        "small: {small_files} files x {small_size} B in {secs:.2}s = {small_rate:.0} files/s, {reqs} requests, peak RSS {:.0} MB",
         rss1 as f64 / 1e6
     );
     let w2 = tmp.path().join("w2");
@@ -177,8 +217,25 @@ fn main() {
         mb / secs,
         rss3 as f64 / 1e6
     );
+    // The small tree again, into a fresh folder, as 4 concurrent `--shard K/4` processes (one
+    // host, one identity; rate share 4 of an unlimited budget): what sharding costs or gains
+    // beside the single process above, in the same run.
+    let folder = report
+        .iter()
+        .filter(|r| r.kind == "dir")
+        .nth(1)
+        .map(|r| r.box_folder_id.clone())
+        .expect("a second folder from the small run");
+    let shards = 4;
+    let (secs, reqs, rss4) = migrate_sharded(&emu, &small, &tmp.path().join("w4"), &folder, shards);
+    println!(
+        "small, {shards} shards at once: {secs:.2}s = {:.0} files/s ({:.2}x one process), {reqs} requests, peak RSS {:.0} MB per shard",
+        small_files as f64 / secs,
+        (small_files as f64 / secs) / small_rate,
+        rss4 as f64 / 1e6
+    );
     println!(
         "boxlift peak memory over the runs: {:.0} MB (goal ≤ 300 MB)",
-        rss1.max(rss2).max(rss3) as f64 / 1e6
+        rss1.max(rss2).max(rss3).max(rss4) as f64 / 1e6
     );
 }

@@ -8,3 +8,4 @@ mod deploy;
 mod emulator;
 mod migrate;
 mod scan;
+mod shard;

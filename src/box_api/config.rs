@@ -45,6 +45,10 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     /// Longest silence while reading a reply before the attempt counts as failed.
     pub read_timeout: Duration,
+    /// Other processes create folders in the same tree at once (`--shard`): after resolving a
+    /// folder, list its parent and converge on the oldest of same-named twins (one list call
+    /// per folder, worth it only when such races can happen).
+    pub settle_folder_twins: bool,
 }
 
 impl ClientConfig {
@@ -64,6 +68,7 @@ impl ClientConfig {
             part_concurrency: 4,
             connect_timeout: Duration::from_secs(30),
             read_timeout: Duration::from_secs(120),
+            settle_folder_twins: false,
         }
     }
 
@@ -161,6 +166,16 @@ impl ClientConfig {
     }
 }
 
+impl ClientConfig {
+    /// Keep 1/`share` of each per-identity rate (at least one call per minute), for `share`
+    /// processes acting as the same identities at once (`--shard`, `--rate-share`).
+    pub fn share_rates(&mut self, share: u32) {
+        let share = share.max(1);
+        self.api_calls_per_minute = (self.api_calls_per_minute / share).max(1);
+        self.uploads_per_minute = (self.uploads_per_minute / share).max(1);
+    }
+}
+
 fn positive(name: &str, n: u32) -> Result<u32, ConfigError> {
     if n == 0 {
         return Err(ConfigError::Invalid(format!("{name} must be at least 1")));
@@ -172,6 +187,15 @@ fn positive(name: &str, n: u32) -> Result<u32, ConfigError> {
 mod tests {
     use super::*;
     use crate::cli::BoxArgs;
+
+    #[test]
+    fn shared_rates_divide_and_never_reach_zero() {
+        let mut c = ClientConfig::new(AuthConfig::DeveloperToken(Secret::new("t")));
+        c.share_rates(4);
+        assert_eq!((c.api_calls_per_minute, c.uploads_per_minute), (250, 60));
+        c.share_rates(1000);
+        assert_eq!((c.api_calls_per_minute, c.uploads_per_minute), (1, 1));
+    }
 
     #[test]
     fn from_args_picks_credentials_and_rates() {

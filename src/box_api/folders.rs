@@ -50,6 +50,22 @@ impl FolderCache {
     }
 }
 
+/// A folder `create_folder` resolved: made by this call, or found (409, listing).
+#[derive(Debug)]
+struct Created {
+    id: String,
+    by_us: bool,
+}
+
+impl Created {
+    fn found(id: &str) -> Self {
+        Created {
+            id: id.to_owned(),
+            by_us: false,
+        }
+    }
+}
+
 /// Box compares names case-insensitively.
 fn fold(name: &str) -> String {
     name.to_lowercase()
@@ -171,16 +187,53 @@ impl BoxClient {
         let cell = cache.child(parent_id, name);
         let id = cell
             .get_or_try_init(|| async {
-                let id = self.create_folder(parent_id, name).await?;
-                Ok::<String, ApiError>(id)
+                let made = self.create_folder(parent_id, name).await?;
+                if self.shared.config.settle_folder_twins {
+                    return self.settle_twins(parent_id, name, made).await;
+                }
+                Ok::<String, ApiError>(made.id)
             })
             .await?
             .clone();
         Ok(id)
     }
 
+    /// Other processes (shards) may create the same folder at the same moment, and Box can let
+    /// both creations succeed (box-node-sdk#574). Every process converges on the oldest twin:
+    /// after creating or finding `ours`, list the parent; if an older same-named folder exists,
+    /// use it, and delete ours if we created it (not recursively: Box refuses to delete a
+    /// folder that is not empty, so nothing anyone put there can be lost). Nobody else can have
+    /// used ours yet: whoever learns of it by a 409 or a listing also sees the older one and
+    /// picks it, since it was created first.
+    async fn settle_twins(
+        &self,
+        parent_id: &str,
+        name: &str,
+        ours: Created,
+    ) -> Result<String, ApiError> {
+        let items = self.list_folder(parent_id, &["name"]).await?;
+        let oldest = folders_of(&items)
+            .into_iter()
+            .find(|f| f.name.as_deref().map(fold) == Some(fold(name)))
+            .map(|f| f.id.clone());
+        let Some(oldest) = oldest.filter(|o| *o != ours.id) else {
+            return Ok(ours.id);
+        };
+        if ours.by_us {
+            tracing::info!(parent_id, name, ours = %ours.id, oldest = %oldest, "another process created the same folder at once; using the older one");
+            let url = self.api(&format!("/folders/{}", urlencoding::encode(&ours.id)));
+            if let Err(e) = self
+                .delete("delete twin folder", "/folders/{id}", &url, |_| true)
+                .await
+            {
+                tracing::warn!(folder_id = %ours.id, "cannot delete a twin folder: {e}");
+            }
+        }
+        Ok(oldest)
+    }
+
     /// Create one folder; a 409 names the existing one.
-    async fn create_folder(&self, parent_id: &str, name: &str) -> Result<String, ApiError> {
+    async fn create_folder(&self, parent_id: &str, name: &str) -> Result<Created, ApiError> {
         let url = self.api("/folders");
         let body = CreateFolder {
             name: name.to_owned(),
@@ -206,7 +259,10 @@ impl BoxClient {
                 // A folder we just made is empty: no need to list it later.
                 self.shared.folders.mark_listed(&f.id);
                 tracing::debug!(folder_id = %f.id, parent_id, "folder created");
-                Ok(f.id)
+                Ok(Created {
+                    id: f.id,
+                    by_us: true,
+                })
             }
             Err(e) if e.is_name_in_use() => {
                 let conflicts = e.conflicts();
@@ -217,7 +273,7 @@ impl BoxClient {
                             .is_none_or(|n| fold(n) == fold(name))
                 });
                 if let Some(id) = folder.and_then(|c| c.get("id")).and_then(Value::as_str) {
-                    return Ok(id.to_owned());
+                    return Ok(Created::found(id));
                 }
                 if conflicts
                     .iter()
@@ -235,7 +291,7 @@ impl BoxClient {
                 folders_of(&items)
                     .into_iter()
                     .find(|f| f.name.as_deref().map(fold) == Some(fold(name)))
-                    .map(|f| f.id.clone())
+                    .map(|f| Created::found(&f.id))
                     .ok_or(e)
             }
             Err(e) => Err(e),

@@ -26,6 +26,7 @@ use crate::exit::ExitCode;
 use crate::manifest::write::Writer;
 use crate::manifest::{Kind, ManifestRow, Status};
 use crate::plan::kind::check_threshold;
+use crate::plan::shard::Shard;
 use crate::plan::units::parse_bytes;
 use crate::progress::{Progress, ShowProgress};
 use crate::report::summary::render_rows;
@@ -95,6 +96,16 @@ pub struct MigrateArgs {
     /// Leave out entries whose relative path or name matches this glob (repeatable).
     #[arg(long)]
     pub exclude: Vec<String>,
+    /// Migrate only shard K of N (0 <= K < N): N processes, on one host or many, each with its
+    /// own report and state, split the tree by a stable hash of each file's folder and need no
+    /// coordination but Box. In a Kubernetes Indexed Job: `$(JOB_COMPLETION_INDEX)/N`.
+    #[arg(long, env = "BOXLIFT_SHARD", value_name = "K/N")]
+    pub shard: Option<Shard>,
+    /// Use 1/M of each per-identity rate limit (API calls, uploads), so that M processes
+    /// sharing one identity stay within Box's limits together. Default: N with `--shard K/N`,
+    /// else 1. To set a shard's rates directly: `--rate-share 1 --api-calls-per-minute R`.
+    #[arg(long, env = "BOXLIFT_RATE_SHARE", value_name = "M")]
+    pub rate_share: Option<u32>,
     /// Box connection and credentials.
     #[command(flatten)]
     pub box_args: BoxArgs,
@@ -110,10 +121,15 @@ struct Paths {
 
 fn paths(args: &MigrateArgs) -> Paths {
     let report = args.report.clone().unwrap_or_else(|| {
+        // Shards started in one directory must not share a report, state or manifest.
+        let name = match &args.shard {
+            Some(s) => format!("report-shard-{}-of-{}.csv", s.index, s.count),
+            None => "report.csv".to_string(),
+        };
         if args.emulator {
-            PathBuf::from(".boxlift/report.csv")
+            Path::new(".boxlift").join(name)
         } else {
-            PathBuf::from("boxlift-report.csv")
+            PathBuf::from(format!("boxlift-{name}"))
         }
     });
     let state = args.state.clone().unwrap_or_else(|| {
@@ -147,7 +163,16 @@ pub fn run(mut args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
     } else {
         None
     };
-    let config = ClientConfig::from_args(&args.box_args).context("Box credentials")?;
+    let mut config = ClientConfig::from_args(&args.box_args).context("Box credentials")?;
+    let share = rate_share(&args)?;
+    config.share_rates(share);
+    if let Some(shard) = &args.shard {
+        config.settle_folder_twins = shard.count > 1;
+        eprintln!(
+            "boxlift: shard {shard}: {} API calls and {} uploads per minute per identity (1/{share} of the limits)",
+            config.api_calls_per_minute, config.uploads_per_minute
+        );
+    }
     let users = config.as_users.clone();
     let client = BoxClient::new(config)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -203,6 +228,7 @@ pub fn run(mut args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
     let scan_opts = ScanOptions {
         exclude: args.exclude.clone(),
         previous: paths.manifest.is_file().then(|| paths.manifest.clone()),
+        shard: args.shard,
         ..ScanOptions::new(&args.src)
     };
     let planner = Planner::new(&args.src, reader, args.chunked_threshold, users);
@@ -265,6 +291,16 @@ pub fn run(mut args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
     }
     scanned?;
     Ok(summary.exit_code())
+}
+
+/// The `--rate-share` divisor: given, or N with `--shard K/N`, or 1.
+fn rate_share(args: &MigrateArgs) -> anyhow::Result<u32> {
+    match (args.rate_share, &args.shard) {
+        (Some(0), _) => bail!("--rate-share must be at least 1"),
+        (Some(m), _) => Ok(m),
+        (None, Some(shard)) => Ok(shard.default_rate_share()),
+        (None, None) => Ok(1),
+    }
 }
 
 /// SIGINT or SIGTERM (Kubernetes) once: start nothing new and let the files in flight finish
@@ -508,6 +544,26 @@ mod tests {
         assert_eq!(paths(&a).state, Path::new("/r/x.state"));
         assert_eq!(a.chunked_threshold, 20_000_000);
         assert_eq!(a.on_conflict, OnConflict::Version);
+        let sharded = parse(&["src", "--dest", "0", "--shard", "2/4"]);
+        let p = paths(&sharded);
+        assert_eq!(p.report, Path::new("boxlift-report-shard-2-of-4.csv"));
+        assert_eq!(p.state, Path::new("boxlift-report-shard-2-of-4.state"));
+    }
+
+    #[test]
+    fn rate_share_defaults_to_the_shard_count() {
+        let share = |a: &[&str]| rate_share(&parse(a));
+        assert_eq!(share(&["s", "--dest", "0"]).unwrap(), 1);
+        assert_eq!(share(&["s", "--dest", "0", "--shard", "1/4"]).unwrap(), 4);
+        let a = ["s", "--dest", "0", "--shard", "1/4", "--rate-share", "2"];
+        assert_eq!(share(&a).unwrap(), 2);
+        let e = share(&["s", "--dest", "0", "--rate-share", "0"]).unwrap_err();
+        assert!(e.to_string().contains("at least 1"), "{e}");
+        let bad = MigrateArgs::augment_args(clap::Command::new("t"))
+            .try_get_matches_from(["t", "s", "--dest", "0", "--shard", "4/4"])
+            .unwrap_err()
+            .to_string();
+        assert!(bad.contains("K must be less than N"), "{bad}");
     }
 
     #[test]

@@ -56,6 +56,7 @@ pub fn run(args: ScanArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         previous: args.previous.clone(),
         max_file_size: args.max_file_size,
         progress: Some(progress.clone()),
+        shard: None,
     };
     let tty = io::stderr().is_terminal();
     let started = Instant::now();

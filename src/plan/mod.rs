@@ -4,4 +4,5 @@
 pub mod dest;
 pub mod estimate;
 pub mod kind;
+pub mod shard;
 pub mod units;

@@ -20,6 +20,7 @@ use globset::{Glob, GlobSetBuilder};
 use crate::hash::{self, Checked, Stamp};
 use crate::manifest::row::format_mtime;
 use crate::manifest::{Kind, ManifestRow, Status};
+use crate::plan::shard::Shard;
 
 pub mod names;
 pub mod quick;
@@ -48,6 +49,9 @@ pub struct ScanOptions {
     pub max_file_size: Option<u64>,
     /// Counters for a progress display.
     pub progress: Option<Arc<Progress>>,
+    /// Only this shard's rows (`--shard K/N`): other shards' files are neither stat'ed nor
+    /// hashed, and no row is made for them.
+    pub shard: Option<Shard>,
 }
 
 impl ScanOptions {
@@ -61,6 +65,7 @@ impl ScanOptions {
             previous: None,
             max_file_size: None,
             progress: None,
+            shard: None,
         }
     }
 }
@@ -199,6 +204,11 @@ pub fn scan(
             let mut seq = 0u64;
             let mut batch: Vec<(u64, ManifestRow)> = Vec::with_capacity(BATCH);
             let res = walk::walk(opts, &exclude, previous, |job| {
+                if let Some(shard) = &opts.shard
+                    && !shard.owns(&job.row().path, job.row().kind == Kind::Dir)
+                {
+                    return true;
+                }
                 if !window.try_acquire() {
                     // Hand over what we hold before waiting: the permits we wait for come
                     // back only when these rows leave.

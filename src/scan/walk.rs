@@ -23,6 +23,15 @@ pub(crate) enum Job {
     Hash(ManifestRow, PathBuf, Stamp),
 }
 
+impl Job {
+    /// The row, final or to be hashed.
+    pub(crate) fn row(&self) -> &ManifestRow {
+        match self {
+            Job::Done(row) | Job::Hash(row, _, _) => row,
+        }
+    }
+}
+
 /// Walk state that spans entries.
 struct Walk<'a> {
     opts: &'a ScanOptions,
@@ -211,6 +220,23 @@ impl Walk<'_> {
                 return self.finish_dir_or_done(entry, r);
             }
             self.blocked = None;
+        }
+
+        if kind == Kind::File
+            && let Some(shard) = &self.opts.shard
+            && !shard.owns(&r.path, false)
+        {
+            // Another shard's file: no stat, no hash, no row. Its name still takes its place
+            // among its siblings, so a sibling folder of this shard sees the same case
+            // collisions as an unsharded run (only a file that another shard finds unreadable
+            // or too large could differ, and then only in which of the two is flagged).
+            if ft.is_file() && name_problem(entry.file_name()).is_none() {
+                let name = entry.file_name().to_str().unwrap_or_default();
+                self.collisions.check(depth, name);
+            } else {
+                self.collisions.visit(depth);
+            }
+            return None;
         }
 
         let meta = self.stat(entry);

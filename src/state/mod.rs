@@ -34,6 +34,14 @@ pub enum StateError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// Another process holds the journal (a second run, or two shards given one `--state`).
+    #[error(
+        "state directory {path} is in use by another boxlift process (two runs or two shards must not share a --state directory; wait for it to finish or give this run its own)"
+    )]
+    Locked {
+        /// The state directory.
+        path: PathBuf,
+    },
     /// The journal belongs to another destination folder.
     #[error(
         "state journal {path} records a migration into Box folder {recorded}, not {requested}; use another --state directory"
@@ -115,6 +123,7 @@ fn open(dir: &Path, read_only: bool) -> Result<(Connection, PathBuf), StateError
 /// writer. Fails if the journal records another destination.
 pub fn open_writer(dir: &Path, dest: &str) -> Result<StateWriter, StateError> {
     let (conn, path) = open(dir, false)?;
+    let lock = lock(dir)?;
     let recorded: Option<String> = conn
         .query_row("SELECT value FROM meta WHERE key='dest'", [], |r| r.get(0))
         .optional()
@@ -141,7 +150,32 @@ pub fn open_writer(dir: &Path, dest: &str) -> Result<StateWriter, StateError> {
         path,
         pending: 0,
         since: Instant::now(),
+        _lock: lock,
     })
+}
+
+/// Take the state directory's exclusive lock (`LOCK` file, `flock`), held for the writer's
+/// life and released by the OS when the process dies, so a `kill -9` never leaves it stuck.
+/// SQLite would let two writers interleave; two runs on one journal would then each think
+/// the other's in-flight files are theirs.
+fn lock(dir: &Path) -> Result<std::fs::File, StateError> {
+    let path = dir.join("LOCK");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| StateError::Io {
+            path: path.clone(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StateError::Locked {
+            path: dir.to_path_buf(),
+        }),
+        Err(std::fs::TryLockError::Error(source)) => Err(StateError::Io { path, source }),
+    }
 }
 
 /// Open a reader on the journal in `dir`; `None` if there is no journal yet (first run, or a
@@ -232,6 +266,8 @@ pub struct StateWriter {
     path: PathBuf,
     pending: u32,
     since: Instant,
+    /// The directory's lock, held while this writer lives.
+    _lock: std::fs::File,
 }
 
 impl StateWriter {
@@ -410,5 +446,21 @@ mod tests {
         let err = open_writer(dir.path(), "123").unwrap_err();
         assert!(err.to_string().contains("another --state"), "{err}");
         assert!(open_reader(dir.path(), "123").is_err());
+    }
+
+    #[test]
+    fn one_writer_per_state_directory_and_the_lock_goes_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = open_writer(dir.path(), "0").unwrap();
+        let err = open_writer(dir.path(), "0").unwrap_err();
+        assert!(matches!(err, StateError::Locked { .. }), "{err}");
+        assert!(
+            err.to_string().contains("in use by another boxlift"),
+            "{err}"
+        );
+        // Readers (dry runs, the planner) are not blocked.
+        assert!(open_reader(dir.path(), "0").unwrap().is_some());
+        drop(first);
+        drop(open_writer(dir.path(), "0").unwrap());
     }
 }
