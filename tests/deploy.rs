@@ -339,8 +339,12 @@ fn check_indexed_job(spec: &Value, docs: &[(String, Value)], config: &ShippedCon
             .iter()
             .map(|a| expand(a.as_str().unwrap(), &vars))
             .collect();
+        // BOXLIFT_SHARD as the pod sees it, given as the flag it backs.
+        argv.extend(["--shard".to_string(), expand(shard, &vars)]);
         match cli(config, &argv).command {
             Verb::Migrate(m) => {
+                let got = m.shard.expect("--shard");
+                assert_eq!((got.index as usize, got.count as usize), (k, n));
                 let report = m.report.expect("a report path per shard");
                 let state = m.state.expect("a state dir per shard");
                 assert!(report.starts_with(&data), "{report:?} not on the PVC");

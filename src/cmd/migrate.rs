@@ -168,9 +168,13 @@ pub fn run(mut args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
     config.share_rates(share);
     if let Some(shard) = &args.shard {
         config.settle_folder_twins = shard.count > 1;
-        eprintln!(
-            "boxlift: shard {shard}: {} API calls and {} uploads per minute per identity (1/{share} of the limits)",
-            config.api_calls_per_minute, config.uploads_per_minute
+        super::notice(
+            format,
+            false,
+            &format!(
+                "shard {shard}: {} API calls and {} uploads per minute per identity (1/{share} of the limits)",
+                config.api_calls_per_minute, config.uploads_per_minute
+            ),
         );
     }
     let users = config.as_users.clone();
