@@ -5,4 +5,5 @@ mod common;
 mod client;
 mod emulator;
 mod migrate;
+mod report;
 mod scan;
