@@ -299,20 +299,20 @@ impl ReportWriter {
         if row.finished_at.is_empty() {
             let mut stamped = row.clone();
             stamped.finished_at = now_rfc3339_millis();
-            self.write_as_is(&stamped)
+            self.write_as_is(&stamped)?;
         } else {
-            self.write_as_is(row)
+            self.write_as_is(row)?;
         }
+        self.flush()
     }
 
-    /// Append one row exactly as given (no `finished_at` stamp) and flush it: for tools that
-    /// copy rows between reports, such as `report merge`.
+    /// Append one row exactly as given (no `finished_at` stamp), buffered: for tools that copy
+    /// rows between reports, such as `report merge`, which [`flush`](Self::flush) at the end.
     pub fn write_as_is(&mut self, row: &ReportRow) -> Result<(), ReportError> {
         self.out.serialize(row).map_err(|source| ReportError::Csv {
             path: self.path.clone(),
             source,
-        })?;
-        self.flush()
+        })
     }
 
     /// Flush buffered rows to the OS.

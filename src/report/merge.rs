@@ -121,9 +121,9 @@ impl MergeOutcome {
             .inputs
             .iter()
             .map(|i| i.path.display().to_string().chars().count())
-            .chain([5])
+            .chain(["all inputs".len()])
             .max()
-            .unwrap_or(5);
+            .unwrap_or(10);
         let _ = writeln!(
             s,
             "{:<width$} {:>10} {:>8} {:>12} {:>10}",
