@@ -450,6 +450,12 @@ impl ReportReader {
                     }),
                     _ => bad(e.to_string()),
                 })?;
+        if !row.finished_at.is_empty() && parse_finished_at(&row.finished_at).is_none() {
+            return Err(bad(format!(
+                "column finished_at: {:?} is not an RFC 3339 time",
+                row.finished_at
+            )));
+        }
         Ok(Some((line, row)))
     }
 }
@@ -544,6 +550,10 @@ mod tests {
             (
                 format!("{head}\nb,file,-1,x,failed,1,2,0,x,,1,1,1,,,,\n"),
                 "line 2: column size:",
+            ),
+            (
+                format!("{head}\nb,file,1,x,failed,1,2,0,x,,1,1,1,,,,yesterday\n"),
+                "line 2: column finished_at: \"yesterday\" is not an RFC 3339 time",
             ),
             (
                 "path,kind,size,mtime,sha1,status,detail\na,file,1,t,x,ok,\n".to_string(),
