@@ -375,8 +375,13 @@ fn bar_chart(
     h.push_str("</svg>");
 }
 
+/// A short axis label: `317k`, `1.2M`, `86.4`, `0.25`.
 fn fmt_num(v: f64) -> String {
-    if v >= 100.0 {
+    if v >= 1e6 {
+        format!("{:.1}M", v / 1e6)
+    } else if v >= 1e4 {
+        format!("{:.0}k", v / 1e3)
+    } else if v >= 100.0 {
         format!("{v:.0}")
     } else if v >= 10.0 {
         format!("{v:.1}")
