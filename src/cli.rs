@@ -55,6 +55,8 @@ pub enum Command {
     Verify(cmd::verify::VerifyArgs),
     /// Run the Box-compatible emulator (for tests, benches and trying boxlift out).
     Emulator(Box<cmd::emulator::EmulatorArgs>),
+    /// Work with report CSVs: merge shards' reports, or make an HTML page of one.
+    Report(cmd::report::ReportArgs),
 }
 
 /// How to reach and authenticate to Box. Shared by every verb that talks to Box.

@@ -7,5 +7,6 @@ mod config;
 mod deploy;
 mod emulator;
 mod migrate;
+mod report;
 mod scan;
 mod shard;

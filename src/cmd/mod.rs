@@ -6,6 +6,7 @@ use crate::exit::ExitCode;
 pub mod audit;
 pub mod emulator;
 pub mod migrate;
+pub mod report;
 pub mod scan;
 pub mod verify;
 
@@ -23,6 +24,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Migrate(args) => migrate::run(args, &cli.global),
         Command::Verify(args) => verify::run(args, &cli.global),
         Command::Emulator(args) => emulator::run(*args, &cli.global),
+        Command::Report(args) => report::run(args, &cli.global),
     };
     match result {
         Ok(code) => code,

@@ -52,23 +52,22 @@ impl Summary {
         }
     }
 
+    /// Rows and bytes (local sizes) per action, in [`Action::ALL`] order, skipping absent ones.
+    pub fn by_action(&self) -> impl Iterator<Item = (Action, u64, u64)> + '_ {
+        Action::ALL
+            .into_iter()
+            .filter_map(|a| self.rows.get(&a).map(|&(n, b)| (a, n, b)))
+    }
+
+    /// Local bytes of all rows.
+    pub fn total_bytes(&self) -> u64 {
+        self.rows.values().map(|e| e.1).sum()
+    }
+
     /// The summary table, e.g. for stderr at the end of a run.
     pub fn render(&self, elapsed: Duration) -> String {
-        let mut s = String::new();
-        let _ = writeln!(s, "{:<18} {:>10} {:>16}", "action", "rows", "bytes");
-        for a in Action::ALL {
-            if let Some((n, b)) = self.rows.get(&a) {
-                let _ = writeln!(s, "{:<18} {:>10} {:>16}", a.as_str(), n, human_bytes(*b));
-            }
-        }
+        let mut s = self.render_actions();
         let secs = elapsed.as_secs_f64().max(1e-3);
-        let _ = writeln!(
-            s,
-            "{:<18} {:>10} {:>16}",
-            "total",
-            self.total(),
-            human_bytes(self.rows.values().map(|e| e.1).sum())
-        );
         let _ = writeln!(
             s,
             "sent {} in {:.1}s ({}/s), {} failed",
@@ -76,6 +75,23 @@ impl Summary {
             secs,
             human_bytes((self.bytes_sent as f64 / secs) as u64),
             self.failures()
+        );
+        s
+    }
+
+    /// The table of rows and local bytes per action, with a total line.
+    pub fn render_actions(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "{:<18} {:>10} {:>16}", "action", "rows", "bytes");
+        for (a, n, b) in self.by_action() {
+            let _ = writeln!(s, "{:<18} {:>10} {:>16}", a.as_str(), n, human_bytes(b));
+        }
+        let _ = writeln!(
+            s,
+            "{:<18} {:>10} {:>16}",
+            "total",
+            self.total(),
+            human_bytes(self.total_bytes())
         );
         s
     }
