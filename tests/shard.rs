@@ -187,6 +187,28 @@ fn four_shards_at_once_land_the_tree_once_and_their_reports_partition_it() {
         );
     }
 
+    // `boxlift report merge` of the four reports: one row per file and folder, no conflict.
+    let merged = work.path().join("all.csv");
+    let mut merge = Command::new(boxlift_bin());
+    merge.args(["report", "merge"]);
+    for k in 0..SHARDS {
+        merge.arg(work.path().join(format!("shard-{k}.csv")));
+    }
+    let out = merge.arg("-o").arg(&merged).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let merged = read_report(&merged).unwrap();
+    assert_eq!(merged.len(), rows, "one merged row per manifest row");
+    let paths: BTreeSet<&str> = merged.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(paths.len(), rows, "no path twice in the merged report");
+    let files = merged.iter().filter(|r| r.kind == "file").count();
+    assert_eq!(files, FILES);
+    assert!(paths.iter().all(|p| owner.contains_key(*p)));
+
     // A re-run of one shard makes no upload: its journal and manifest are its own.
     let uploads = emu.state().counters.uploads;
     let child = shard_cmd(&emu, t.root(), work.path(), 2).spawn().unwrap();
