@@ -20,7 +20,7 @@ use crate::plan::dest::{
 };
 use crate::plan::estimate::{Action, Estimate, Limits};
 use crate::plan::kind::{DIRECT_MAX, UploadKind, check_threshold};
-use crate::plan::units::{human_bytes, human_duration, parse_bandwidth, parse_bytes};
+use crate::plan::units::{human_bytes, human_duration, parse_bandwidth, parse_bytes, thousands};
 use crate::scan::names::box_name_key;
 
 /// Arguments of `boxlift audit`.
@@ -246,18 +246,6 @@ pub fn audit_to_csv(
     }
     w.flush()?;
     Ok(est)
-}
-
-fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// The printed summary table.

@@ -99,6 +99,19 @@ pub fn human_bytes(n: u64) -> String {
     }
 }
 
+/// `1234567` → `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Format a duration in seconds for people: `3d 4h 05m`, `12m 30s`, `45s`.
 pub fn human_duration(secs: f64) -> String {
     let s = secs.max(0.0).ceil() as u64;

@@ -285,8 +285,9 @@ pub fn write_html(input: &Path, output: &Path, opts: &HtmlOptions) -> Result<Agg
 
 #[cfg(test)]
 mod tests {
-    use super::page::{display_buckets, thousands};
+    use super::page::display_buckets;
     use super::*;
+    use crate::plan::units::thousands;
 
     fn row(path: &str, size: u64, action: Action, ms: u64) -> ReportRow {
         let mut r = ReportRow::new(path, "file", size, "x").with(action);

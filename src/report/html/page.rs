@@ -4,6 +4,7 @@ use std::cmp::Reverse;
 use std::fmt::Write as _;
 
 use super::{Aggregate, CHART_BARS, CodeGroup, SIZE_BUCKETS, Slow, size_bucket_label};
+use crate::plan::units::thousands;
 use crate::report::csv::Action;
 use crate::report::summary::human_bytes;
 
@@ -19,19 +20,6 @@ pub fn escape(s: &str) -> String {
             '\'' => out.push_str("&#39;"),
             c => out.push(c),
         }
-    }
-    out
-}
-
-/// `1234567` → `1,234,567`.
-pub(super) fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
     }
     out
 }
