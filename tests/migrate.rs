@@ -856,3 +856,43 @@ fn a_folder_deleted_in_box_since_the_last_run_is_recreated_for_new_and_changed_f
         assert!(tree.iter().any(|e| e.path == p), "{p} not in Box: {tree:?}");
     }
 }
+
+/// Issue 11, item 4: an upload whose reply was lost landed all the same; the retry meets it as a
+/// 409 with our SHA-1. The row says `uploaded` (this run sent it), never `skipped_exists` ("Box
+/// already held it"), and nothing is stored twice.
+#[test]
+fn lost_replies_are_reported_as_uploaded_not_skipped_exists() {
+    let emu = Emulator::start(EmulatorConfig {
+        lost_reply_rate: 0.05,
+        seed: 11,
+        ..EmulatorConfig::default()
+    })
+    .unwrap();
+    let t = Tree::new();
+    small_tree(&t);
+    let work = tempfile::tempdir().unwrap();
+    let summary = boxlift::migrate::run(
+        migrate_config(&emu, t.root(), work.path(), 8),
+        Cancel::new(),
+    )
+    .unwrap();
+    assert_eq!(summary.rows.failures(), 0);
+    let c = emu.state().counters;
+    let lost = c.faults.get("lost_reply_5xx").copied().unwrap_or(0)
+        + c.faults.get("lost_reply_drop").copied().unwrap_or(0);
+    assert!(lost > 0, "replies were lost: {c:?}");
+    let rep = report(work.path());
+    let files: Vec<_> = rep.iter().filter(|r| r.kind == Kind::File).collect();
+    assert_eq!(files.len(), 300);
+    for r in files {
+        assert_eq!(r.action().to_string(), "uploaded", "{r:?}");
+        assert_eq!(r.box_sha1, r.sha1, "{r:?}");
+    }
+    let rows = manifest(work.path());
+    assert_tree_landed(&emu, &rows);
+    assert!(
+        emu.state().tree.iter().all(|e| e.versions <= 1),
+        "nothing was stored twice"
+    );
+    assert_eq!(c.files_created, 300);
+}

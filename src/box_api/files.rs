@@ -58,7 +58,9 @@ pub struct Uploaded {
     pub bytes_sent: u64,
     /// Box's request id of the final reply.
     pub request_id: Option<String>,
-    /// Nothing was stored: Box already held this name with the same SHA-1 (409 resolved).
+    /// Nothing was stored: Box already held this name with the same SHA-1 (409 resolved) before
+    /// this call sent anything that may have landed. A 409 met after an attempt whose reply was
+    /// lost names that attempt's own file: then this is `false`, the content was sent.
     pub already_there: bool,
 }
 
@@ -265,7 +267,9 @@ impl BoxClient {
                         attempts: ctx.total_attempts,
                         bytes_sent,
                         request_id: None,
-                        already_there: true,
+                        // After an attempt whose reply was lost, the file with our SHA-1 is
+                        // that attempt's: this call stored it (issue 11, item 4).
+                        already_there: !ctx.maybe_landed,
                     });
                 }
                 Err(Fail::Final(e)) => return Err(e),

@@ -242,6 +242,9 @@ impl BoxClient {
                 }
                 _ => {}
             }
+            if matches!(outcome, Outcome::Status(500..=599) | Outcome::NoReply) {
+                ctx.maybe_landed = true;
+            }
             let error = || match &reply {
                 Some(r) => ApiError::from_response(req.op, r.status, r.request_id.clone(), &r.body),
                 None => ApiError::new(

@@ -139,6 +139,10 @@ pub struct RetryContext {
     pub total_attempts: u32,
     /// Retries made over the whole operation.
     pub retries: u32,
+    /// An attempt reached Box without a definite answer (no reply, or a 5xx that may have come
+    /// after the work was done): what it asked for may have happened. A 409 on a later attempt
+    /// can then be this operation's own earlier attempt, not something Box held before.
+    pub maybe_landed: bool,
 }
 
 impl RetryContext {
@@ -150,6 +154,7 @@ impl RetryContext {
             attempts: 0,
             total_attempts: 0,
             retries: 0,
+            maybe_landed: false,
         }
     }
 
