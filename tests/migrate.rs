@@ -896,3 +896,79 @@ fn lost_replies_are_reported_as_uploaded_not_skipped_exists() {
     );
     assert_eq!(c.files_created, 300);
 }
+
+/// Requests the emulator answered on Box routes: everything but OAuth token calls (a developer
+/// token makes none, and `audit` does not count them) and the emulator's own `/_emulator`.
+fn box_requests(emu: &EmulatorHandle) -> u64 {
+    emu.state()
+        .counters
+        .requests
+        .iter()
+        .filter(|(route, _)| !route.contains("/oauth2/") && !route.contains("/_emulator"))
+        .flat_map(|(_, m)| m.values())
+        .sum()
+}
+
+/// Issue 11, item 5: folders a run creates are known empty and never listed, and `audit`'s
+/// API-call estimate matches what a fresh migration of the same tree really asks of Box
+/// (within 5%; both count every Box call except OAuth token calls).
+#[test]
+fn audit_estimate_matches_the_requests_a_fresh_migration_makes() {
+    let t = Tree::new();
+    for a in 0..4 {
+        for b in 0..5 {
+            for i in 0..15 {
+                t.file(
+                    format!("p{a}/q{b}/f{i}.txt"),
+                    format!("{a}/{b}/{i}").as_bytes(),
+                );
+            }
+        }
+    }
+    for i in 0..10 {
+        t.file(format!("top{i}.txt"), format!("top {i}").as_bytes());
+    }
+    let work = tempfile::tempdir().unwrap();
+    let m = work.path().join("manifest.csv");
+    let out = Command::new(boxlift_bin())
+        .args([
+            "scan",
+            t.root().to_str().unwrap(),
+            "-o",
+            m.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(boxlift_bin())
+        .args(["audit", m.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{text}");
+    let estimate: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("API calls"))
+        .and_then(|l| l.split_whitespace().next())
+        .map(|n| n.replace(',', "").parse().unwrap())
+        .unwrap_or_else(|| panic!("no API calls line:\n{text}"));
+
+    let emu = Emulator::start(EmulatorConfig::default()).unwrap();
+    let out = run(migrate_cmd(&emu, t.root(), work.path(), &[]));
+    assert_eq!(out.status.code(), Some(0));
+    let real = box_requests(&emu);
+    eprintln!("audit estimate {estimate} API calls; migrate made {real}");
+    // The destination is listed (for its files and for its folders); the 24 folders the run
+    // made are not.
+    let c = emu.state().counters;
+    let listings: u64 = c.requests["GET /2.0/folders/{id}/items"].values().sum();
+    assert_eq!(listings, 2, "{c:?}");
+    assert!(
+        estimate.abs_diff(real) * 20 <= real,
+        "audit estimated {estimate} calls, migrate made {real}:\n{text}\n{c:?}"
+    );
+}

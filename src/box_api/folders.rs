@@ -170,6 +170,17 @@ impl BoxClient {
     /// The id of folder `name` in `parent_id`, created if missing. Many tasks asking at once
     /// cause one creation; a 409 `item_name_in_use` yields the existing folder.
     pub async fn ensure_folder(&self, parent_id: &str, name: &str) -> Result<String, ApiError> {
+        Ok(self.ensure_folder_made(parent_id, name).await?.0)
+    }
+
+    /// As [`BoxClient::ensure_folder`], and whether this call created the folder (`true`: it is
+    /// known to be empty, so nobody needs to list it; `false`: it was there already, or another
+    /// task or process resolved it).
+    pub async fn ensure_folder_made(
+        &self,
+        parent_id: &str,
+        name: &str,
+    ) -> Result<(String, bool), ApiError> {
         let cache = &self.shared.folders;
         // List the parent once, so existing folders are found without a create attempt.
         cache
@@ -185,17 +196,20 @@ impl BoxClient {
             })
             .await?;
         let cell = cache.child(parent_id, name);
+        let mut by_us = false;
+        let by_us_ref = &mut by_us;
         let id = cell
             .get_or_try_init(|| async {
-                let made = self.create_folder(parent_id, name).await?;
+                let mut made = self.create_folder(parent_id, name).await?;
                 if self.shared.config.settle_folder_twins {
-                    return self.settle_twins(parent_id, name, made).await;
+                    made = self.settle_twins(parent_id, name, made).await?;
                 }
+                *by_us_ref = made.by_us;
                 Ok::<String, ApiError>(made.id)
             })
             .await?
             .clone();
-        Ok(id)
+        Ok((id, by_us))
     }
 
     /// Other processes (shards) may create the same folder at the same moment, and Box can let
@@ -210,14 +224,14 @@ impl BoxClient {
         parent_id: &str,
         name: &str,
         ours: Created,
-    ) -> Result<String, ApiError> {
+    ) -> Result<Created, ApiError> {
         let items = self.list_folder(parent_id, &["name"]).await?;
         let oldest = folders_of(&items)
             .into_iter()
             .find(|f| f.name.as_deref().map(fold) == Some(fold(name)))
             .map(|f| f.id.clone());
         let Some(oldest) = oldest.filter(|o| *o != ours.id) else {
-            return Ok(ours.id);
+            return Ok(ours);
         };
         if ours.by_us {
             tracing::info!(parent_id, name, ours = %ours.id, oldest = %oldest, "another process created the same folder at once; using the older one");
@@ -229,7 +243,7 @@ impl BoxClient {
                 tracing::warn!(folder_id = %ours.id, "cannot delete a twin folder: {e}");
             }
         }
-        Ok(oldest)
+        Ok(Created::found(&oldest))
     }
 
     /// Create one folder; a 409 names the existing one.

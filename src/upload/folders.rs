@@ -3,7 +3,9 @@
 //! Every local directory maps to one Box folder, created at most once per run (single-flight per
 //! path, so 1,000 files racing into a new directory make one `POST /folders`). Each destination
 //! folder is listed at most once (`fields=name,size,sha1,etag,file_version`, all pages), so files
-//! already in Box are found without a call per file; the listing cache is bounded (FIFO).
+//! already in Box are found without a call per file; the listing cache is bounded (FIFO). A
+//! folder this run created is known to be empty and is never listed (issue 11, item 5: on a
+//! fresh migration those listings were a fifth of all requests).
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
@@ -104,6 +106,10 @@ pub struct Folders {
     ids: Mutex<HashMap<String, Cell<String>>>,
     listings: Mutex<ListingCache>,
     lookups: Mutex<HashMap<String, Cell<Option<String>>>>,
+    /// Ids of the folders this run created: empty when made, so their listing is empty too
+    /// (what this run puts there later, it knows of; a 409 from anyone else's file still gets
+    /// the conflict policy).
+    made: Mutex<std::collections::HashSet<String>>,
     events: Option<tokio::sync::mpsc::UnboundedSender<Event>>,
 }
 
@@ -130,6 +136,7 @@ impl Folders {
             ids: Mutex::new(HashMap::new()),
             listings: Mutex::new((HashMap::new(), VecDeque::new())),
             lookups: Mutex::new(HashMap::new()),
+            made: Mutex::new(std::collections::HashSet::new()),
         }
     }
 
@@ -169,7 +176,13 @@ impl Folders {
                     let (parent, name) = split(rel);
                     let (parent_id, _) = self.ensure(parent).await?;
                     *fresh_ref = true;
-                    let id = self.client.ensure_folder(&parent_id, name).await?;
+                    let (id, made) = self.client.ensure_folder_made(&parent_id, name).await?;
+                    if made {
+                        self.made
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(id.clone());
+                    }
                     if let Some(ev) = &self.events {
                         let _ = ev.send(Event::FolderResolved {
                             path: rel.to_string(),
@@ -212,8 +225,17 @@ impl Folders {
         })
     }
 
-    /// The listing of Box folder `folder_id`, listed once while it stays cached.
+    /// The listing of Box folder `folder_id`, listed once while it stays cached; empty without
+    /// a call for a folder this run created.
     pub async fn listing(&self, folder_id: &str) -> Result<Arc<Listing>, ApiError> {
+        if self
+            .made
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(folder_id)
+        {
+            return Ok(Arc::new(Listing::default()));
+        }
         let cell = {
             let mut g = self.listings.lock().unwrap_or_else(|e| e.into_inner());
             let (map, order) = &mut *g;
