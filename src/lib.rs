@@ -22,6 +22,7 @@
 //! a client bug cannot hide an emulator bug.
 #![warn(missing_debug_implementations)]
 
+pub mod audit;
 pub mod box_api;
 pub mod cli;
 pub mod cmd;
@@ -36,3 +37,4 @@ pub mod report;
 pub mod scan;
 pub mod state;
 pub mod upload;
+pub mod verify;

@@ -10,3 +10,4 @@ mod migrate;
 mod report;
 mod scan;
 mod shard;
+mod verify;

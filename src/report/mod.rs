@@ -5,7 +5,6 @@ pub mod csv;
 pub mod html;
 pub mod merge;
 pub mod summary;
-pub mod verify;
 
 pub use self::csv::{Action, ReportRow, ReportWriter};
 pub use self::summary::Summary;
