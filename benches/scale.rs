@@ -5,7 +5,9 @@
 //!
 //! Steps at N: scan; migrate; an unchanged re-run; an incremental run with 1% of the files
 //! changed; verify. Migrate and verify also run on a tree of N/10 in the same run, and the
-//! files/s ratio shows whether the per-file cost stays flat as the tree grows.
+//! files/s ratio shows whether the per-file cost stays flat as the tree grows. Wall time on a
+//! shared machine moves with other work, so each step also reports CPU seconds (boxlift's from
+//! wait4, the emulator's from `/proc/PID/stat`), and the ratios are given for both.
 //!
 //! `cargo bench --bench scale`. Env: `SCALE_FILES` (1000000), `SCALE_FOLDERS` (1000),
 //! `SCALE_FILE_SIZE` (64 bytes), `SCALE_DIR` (where the trees go; default the temp dir; the
@@ -131,6 +133,17 @@ impl Emulator {
         fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5").expect("clear_refs");
     }
 
+    /// The emulator's CPU time so far (user + system), seconds.
+    fn cpu(&self) -> f64 {
+        let stat = fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
+        // Fields after "(comm)": state is field 3, utime 14 and stime 15 (clock ticks).
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
+        // SAFETY: sysconf has no preconditions.
+        ticks as f64 / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
+    }
+
     /// The emulator's peak RSS since the last reset, bytes.
     fn peak(&self) -> u64 {
         let status = fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
@@ -166,8 +179,16 @@ impl Drop for Emulator {
     }
 }
 
-/// Run boxlift with `args` to the end; returns (seconds, its own peak RSS in bytes, exit code).
-fn run(args: &[String], log: &Path) -> (f64, u64, i32) {
+/// What one boxlift process took.
+struct Ran {
+    secs: f64,
+    cpu: f64,
+    rss: u64,
+    code: i32,
+}
+
+/// Run boxlift with `args` to the end.
+fn run(args: &[String], log: &Path) -> Ran {
     let started = Instant::now();
     let child = Command::new(BIN)
         .args(args)
@@ -191,7 +212,13 @@ fn run(args: &[String], log: &Path) -> (f64, u64, i32) {
     } else {
         -1
     };
-    (secs, ru.ru_maxrss as u64 * 1024, code)
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Ran {
+        secs,
+        cpu: tv(ru.ru_utime) + tv(ru.ru_stime),
+        rss: ru.ru_maxrss as u64 * 1024,
+        code,
+    }
 }
 
 /// One line of the table.
@@ -202,11 +229,18 @@ struct Step {
     requests: u64,
     rss: u64,
     emulator_rss: u64,
+    cpu: f64,
+    emulator_cpu: f64,
 }
 
 impl Step {
     fn rate(&self) -> f64 {
         self.files as f64 / self.secs
+    }
+
+    /// CPU microseconds per file, boxlift and emulator together.
+    fn cpu_per_file(&self) -> f64 {
+        (self.cpu + self.emulator_cpu) * 1e6 / self.files as f64
     }
 }
 
@@ -224,7 +258,14 @@ impl Bench {
             .join(format!("{}.log", name.replace([' ', '/'], "_")));
         let before = self.emu.requests();
         self.emu.reset_peak();
-        let (secs, rss, code) = run(&args, &log);
+        let emulator_cpu = self.emu.cpu();
+        let Ran {
+            secs,
+            cpu,
+            rss,
+            code,
+        } = run(&args, &log);
+        let emulator_cpu = self.emu.cpu() - emulator_cpu;
         let emulator_rss = self.emu.peak();
         // Less the counters request that read `before` (the emulator counts it too).
         let requests = self.emu.requests() - before - 1;
@@ -240,11 +281,13 @@ impl Bench {
             requests,
             rss,
             emulator_rss,
+            cpu,
+            emulator_cpu,
         });
         self.steps.last().unwrap()
     }
 
-    fn migrate(&mut self, name: &str, files: u64, src: &Path, dest: &str, work: &str) -> f64 {
+    fn migrate(&mut self, name: &str, files: u64, src: &Path, dest: &str, work: &str) -> Rates {
         let mut args: Vec<String> = ["migrate", src.to_str().unwrap(), "--dest", dest]
             .iter()
             .map(|s| s.to_string())
@@ -268,10 +311,10 @@ impl Bench {
             .map(|s| s.to_string()),
         );
         args.extend(self.emu.box_args());
-        self.step(name, files, args).rate()
+        Rates::of(self.step(name, files, args))
     }
 
-    fn verify(&mut self, name: &str, files: u64, dest: &str, work: &str) -> f64 {
+    fn verify(&mut self, name: &str, files: u64, dest: &str, work: &str) -> Rates {
         let manifest = self.work.join(work).join("report.state/manifest.csv");
         let mut args: Vec<String> = [
             "verify",
@@ -290,7 +333,23 @@ impl Bench {
                 .map(|s| s.to_string()),
         );
         args.extend(self.emu.box_args());
-        self.step(name, files, args).rate()
+        Rates::of(self.step(name, files, args))
+    }
+}
+
+/// Files/s and CPU per file of one step, for the N vs N/10 ratios.
+#[derive(Clone, Copy)]
+struct Rates {
+    files_per_s: f64,
+    cpu_per_file: f64,
+}
+
+impl Rates {
+    fn of(s: &Step) -> Rates {
+        Rates {
+            files_per_s: s.rate(),
+            cpu_per_file: s.cpu_per_file(),
+        }
     }
 }
 
@@ -365,28 +424,37 @@ fn main() {
          {small_folders}); release binary; emulator process in --discard mode; pacing lifted"
     );
     println!(
-        "{:<24}{:>11}{:>9}{:>10}{:>14}{:>13}{:>14}",
-        "step", "files", "wall s", "files/s", "Box requests", "boxlift MB", "emulator MB"
+        "{:<22}{:>10}{:>8}{:>9}{:>10}{:>10}{:>10}{:>11}{:>9}",
+        "step", "files", "wall s", "files/s", "requests", "boxlift", "emulator", "CPU s", "CPU µs"
+    );
+    println!(
+        "{:<22}{:>10}{:>8}{:>9}{:>10}{:>10}{:>10}{:>11}{:>9}",
+        "", "", "", "", "(Box)", "peak MB", "peak MB", "(bl+emu)", "per file"
     );
     for s in &b.steps {
         println!(
-            "{:<24}{:>11}{:>9.1}{:>10.0}{:>14}{:>13}{:>14}",
+            "{:<22}{:>10}{:>8.1}{:>9.0}{:>10}{:>10}{:>10}{:>11}{:>9.1}",
             s.name,
             s.files,
             s.secs,
             s.rate(),
             s.requests,
             mb(s.rss),
-            mb(s.emulator_rss)
+            mb(s.emulator_rss),
+            format!("{:.1}+{:.1}", s.cpu, s.emulator_cpu),
+            s.cpu_per_file()
         );
     }
     let worst = b.steps.iter().map(|s| s.rss).max().unwrap_or(0);
     let worst_emu = b.steps.iter().map(|s| s.emulator_rss).max().unwrap_or(0);
     let rerun = &b.steps[4];
     println!(
-        "files/s at N / at N/10: migrate {:.2}, verify {:.2} (goal: within 15%, 0.85..1.15)",
-        m_big / m_small,
-        v_big / v_small
+        "at N / at N/10: files/s migrate {:.2}, verify {:.2}; CPU per file migrate {:.2}, verify \
+         {:.2} (goal: within 15%, 0.85..1.15)",
+        m_big.files_per_s / m_small.files_per_s,
+        v_big.files_per_s / v_small.files_per_s,
+        m_big.cpu_per_file / m_small.cpu_per_file,
+        v_big.cpu_per_file / v_small.cpu_per_file
     );
     println!(
         "peak RSS: boxlift {} MB (goal ≤ 150), emulator {} MB (goal ≤ 300); unchanged re-run \
