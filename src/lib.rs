@@ -17,6 +17,9 @@
 //!   box_api: pace ► auth ► retry ► reqwest ► Box       └─► report · progress · state
 //! ```
 //!
+//! `audit` and `verify` are the read-only verbs' stages (`audit::run`, `verify::run`), on-disk
+//! indexes instead of in-memory trees so their memory does not grow with the tree.
+//!
 //! `box_api` is the only door to Box. The `emulator` is a Box-compatible server used by tests,
 //! benches and `--emulator`; it shares only `box_api::model` (JSON shapes) with the client, so
 //! a client bug cannot hide an emulator bug.
