@@ -1,36 +1,12 @@
 //! `boxlift verify`: compare a Box folder with a manifest, by size and SHA-1 from listings (no
 //! download). Exit 1 on any difference.
 use std::io::Write;
-use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::Args;
 
-use crate::box_api::ClientConfig;
-use crate::cli::{BoxArgs, GlobalArgs};
+use crate::cli::{GlobalArgs, VerifyArgs};
 use crate::exit::ExitCode;
 use crate::verify::{Difference, VerifyConfig};
-
-/// Arguments of `boxlift verify`.
-#[derive(Debug, Args)]
-pub struct VerifyArgs {
-    /// The manifest of the tree (as `scan` or `migrate` wrote it).
-    #[arg(long)]
-    pub manifest: PathBuf,
-    /// The Box folder the tree was migrated into.
-    #[arg(long)]
-    pub dest: String,
-    /// Write the differences as CSV here (path, problem, expected_size, box_size,
-    /// expected_sha1, box_sha1, box_id). Default: listed on standard output.
-    #[arg(long)]
-    pub report: Option<PathBuf>,
-    /// Verify against the built-in emulator (data in `.boxlift/emulator/`).
-    #[arg(long)]
-    pub emulator: bool,
-    /// Box connection and credentials.
-    #[command(flatten)]
-    pub box_args: BoxArgs,
-}
 
 /// Run `boxlift verify`: arguments → [`VerifyConfig`] → [`crate::verify::run`] → the listing
 /// or CSV of differences, a summary line and the exit code.
@@ -46,7 +22,10 @@ pub fn run(mut args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode
     let config = VerifyConfig {
         manifest: args.manifest.clone(),
         dest: args.dest.clone(),
-        client: ClientConfig::from_args(&args.box_args).context("Box credentials")?,
+        client: args
+            .box_args
+            .to_client_config()
+            .context("Box credentials")?,
     };
     let summary = match &args.report {
         Some(path) => {

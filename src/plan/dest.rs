@@ -175,7 +175,7 @@ mod tests {
             path: path.into(),
             kind,
             size,
-            mtime: String::new(),
+            mtime: None,
             sha1: sha1.into(),
             status: Status::Ok,
             detail: String::new(),
