@@ -116,3 +116,4 @@ mod faults;
 mod files;
 mod folders;
 mod logs;
+mod paused_time;

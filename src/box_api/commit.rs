@@ -8,7 +8,6 @@ use super::files::{UploadSource, UploadTarget, rfc3339};
 use super::http::{Fail, Req};
 use super::model::{CommitUploadSession, Files, UploadAttributes, UploadPart, UploadSession};
 use super::pace::Bucket;
-use super::retry::RetryContext;
 use super::upload_session::{OpTally, digest_header};
 
 impl BoxClient {
@@ -44,7 +43,7 @@ impl BoxClient {
             }),
         };
         let url = self.session_url(&session.id, "/commit");
-        let mut ctx = RetryContext::new(self.shared.config.retry.clone());
+        let mut ctx = self.retry_context();
         let mut lost_reply = false;
         let mut mismatches = 0;
         let result = loop {

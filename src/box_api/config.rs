@@ -41,10 +41,16 @@ pub struct ClientConfig {
     pub chunked_threshold: u64,
     /// Parts of one file in flight at once (Box recommends 3–5).
     pub part_concurrency: usize,
-    /// Connect timeout.
-    pub connect_timeout: Duration,
-    /// Longest silence while reading a reply before the attempt counts as failed.
-    pub read_timeout: Duration,
+    /// Connect timeout (default 30 s; `None`: none). Tests under a paused tokio clock use
+    /// `None`: tokio advances a paused clock to the next timer while waiting on sockets, which
+    /// would fire a timeout that real time never reached.
+    pub connect_timeout: Option<Duration>,
+    /// Longest silence while reading a reply before the attempt counts as failed (default
+    /// 120 s; `None`: none).
+    pub read_timeout: Option<Duration>,
+    /// How long an idle pooled connection is kept (default 60 s; `None`: until the server
+    /// closes it, which also keeps the pool's timer out of paused-time tests).
+    pub pool_idle_timeout: Option<Duration>,
     /// Other processes create folders in the same tree at once (`--shard`): after resolving a
     /// folder, list its parent and converge on the oldest of same-named twins (one list call
     /// per folder, worth it only when such races can happen).
@@ -66,8 +72,9 @@ impl ClientConfig {
             retry: RetryPolicy::default(),
             chunked_threshold: DEFAULT_CHUNKED_THRESHOLD,
             part_concurrency: 4,
-            connect_timeout: Duration::from_secs(30),
-            read_timeout: Duration::from_secs(120),
+            connect_timeout: Some(Duration::from_secs(30)),
+            read_timeout: Some(Duration::from_secs(120)),
+            pool_idle_timeout: Some(Duration::from_secs(60)),
             settle_folder_twins: false,
         }
     }

@@ -12,7 +12,6 @@ use super::error::{ApiError, ErrorKind};
 use super::http::{Fail, Req};
 use super::model::{CopyFile, File, Files, ParentRef, UploadAttributes};
 use super::pace::Bucket;
-use super::retry::RetryContext;
 use super::upload_session::ChunkedOptions;
 
 /// A local file to upload, as the scan saw it.
@@ -224,7 +223,7 @@ impl BoxClient {
             }
             Ok(rb)
         };
-        let mut ctx = RetryContext::new(self.shared.config.retry.clone());
+        let mut ctx = self.retry_context();
         let mut bytes_sent = 0;
         loop {
             // A new file repeated after a lost reply meets itself as a 409 with the same SHA-1,
@@ -338,7 +337,7 @@ impl BoxClient {
             },
             name: name.map(str::to_owned),
         };
-        let mut ctx = RetryContext::new(self.shared.config.retry.clone());
+        let mut ctx = self.retry_context();
         let req = Req {
             op: "copy file",
             path: "/files/{id}/copy",

@@ -11,7 +11,6 @@ use super::error::{ApiError, ErrorKind};
 use super::http::Req;
 use super::model::{CreateFolder, Folder, Item, ItemFields, Items, ParentRef, UpdateItem};
 use super::pace::Bucket;
-use super::retry::RetryContext;
 
 type Cell<T> = Arc<OnceCell<T>>;
 
@@ -91,7 +90,7 @@ impl BoxClient {
     /// `GET /folders/{id}`.
     pub async fn get_folder(&self, id: &str) -> Result<Folder, ApiError> {
         let url = self.api(&format!("/folders/{}", urlencoding::encode(id)));
-        let mut ctx = RetryContext::new(self.shared.config.retry.clone());
+        let mut ctx = self.retry_context();
         let req = Req {
             op: "get folder",
             path: "/folders/{id}",
@@ -107,7 +106,7 @@ impl BoxClient {
     /// `GET /files/{id}` with the fields an upload check needs.
     pub async fn get_file(&self, id: &str) -> Result<super::File, ApiError> {
         let url = self.api(&format!("/files/{}", urlencoding::encode(id)));
-        let mut ctx = RetryContext::new(self.shared.config.retry.clone());
+        let mut ctx = self.retry_context();
         let req = Req {
             op: "get file",
             path: "/files/{id}",
@@ -134,7 +133,7 @@ impl BoxClient {
             f.push("name");
         }
         let fields = f.join(",");
-        let mut ctx = RetryContext::new(self.shared.config.retry.clone());
+        let mut ctx = self.retry_context();
         let mut out = Vec::new();
         let mut marker: Option<String> = None;
         loop {
@@ -241,7 +240,7 @@ impl BoxClient {
                 id: parent_id.to_owned(),
             },
         };
-        let mut ctx = RetryContext::new(self.shared.config.retry.clone());
+        let mut ctx = self.retry_context();
         // Repeating a create after a lost reply is resolved by the 409 below.
         let req = Req {
             op: "create folder",
@@ -402,7 +401,7 @@ impl BoxClient {
                 id: parent_id.to_owned(),
             }),
         };
-        let mut ctx = RetryContext::new(self.shared.config.retry.clone());
+        let mut ctx = self.retry_context();
         let req = Req {
             op: "move item",
             path: "/{kind}/{id}",
