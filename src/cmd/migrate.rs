@@ -8,8 +8,7 @@
 //!                                                  │ Event (channel)
 //! sink thread:                       report CSV · state journal · progress · summary
 //! ```
-use std::fs::File;
-use std::io::{self, BufWriter};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,6 +22,7 @@ use crate::box_api::{BoxClient, ClientConfig};
 use crate::cli::{BoxArgs, GlobalArgs, LogFormat};
 use crate::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 use crate::exit::ExitCode;
+use crate::fsutil::{AtomicFile, partial_path};
 use crate::manifest::write::Writer;
 use crate::manifest::{Kind, ManifestRow, Status};
 use crate::plan::kind::check_threshold;
@@ -391,11 +391,9 @@ fn scan_and_plan(
     if let Some(dir) = manifest.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let mut tmp = manifest.as_os_str().to_owned();
-    tmp.push(".partial");
-    let tmp = PathBuf::from(tmp);
-    let file = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    let mut out = Writer::new(BufWriter::new(file))?;
+    let mut file = AtomicFile::create(manifest)
+        .with_context(|| format!("cannot create {}", partial_path(manifest).display()))?;
+    let mut out = Writer::new(&mut file)?;
     let result = crate::scan::scan(opts, |row| {
         if cancel.load(Ordering::Relaxed) {
             return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted"));
@@ -415,8 +413,8 @@ fn scan_and_plan(
     let summary = result.with_context(|| format!("scan of {} failed", opts.root.display()))?;
     out.flush()?;
     drop(out);
-    std::fs::rename(&tmp, manifest)
-        .with_context(|| format!("cannot rename {} to {}", tmp.display(), manifest.display()))?;
+    file.commit()
+        .with_context(|| format!("cannot write {}", manifest.display()))?;
     tracing::info!(files = summary.files, dirs = summary.dirs, "scan finished");
     Ok(())
 }

@@ -1,6 +1,5 @@
 //! `boxlift scan`: walk a tree and write its manifest (CSV), streamed, in walk order, with a
 //! progress line on a terminal and silence otherwise.
-use std::fs::File;
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,6 +11,7 @@ use clap::Args;
 
 use crate::cli::GlobalArgs;
 use crate::exit::ExitCode;
+use crate::fsutil::{AtomicFile, partial_path};
 use crate::manifest::write::Writer;
 use crate::plan::units::{human_bytes, human_duration, parse_bytes};
 use crate::scan::{self, Progress, ScanOptions, ScanSummary};
@@ -114,24 +114,13 @@ fn scan_to(opts: &ScanOptions, out: impl Write) -> anyhow::Result<ScanSummary> {
 }
 
 fn scan_to_file(opts: &ScanOptions, path: &Path) -> anyhow::Result<ScanSummary> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".partial");
-    let tmp = PathBuf::from(tmp);
-    let file =
-        File::create(&tmp).with_context(|| format!("cannot create manifest {}", tmp.display()))?;
-    let result = scan_to(opts, file);
-    match result {
-        Ok(s) => {
-            std::fs::rename(&tmp, path).with_context(|| {
-                format!("cannot rename {} to {}", tmp.display(), path.display())
-            })?;
-            Ok(s)
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
+    // Dropped on error: the temporary file goes, and the previous manifest stays.
+    let mut file = AtomicFile::create(path)
+        .with_context(|| format!("cannot create manifest {}", partial_path(path).display()))?;
+    let summary = scan_to(opts, &mut file)?;
+    file.commit()
+        .with_context(|| format!("cannot write manifest {}", path.display()))?;
+    Ok(summary)
 }
 
 /// The progress line: an indicatif spinner fed from the scan's counters.
