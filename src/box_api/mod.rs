@@ -23,6 +23,7 @@ mod files;
 mod folders;
 mod http;
 pub mod model;
+pub mod names;
 pub mod pace;
 pub mod retry;
 pub mod secret;
