@@ -7,11 +7,13 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use boxlift::box_api::limits::DIRECT_MAX;
 use boxlift::box_api::{
     ApiError, AuthConfig, BoxClient, ChunkedOptions, ClientConfig, ErrorKind, Secret, UploadSource,
-    UploadTarget,
+    UploadTarget, Uploaded,
 };
 use boxlift::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
+use boxlift::plan::kind::UploadKind;
 use futures::StreamExt;
 use sha1::{Digest, Sha1};
 
@@ -78,6 +80,23 @@ fn new_file(parent: &str, name: &str) -> UploadTarget {
     UploadTarget::NewFile {
         parent_id: parent.to_owned(),
         name: name.to_owned(),
+    }
+}
+
+/// Upload as `migrate` does: direct or chunked as [`UploadKind::for_size`] decides at the
+/// default threshold.
+async fn upload(
+    client: &BoxClient,
+    src: &UploadSource,
+    target: UploadTarget,
+) -> Result<Uploaded, ApiError> {
+    match UploadKind::for_size(src.size, DIRECT_MAX) {
+        UploadKind::Direct => client.upload_direct(src, target).await,
+        UploadKind::Chunked { .. } => {
+            client
+                .upload_chunked(src, target, ChunkedOptions::default())
+                .await
+        }
     }
 }
 

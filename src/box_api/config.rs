@@ -12,9 +12,6 @@ use super::secret::Secret;
 pub const DEFAULT_API_CALLS_PER_MINUTE: u32 = 1000;
 /// Box's documented per-user limit for file uploads (per minute).
 pub const DEFAULT_UPLOADS_PER_MINUTE: u32 = 240;
-/// Files of at least this size use a chunked upload session. Box takes direct uploads up to
-/// 50 MB and sessions from 20,000,000 bytes; 50,000,000 keeps both sides of the cut valid.
-pub const DEFAULT_CHUNKED_THRESHOLD: u64 = 50_000_000;
 
 /// Everything a [`super::BoxClient`] needs.
 #[derive(Debug, Clone)]
@@ -37,8 +34,6 @@ pub struct ClientConfig {
     pub uploads_per_minute: u32,
     /// Retry policy for every call.
     pub retry: RetryPolicy,
-    /// Size from which `upload_file` uses a chunked session.
-    pub chunked_threshold: u64,
     /// Parts of one file in flight at once (Box recommends 3–5).
     pub part_concurrency: usize,
     /// Connect timeout (default 30 s; `None`: none). Tests under a paused tokio clock use
@@ -70,7 +65,6 @@ impl ClientConfig {
             api_calls_per_minute: DEFAULT_API_CALLS_PER_MINUTE,
             uploads_per_minute: DEFAULT_UPLOADS_PER_MINUTE,
             retry: RetryPolicy::default(),
-            chunked_threshold: DEFAULT_CHUNKED_THRESHOLD,
             part_concurrency: 4,
             connect_timeout: Some(Duration::from_secs(30)),
             read_timeout: Some(Duration::from_secs(120)),

@@ -22,6 +22,7 @@ pub mod error;
 mod files;
 mod folders;
 mod http;
+pub mod limits;
 pub mod model;
 pub mod names;
 pub mod pace;
@@ -30,10 +31,7 @@ pub mod secret;
 mod upload_session;
 
 pub use auth::{AuthConfig, JwtAppConfig};
-pub use config::{
-    ClientConfig, DEFAULT_API_CALLS_PER_MINUTE, DEFAULT_CHUNKED_THRESHOLD,
-    DEFAULT_UPLOADS_PER_MINUTE,
-};
+pub use config::{ClientConfig, DEFAULT_API_CALLS_PER_MINUTE, DEFAULT_UPLOADS_PER_MINUTE};
 pub use error::{ApiError, ConfigError, ErrorKind};
 pub use files::{UploadSource, UploadTarget, Uploaded};
 pub use model::{File, Folder, Item, UploadPart, UploadSession};

@@ -50,10 +50,7 @@ async fn jwt_from_a_console_config_file_authenticates() {
     );
     let client = BoxClient::new(cfg).unwrap();
     let src = make_file(dir.path(), "a.txt", 1234, 1);
-    let u = client
-        .upload_file(&src, new_file("0", "a.txt"))
-        .await
-        .unwrap();
+    let u = upload(&client, &src, new_file("0", "a.txt")).await.unwrap();
     assert_eq!(u.file.sha1.as_deref(), Some(src.sha1_hex.as_str()));
     assert_eq!(
         tree(&emu)["a.txt"].1.as_deref(),
@@ -110,7 +107,7 @@ async fn ccg_tokens_expiring_every_second_lose_nothing() {
                 let pause = rand::Rng::gen_range(&mut rand::thread_rng(), 0..200);
                 tokio::time::sleep(Duration::from_millis(pause)).await;
                 let name = src.path.file_name().unwrap().to_string_lossy().into_owned();
-                client.upload_file(&src, new_file("0", &name)).await
+                upload(&client, &src, new_file("0", &name)).await
             }
         })
         .buffer_unordered(8)

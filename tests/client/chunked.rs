@@ -36,8 +36,7 @@ async fn part_boundaries_and_a_sparse_4_gib_file_land_intact() {
         h.update(&zeros);
     }
     let src = source(&path, hex::encode(h.finalize()));
-    let u = client
-        .upload_file(&src, new_file("0", "four.bin"))
+    let u = upload(&client, &src, new_file("0", "four.bin"))
         .await
         .unwrap();
     assert_eq!(u.file.size, Some(4 << 30));

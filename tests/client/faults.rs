@@ -56,7 +56,7 @@ async fn everything_lands_once_under_5xx_drops_and_a_rate_limit() {
                     async move {
                         let parent = client.ensure_path(&root, &d).await?;
                         let name = src.path.file_name().unwrap().to_string_lossy().into_owned();
-                        client.upload_file(&src, new_file(&parent, &name)).await
+                        upload(&client, &src, new_file(&parent, &name)).await
                     }
                 })
                 .buffer_unordered(16)
@@ -163,7 +163,7 @@ async fn lost_replies_and_parts_mismatch_leave_every_file_exactly_once() {
                         .upload_chunked(&src, new_file("0", &name), ChunkedOptions::default())
                         .await
                 } else {
-                    client.upload_file(&src, new_file("0", &name)).await
+                    upload(&client, &src, new_file("0", &name)).await
                 };
                 (name, r)
             }

@@ -65,8 +65,7 @@ async fn conflicts_versions_copies_and_changed_sources() {
     let mut stale = make_file(dir.path(), "d.txt", 50, 3);
     stale.size = 49;
     let sent = emu.state().counters.bytes_received;
-    let e = client
-        .upload_file(&stale, new_file("0", "d.txt"))
+    let e = upload(&client, &stale, new_file("0", "d.txt"))
         .await
         .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Io);
@@ -78,12 +77,7 @@ async fn conflicts_versions_copies_and_changed_sources() {
     // A wrong SHA-1 claim is refused by Box (content-md5), never stored.
     let mut lie = make_file(dir.path(), "e.txt", 50, 4);
     lie.sha1_hex = "0".repeat(40);
-    assert!(
-        client
-            .upload_file(&lie, new_file("0", "e.txt"))
-            .await
-            .is_err()
-    );
+    assert!(upload(&client, &lie, new_file("0", "e.txt")).await.is_err());
     assert!(!tree(&emu).contains_key("e.txt"));
     // Listing pages through everything.
     for i in 0..5 {

@@ -86,9 +86,7 @@ async fn racing_processes_end_with_each_folder_once_and_every_file() {
                     let src = src.clone();
                     async move {
                         let id = client.ensure_path("0", &p).await?;
-                        client
-                            .upload_file(&src, new_file(&id, &format!("p{k}.txt")))
-                            .await
+                        upload(&client, &src, new_file(&id, &format!("p{k}.txt"))).await
                     }
                 })
                 .buffer_unordered(8)

@@ -91,12 +91,8 @@ fn log_scenario() {
         for (i, c) in [dev, ccg].iter().enumerate() {
             let folder = c.ensure_path("0", &format!("logs{i}/x")).await.unwrap();
             let small = make_file(dir.path(), &format!("l{i}.txt"), 10, i as u64);
-            c.upload_file(&small, new_file(&folder, "l.txt"))
-                .await
-                .unwrap();
-            c.upload_file(&small, new_file(&folder, "l.txt"))
-                .await
-                .unwrap(); // 409 path
+            upload(c, &small, new_file(&folder, "l.txt")).await.unwrap();
+            upload(c, &small, new_file(&folder, "l.txt")).await.unwrap(); // 409 path
             let big = make_file(dir.path(), &format!("L{i}.bin"), 3 * PART, i as u64);
             c.upload_chunked(&big, new_file(&folder, "L.bin"), ChunkedOptions::default())
                 .await
