@@ -6,6 +6,7 @@ mod client;
 mod config;
 mod deploy;
 mod emulator;
+mod layout;
 mod migrate;
 mod report;
 mod scan;

@@ -14,7 +14,7 @@ use tokio::sync::OnceCell;
 use crate::box_api::model::Item;
 use crate::box_api::names::box_name_key;
 use crate::box_api::{ApiError, BoxClient};
-use crate::upload::Event;
+use crate::model::Event;
 
 /// Fields asked for when listing a destination folder.
 pub const LIST_FIELDS: &[&str] = &["name", "size", "sha1", "etag", "file_version"];
