@@ -110,21 +110,20 @@ fn uses(text: &str) -> BTreeSet<String> {
     found
 }
 
-#[test]
-fn imports_only_point_down_the_stage_order_and_clap_stays_in_the_cli() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+/// Every broken rule under `src`, one line each; also the top-level modules seen.
+fn check(src: &Path) -> (Vec<String>, BTreeSet<String>) {
     let rank: BTreeMap<&str, u32> = RANKS.iter().copied().collect();
     let mut files = Vec::new();
-    rs_files(&src, &mut files);
+    rs_files(src, &mut files);
     files.sort();
     let mut wrong = Vec::new();
     let mut modules = BTreeSet::new();
     for file in &files {
-        let Some(module) = module_of(&src, file) else {
+        let Some(module) = module_of(src, file) else {
             continue;
         };
         let text = std::fs::read_to_string(file).unwrap();
-        let name = file.strip_prefix(&src).unwrap().display().to_string();
+        let name = file.strip_prefix(src).unwrap().display().to_string();
         let Some(&mine) = rank.get(module.as_str()) else {
             wrong.push(format!(
                 "{name}: module `{module}` is not in the stage order"
@@ -142,11 +141,29 @@ fn imports_only_point_down_the_stage_order_and_clap_stays_in_the_cli() {
                 None => wrong.push(format!("{name}: uses unknown `crate::{used}`")),
             }
         }
+        // The emulator shares only the JSON shapes with the client, so a client bug cannot hide
+        // an emulator bug.
+        if module == "emulator" {
+            for (i, _) in text.match_indices("crate::box_api") {
+                if !text[i..].starts_with("crate::box_api::model") {
+                    wrong.push(format!(
+                        "{name}: emulator uses box_api beyond box_api::model"
+                    ));
+                }
+            }
+        }
         let clap = text.contains("use clap") || text.contains("clap::");
         if clap && !CLAP.contains(&module.as_str()) {
             wrong.push(format!("{name}: clap outside cli/cmd/config"));
         }
     }
+    (wrong, modules)
+}
+
+#[test]
+fn imports_only_point_down_the_stage_order_and_clap_stays_in_the_cli() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let (wrong, modules) = check(&src);
     assert!(
         wrong.is_empty(),
         "layout rule broken:\n{}",
@@ -156,6 +173,35 @@ fn imports_only_point_down_the_stage_order_and_clap_stays_in_the_cli() {
     for (m, _) in RANKS {
         assert!(modules.contains(*m), "`{m}` is in RANKS but not in src/");
     }
+}
+
+#[test]
+fn the_check_catches_an_arrow_up_clap_in_a_stage_and_an_unplaced_module() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path();
+    let write = |rel: &str, text: &str| {
+        let p = src.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    write("lib.rs", "pub mod state;\n");
+    write("state/mod.rs", "use crate::{model::Event, upload::Work};\n");
+    write(
+        "progress.rs",
+        "use crate::log::LogFormat;\n#[derive(clap::ValueEnum)]\n",
+    );
+    write("emulator/mod.rs", "use crate::box_api::BoxClient;\n");
+    write("extra.rs", "\n");
+    let (wrong, _) = check(src);
+    assert_eq!(
+        wrong,
+        [
+            "emulator/mod.rs: emulator uses box_api beyond box_api::model",
+            "extra.rs: module `extra` is not in the stage order",
+            "progress.rs: clap outside cli/cmd/config",
+            "state/mod.rs: `state` uses `crate::upload`",
+        ]
+    );
 }
 
 #[test]

@@ -717,6 +717,38 @@ fn cancel_finishes_what_is_in_flight_and_a_rerun_completes() {
 }
 
 #[test]
+fn retries_reach_observers_as_events_one_per_client_retry() {
+    let emu = Emulator::start(EmulatorConfig {
+        fail_rate: 0.05,
+        rate_limit: Some(100.0),
+        seed: 7,
+        ..EmulatorConfig::default()
+    })
+    .unwrap();
+    let t = Tree::new();
+    small_tree(&t);
+    let work = tempfile::tempdir().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new((0u64, 0u64)));
+    let counts = seen.clone();
+    let mut config = migrate_config(&emu, t.root(), work.path(), 16);
+    config.observer = Some(Observer::new(move |ev| {
+        if let Event::Retried { status } = ev {
+            let mut c = counts.lock().unwrap();
+            c.0 += 1;
+            c.1 += u64::from(*status == Some(429));
+        }
+    }));
+    let summary = boxlift::migrate::run(config, Cancel::new()).unwrap();
+    assert_eq!(summary.rows.failures(), 0);
+    let (retried, throttled) = *seen.lock().unwrap();
+    // One counter: every retry the client made reached the observers once, as an event.
+    assert_eq!(retried, summary.requests.retries, "{:?}", summary.requests);
+    assert!(throttled > 0, "the rate limit bit: {:?}", summary.requests);
+    assert!(throttled <= summary.requests.rate_limited);
+    assert!(retried > throttled, "5xx faults are retried too");
+}
+
+#[test]
 fn sigint_finishes_what_is_in_flight_exits_130_and_a_rerun_completes() {
     // 300 files at 50 ms per request, 4 at a time, take well over a second: the first status
     // line (after 1 s) comes while files are in flight.

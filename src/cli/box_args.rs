@@ -172,7 +172,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn from_args_picks_credentials_and_rates() {
+    fn to_client_config_picks_credentials_and_rates() {
         let mut a = BoxArgs {
             client_id: Some("cid".into()),
             client_secret: Some("s3cr3t".into()),

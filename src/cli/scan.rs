@@ -1,9 +1,11 @@
-//! `boxlift scan`'s arguments.
+//! `boxlift scan`'s arguments and the scan options they describe.
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::Args;
 
 use crate::plan::units::parse_bytes;
+use crate::scan::{Progress, ScanOptions};
 
 /// Arguments of `boxlift scan`.
 #[derive(Debug, Args)]
@@ -31,4 +33,20 @@ pub struct ScanArgs {
     /// The Box account's maximum file size (e.g. 5GB, 15GB); bigger files are invalid:too_large.
     #[arg(long, value_parser = parse_bytes)]
     pub max_file_size: Option<u64>,
+}
+
+impl ScanArgs {
+    /// The scan these arguments ask for, counting into `progress` if given.
+    pub fn to_options(&self, progress: Option<Arc<Progress>>) -> ScanOptions {
+        ScanOptions {
+            root: self.src.clone(),
+            hash: !self.no_hash,
+            follow_symlinks: self.follow_symlinks,
+            exclude: self.exclude.clone(),
+            previous: self.previous.clone(),
+            max_file_size: self.max_file_size,
+            progress,
+            shard: None,
+        }
+    }
 }

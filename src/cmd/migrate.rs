@@ -1,6 +1,7 @@
-//! `boxlift migrate`: arguments → [`MigrateConfig`] → [`crate::migrate::run`] → printing and
-//! the exit code. The job itself lives in `crate::migrate`; this file adds what only a process
-//! has: the built-in emulator for `--emulator`, and the signal handler that triggers `Cancel`.
+//! `boxlift migrate`: arguments → [`crate::migrate::MigrateConfig`] → [`crate::migrate::run`]
+//! → printing and the exit code. The job itself lives in `crate::migrate`; this file adds what
+//! only a process has: the built-in emulator for `--emulator`, and the signal handler that
+//! triggers `Cancel`.
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;

@@ -8,23 +8,14 @@ use std::time::{Duration, Instant};
 use crate::cli::{GlobalArgs, ScanArgs};
 use crate::exit::ExitCode;
 use crate::plan::units::{human_bytes, human_duration};
+use crate::scan::Progress;
 use crate::scan::output::{write_manifest, write_manifest_file};
-use crate::scan::{Progress, ScanOptions};
 
 /// Run `boxlift scan`.
 pub fn run(args: ScanArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     tracing::debug!("SHA-1 implementation: {}", crate::hash::sha1_backend());
     let progress = Arc::new(Progress::default());
-    let opts = ScanOptions {
-        root: args.src.clone(),
-        hash: !args.no_hash,
-        follow_symlinks: args.follow_symlinks,
-        exclude: args.exclude.clone(),
-        previous: args.previous.clone(),
-        max_file_size: args.max_file_size,
-        progress: Some(progress.clone()),
-        shard: None,
-    };
+    let opts = args.to_options(Some(progress.clone()));
     let tty = io::stderr().is_terminal();
     let started = Instant::now();
     let ticker = tty.then(|| Ticker::start(progress.clone()));
