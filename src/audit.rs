@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::box_api::model::Item;
+use crate::box_api::names::box_name_key;
 use crate::box_api::{ApiError, BoxClient, ClientConfig};
 use crate::manifest::read::{ReadError, Reader};
 use crate::manifest::{Kind, ManifestRow};
@@ -21,7 +22,6 @@ use crate::plan::dest::{
 use crate::plan::estimate::{Action, Estimate, Limits};
 use crate::plan::kind::UploadKind;
 use crate::plan::units::{human_bytes, human_duration, thousands};
-use crate::scan::names::box_name_key;
 
 /// SQLite page cache of the destination index, KiB.
 const CACHE_KIB: i64 = 16 * 1024;

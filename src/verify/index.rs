@@ -6,6 +6,8 @@
 //! closes; its page cache is capped ([`CACHE_KIB`]) and sorts spill to temporary files.
 use rusqlite::{Connection, params};
 
+use crate::box_api::names::box_name_key;
+
 use super::{Difference, Problem};
 
 /// SQLite page cache, KiB: enough for one folder's rows and the B-tree's upper levels.
@@ -24,9 +26,9 @@ pub struct Expected {
     pub sha1: String,
 }
 
-/// The key of a path, as Box matches names (case-insensitively): (parent key, name key).
+/// The key of a path, as Box matches names ([`box_name_key`]): (parent key, name key).
 pub fn split_key(path: &str) -> (String, String) {
-    let key = path.to_lowercase();
+    let key = box_name_key(path);
     match key.rsplit_once('/') {
         Some((parent, name)) => (parent.to_string(), name.to_string()),
         None => (String::new(), key),

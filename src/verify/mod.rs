@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 use tokio::task::JoinSet;
 
+use crate::box_api::names::box_name_key;
 use crate::box_api::{ApiError, BoxClient, ClientConfig, Item};
 use crate::manifest::Kind;
 use crate::manifest::read::{ReadError, Reader};
@@ -258,7 +259,7 @@ fn compare_folder(
     queue: &mut VecDeque<(String, String)>,
     out: &mut VerifySummary,
 ) -> Result<(), VerifyError> {
-    let mut expected = index.take_folder(&rel.to_lowercase())?;
+    let mut expected = index.take_folder(&box_name_key(rel))?;
     let twins = Listing::from_items(items.clone()).duplicate_folders;
     for name in twins {
         index.push(&Difference {
@@ -288,7 +289,7 @@ fn compare_folder(
             box_sha1: f.sha1.clone().unwrap_or_default(),
             box_id: f.id.clone(),
         };
-        match expected.remove(&name.to_lowercase()) {
+        match expected.remove(&box_name_key(&name)) {
             None => index.push(&diff(Problem::Extra, None))?,
             Some(e) if e.is_dir != is_folder => {
                 index.push(&diff(Problem::KindMismatch, Some(&e)))?
