@@ -972,3 +972,88 @@ fn audit_estimate_matches_the_requests_a_fresh_migration_makes() {
         "audit estimated {estimate} calls, migrate made {real}:\n{text}\n{c:?}"
     );
 }
+
+/// Issue 11, item 8: `verify --report` with no difference writes a header-only CSV (not an
+/// empty file), whose header is the one rows are written under.
+#[test]
+fn verify_report_without_differences_is_a_header_only_csv() {
+    let emu = Emulator::start(EmulatorConfig::default()).unwrap();
+    let t = Tree::new();
+    t.file("d/a.txt", b"a");
+    let work = tempfile::tempdir().unwrap();
+    run(migrate_cmd(&emu, t.root(), work.path(), &[]));
+    let m = work.path().join("report.state/manifest.csv");
+    let csv = work.path().join("verify.csv");
+    let verify_report = || {
+        boxlift(
+            &emu,
+            &[
+                "verify",
+                "--manifest",
+                m.to_str().unwrap(),
+                "--dest",
+                "0",
+                "--report",
+                csv.to_str().unwrap(),
+            ],
+        )
+        .output()
+        .unwrap()
+    };
+    let out = verify_report();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let header = "path,problem,expected_size,box_size,expected_sha1,box_sha1,box_id\n";
+    assert_eq!(std::fs::read_to_string(&csv).unwrap(), header);
+    // A difference is written under the same header.
+    t.file("d/b.txt", b"b");
+    let scan = Command::new(boxlift_bin())
+        .args([
+            "scan",
+            t.root().to_str().unwrap(),
+            "-o",
+            m.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(scan.status.success());
+    let out = verify_report();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert!(text.starts_with(header), "{text}");
+    assert!(
+        text[header.len()..].starts_with("d/b.txt,missing,"),
+        "{text}"
+    );
+}
+
+/// Issue 11, item 8: where Box holds a file with a folder's name (or a folder with a file's),
+/// `--dry-run` says `conflict` (with `item_name_in_use`), not `would_create`: the real run
+/// could not create it.
+#[test]
+fn dry_run_says_conflict_where_box_holds_another_kind_of_item() {
+    let emu = Emulator::start(EmulatorConfig::default()).unwrap();
+    // Box holds a file `docs` and a folder `notes.txt`.
+    let seed = Tree::new();
+    seed.file("docs", b"a file named docs");
+    seed.file("notes.txt/inside.txt", b"x");
+    run(migrate_cmd(
+        &emu,
+        seed.root(),
+        tempfile::tempdir().unwrap().path(),
+        &[],
+    ));
+    let t = Tree::new();
+    t.file("docs/readme.txt", b"readme");
+    t.file("notes.txt", b"notes");
+    let work = tempfile::tempdir().unwrap();
+    let out = run(migrate_cmd(&emu, t.root(), work.path(), &["--dry-run"]));
+    assert_eq!(out.status.code(), Some(1), "a conflict is a failure row");
+    let rep = report(work.path());
+    let by: HashMap<&str, &ReportRow> = rep.iter().map(|r| (r.path.as_str(), r)).collect();
+    for p in ["docs", "notes.txt"] {
+        assert_eq!(by[p].action().to_string(), "conflict", "{:?}", by[p]);
+        assert_eq!(by[p].error_code, "item_name_in_use", "{:?}", by[p]);
+    }
+    // Nothing under the blocked folder can be looked up there: it would be uploaded.
+    assert_eq!(by["docs/readme.txt"].action().to_string(), "would_upload");
+}

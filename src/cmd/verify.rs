@@ -29,8 +29,13 @@ pub fn run(mut args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode
     };
     let summary = match &args.report {
         Some(path) => {
-            let mut w = csv::Writer::from_path(path)
+            // The header goes first, differences or not (serialize would only write it with
+            // the first row).
+            let mut w = csv::WriterBuilder::new()
+                .has_headers(false)
+                .from_path(path)
                 .with_context(|| format!("cannot create {}", path.display()))?;
+            w.write_record(Difference::COLUMNS)?;
             let summary = crate::verify::run(&config, &mut |d| {
                 w.serialize(d).map_err(std::io::Error::other)
             })?;

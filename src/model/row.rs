@@ -28,6 +28,10 @@ pub enum Action {
     Copied,
     /// A folder was created in Box (or found there) to mirror a local directory.
     FolderCreated,
+    /// Box holds something at this path that boxlift will not replace: a file where a folder
+    /// goes (or the reverse), seen by a dry run; `error_code` says what (`item_name_in_use`).
+    /// A failure: the local item is not where the user wants it.
+    Conflict,
     /// The upload failed (see `error_code`, `error_message`).
     Failed,
     /// Box would reject the entry (name, size...): not sent.
@@ -48,7 +52,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in the order the summary lists them.
-    pub const ALL: [Action; 16] = [
+    pub const ALL: [Action; 17] = [
         Action::Uploaded,
         Action::NewVersion,
         Action::Renamed,
@@ -59,6 +63,7 @@ impl Action {
         Action::SkippedConflict,
         Action::Skipped,
         Action::Invalid,
+        Action::Conflict,
         Action::Failed,
         Action::WouldUpload,
         Action::WouldVersion,
@@ -78,6 +83,7 @@ impl Action {
             Action::SkippedConflict => "skipped_conflict",
             Action::Copied => "copied",
             Action::FolderCreated => "folder_created",
+            Action::Conflict => "conflict",
             Action::Failed => "failed",
             Action::Invalid => "invalid",
             Action::Skipped => "skipped",
@@ -91,7 +97,7 @@ impl Action {
 
     /// Rows that make the run's exit status 1: the file is not where the user wants it.
     pub fn is_failure(self) -> bool {
-        matches!(self, Action::Failed | Action::Invalid)
+        matches!(self, Action::Failed | Action::Invalid | Action::Conflict)
     }
 
     /// Rows that sent file content to Box in this run.

@@ -197,6 +197,28 @@ impl Folders {
         })
     }
 
+    /// Read-only (dry runs): what Box holds at local directory `rel`, whatever its kind (a
+    /// file where a folder goes is a conflict the plan reports). `None` when nothing, or when a
+    /// parent is missing.
+    pub async fn lookup_item(&self, rel: &str) -> Result<Option<Existing>, ApiError> {
+        if rel.is_empty() {
+            return Ok(Some(Existing {
+                kind: "folder",
+                id: self.dest.clone(),
+                name: String::new(),
+                size: None,
+                sha1: None,
+                version_id: None,
+                etag: None,
+            }));
+        }
+        let (parent, name) = split(rel);
+        let Some(parent_id) = self.lookup(parent).await? else {
+            return Ok(None);
+        };
+        Ok(self.listing(&parent_id).await?.get(name).cloned())
+    }
+
     /// Read-only: the id of local directory `rel` in Box if it exists (dry runs).
     pub fn lookup<'a>(&'a self, rel: &'a str) -> BoxFuture<'a, Option<String>> {
         Box::pin(async move {

@@ -266,13 +266,21 @@ pub async fn run_dir(ctx: &Ctx, path: &str) -> ReportRow {
     let started = Instant::now();
     let mut row = ReportRow::new(path, Kind::Dir, 0, "");
     let res = if ctx.opts.dry_run {
-        ctx.folders.lookup(path).await.map(|id| match id {
-            Some(id) => {
-                row.box_folder_id = id;
-                row.action = Some(Action::SkippedExists);
-            }
-            None => row.action = Some(Action::WouldCreate),
-        })
+        ctx.folders
+            .lookup_item(path)
+            .await
+            .map(|found| match found {
+                Some(e) if e.kind == "folder" => {
+                    row.box_folder_id = e.id;
+                    row.action = Some(Action::SkippedExists);
+                }
+                // Box holds a file (or web link) with the folder's name: the real run cannot
+                // create the folder (409 `item_name_in_use`), so the plan says so.
+                Some(e) => {
+                    fill_conflict(&mut row, &e, "folder");
+                }
+                None => row.action = Some(Action::WouldCreate),
+            })
     } else {
         ctx.folders.ensure(path).await.map(|(id, _)| {
             row.box_folder_id = id;
@@ -298,7 +306,9 @@ async fn dry_file(ctx: &Ctx, t: &FileTask, row: &mut ReportRow) -> Result<(), Ta
         let l = ctx.folders.listing(&id).await?;
         if let Some(e) = l.get(name) {
             if e.kind != "file" {
-                return Err(not_a_file(e));
+                // The real run fails this row (`item_name_in_use`); the plan names it.
+                fill_conflict(row, e, "file");
+                return Ok(());
             }
             if e.sha1.as_deref() == Some(t.sha1.as_str()) {
                 fill_existing(row, e, Action::SkippedExists);
@@ -326,6 +336,16 @@ async fn dry_file(ctx: &Ctx, t: &FileTask, row: &mut ReportRow) -> Result<(), Ta
         Action::WouldUpload
     });
     Ok(())
+}
+
+/// A dry run's `conflict` row: Box holds another kind of item where this `kind` goes.
+fn fill_conflict(row: &mut ReportRow, e: &Existing, kind: &str) {
+    row.action = Some(Action::Conflict);
+    row.error_code = "item_name_in_use".into();
+    row.error_message = format!(
+        "a Box {} named {:?} (id {}) is where this {kind} goes",
+        e.kind, e.name, e.id
+    );
 }
 
 fn not_a_file(e: &Existing) -> TaskError {

@@ -92,6 +92,20 @@ pub struct Difference {
     pub box_id: String,
 }
 
+impl Difference {
+    /// The CSV's header, in field order: written even when there is no difference, so an
+    /// empty report says "no differences", not "nothing was written" (issue 11, item 8).
+    pub const COLUMNS: [&'static str; 7] = [
+        "path",
+        "problem",
+        "expected_size",
+        "box_size",
+        "expected_sha1",
+        "box_sha1",
+        "box_id",
+    ];
+}
+
 /// What `verify` needs, resolved (no flags, no environment).
 #[derive(Debug, Clone)]
 pub struct VerifyConfig {
