@@ -11,3 +11,4 @@ mod migrate;
 mod report;
 mod scan;
 mod shard;
+mod verify;
