@@ -467,12 +467,14 @@ fn audit_counts_kinds_problems_calls_and_what_exists_at_the_destination() {
     assert_eq!(action("big/video.mov"), "upload_chunked");
     assert_eq!(action("empty"), "create_folder");
     assert_eq!(action("link"), "not_migrated");
-    // Calls: 2 folders + 2 direct (c, and b as a new version) + 1 session × 2 + 13 parts = 19.
+    // Calls: the destination check + 2 listings of existing folders (the destination for its
+    // folders, docs for its files) + 2 folders + 2 direct (c, and b as a new version) + 1
+    // session × 2 + 13 parts = 22.
     assert!(
-        table.contains("API calls                       19"),
+        table.contains("API calls                       22"),
         "{table}"
     );
-    assert!(table.contains("1.90%"), "{table}");
+    assert!(table.contains("2.20%"), "{table}");
     assert!(table.contains("skipped:symlink"), "{table}");
     assert!(table.contains("2 identities"), "{table}");
     assert!(table.contains("bound: bandwidth"), "{table}");
