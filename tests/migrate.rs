@@ -1057,3 +1057,98 @@ fn dry_run_says_conflict_where_box_holds_another_kind_of_item() {
     // Nothing under the blocked folder can be looked up there: it would be uploaded.
     assert_eq!(by["docs/readme.txt"].action().to_string(), "would_upload");
 }
+
+/// What Box holds for `path`, through its API: (file id, version id, SHA-1, etag).
+fn box_file(emu: &EmulatorHandle, path: &str) -> (String, String, String, String) {
+    let id = emu
+        .state()
+        .tree
+        .iter()
+        .find(|e| e.path == path)
+        .unwrap()
+        .id
+        .clone();
+    let url = format!("{}/files/{id}", emu.api_url());
+    let f: serde_json::Value = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        reqwest::Client::new()
+            .get(url)
+            .bearer_auth("dev-token")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    let s = |v: &serde_json::Value| v.as_str().unwrap().to_string();
+    (
+        id,
+        s(&f["file_version"]["id"]),
+        s(&f["sha1"]),
+        s(&f["etag"]),
+    )
+}
+
+/// Issue 11, item 2: a colleague's newer version in Box (uploaded behind boxlift's back) is
+/// never superseded when the local file changes too: the row says `conflict` with
+/// `conflict_changed_in_box`, and shows what Box holds (not the journal's record); with
+/// `--on-conflict skip` the `skipped_conflict` row shows Box's version too.
+#[test]
+fn a_file_changed_in_box_since_the_last_run_is_not_superseded() {
+    let emu = Emulator::start(EmulatorConfig::default()).unwrap();
+    let t = Tree::new();
+    t.file("d/a.txt", b"ours, first");
+    let work = tempfile::tempdir().unwrap();
+    run(migrate_cmd(&emu, t.root(), work.path(), &[]));
+    let (id, _, _, _) = box_file(&emu, "d/a.txt");
+    // A colleague uploads a new version straight to Box.
+    let url = format!("{}/files/{id}/content", emu.upload_url());
+    let status = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let form = reqwest::multipart::Form::new()
+            .text("attributes", "{}")
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(b"the colleague's edit".to_vec())
+                    .file_name("a.txt"),
+            );
+        reqwest::Client::new()
+            .post(url)
+            .bearer_auth("dev-token")
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert!(status.is_success(), "{status}");
+    let theirs = box_file(&emu, "d/a.txt");
+    // The local file changes as well.
+    touched_later(&t.file("d/a.txt", b"ours, second"));
+    for (policy, action) in [("version", "conflict"), ("skip", "skipped_conflict")] {
+        let out = run(migrate_cmd(
+            &emu,
+            t.root(),
+            work.path(),
+            &["--on-conflict", policy],
+        ));
+        let rep = report(work.path());
+        let r = rep.iter().find(|r| r.path == "d/a.txt").unwrap();
+        assert_eq!(r.action().to_string(), action, "{r:?}");
+        if action == "conflict" {
+            assert_eq!(out.status.code(), Some(1), "a conflict is a failure row");
+            assert_eq!(r.error_code, "conflict_changed_in_box", "{r:?}");
+        }
+        // The row shows what Box holds, which is still the colleague's version.
+        assert_eq!(box_file(&emu, "d/a.txt"), theirs);
+        assert_eq!(r.box_file_id, theirs.0);
+        assert_eq!(r.box_file_version_id, theirs.1, "{r:?}");
+        assert_eq!(r.box_sha1, theirs.2, "{r:?}");
+        let e = emu
+            .state()
+            .tree
+            .into_iter()
+            .find(|e| e.path == "d/a.txt")
+            .unwrap();
+        assert_eq!(e.versions, 2, "the colleague's version was not superseded");
+    }
+}

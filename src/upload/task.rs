@@ -170,6 +170,25 @@ pub(super) fn fill_file(row: &mut ReportRow, f: &crate::box_api::model::File) {
     }
 }
 
+/// The `error_code` of a `conflict` row whose file changed in Box since boxlift last saw it.
+pub const CHANGED_IN_BOX: &str = "conflict_changed_in_box";
+
+/// What Box holds, from its answer to `GET /files/{id}`.
+fn existing_file(f: &crate::box_api::model::File, name: &str) -> Existing {
+    Existing {
+        kind: "file",
+        id: f.id.clone(),
+        name: f.name.clone().unwrap_or_else(|| name.to_string()),
+        size: f.size,
+        sha1: f
+            .sha1
+            .clone()
+            .or_else(|| f.file_version.as_ref().and_then(|v| v.sha1.clone())),
+        version_id: f.file_version.as_ref().map(|v| v.id.clone()),
+        etag: f.etag.clone(),
+    }
+}
+
 fn fill_existing(row: &mut ReportRow, e: &Existing, action: Action) {
     row.action = Some(action);
     row.box_file_id = e.id.clone();
@@ -377,19 +396,22 @@ async fn upload_file(ctx: &Ctx, t: &FileTask, row: &mut ReportRow) -> Result<(),
     }
     let (folder_id, _) = ctx.folders.ensure(parent).await?;
     row.box_folder_id = folder_id.clone();
-    // What Box holds at this name: the journal's record if this run's folder is the journal's
-    // (no call), else the folder's listing (one call per folder, cached).
+    let client = match &t.as_user {
+        Some(u) => ctx.client.as_user(u),
+        None => ctx.client.clone(),
+    };
+    // What Box holds at this name. A file an earlier run uploaded (the journal's record, in
+    // this run's folder): one `GET /files/{id}` for what Box holds now, since someone may have
+    // put a newer version there since; it was changed in Box if its version is not the one the
+    // journal recorded. Otherwise the folder's listing (one call per folder, cached).
     let mut listing = None;
+    let mut changed_in_box = false;
     let mut existing = match &t.prior {
-        Some(p) if p.box_folder_id == folder_id => Some(Existing {
-            kind: "file",
-            id: p.box_file_id.clone(),
-            name: name.to_string(),
-            size: Some(p.size),
-            sha1: Some(p.box_sha1.clone()),
-            version_id: Some(p.box_file_version_id.clone()),
-            etag: None,
-        }),
+        Some(p) if p.box_folder_id == folder_id => {
+            let now = existing_file(&client.get_file(&p.box_file_id).await?, name);
+            changed_in_box = now.version_id.as_deref() != Some(p.box_file_version_id.as_str());
+            Some(now)
+        }
         _ => {
             let l = ctx.folders.listing(&folder_id).await?;
             let e = l.get(name).cloned();
@@ -397,12 +419,9 @@ async fn upload_file(ctx: &Ctx, t: &FileTask, row: &mut ReportRow) -> Result<(),
             e
         }
     };
-    let client = match &t.as_user {
-        Some(u) => ctx.client.as_user(u),
-        None => ctx.client.clone(),
-    };
-    // At most twice: a 409 from a file that appeared after the listing gets the policy once.
-    for _ in 0..2 {
+    // At most three rounds: a 409 from a file that appeared after the listing, or a 412 from a
+    // version that appeared after the look, gets the policy once.
+    for _ in 0..3 {
         let (target, action) = match &existing {
             Some(e) if e.kind != "file" => return Err(not_a_file(e)),
             Some(e) if e.sha1.as_deref() == Some(t.sha1.as_str()) => {
@@ -414,11 +433,28 @@ async fn upload_file(ctx: &Ctx, t: &FileTask, row: &mut ReportRow) -> Result<(),
                     fill_existing(row, e, Action::SkippedConflict);
                     return Ok(());
                 }
+                // Someone else's newer version is never superseded: the row says so and shows
+                // what Box holds.
+                OnConflict::Version | OnConflict::Fail if changed_in_box => {
+                    fill_existing(row, e, Action::Conflict);
+                    row.error_code = CHANGED_IN_BOX.into();
+                    row.error_message = format!(
+                        "{:?} changed in Box since boxlift last saw it (now version {}, SHA-1 {}); \
+                         not superseded",
+                        e.name,
+                        e.version_id.as_deref().unwrap_or("?"),
+                        e.sha1.as_deref().unwrap_or("?")
+                    );
+                    return Ok(());
+                }
                 OnConflict::Fail => return Err(name_in_use(e)),
+                // `If-Match: <etag>` as last seen (Box's OpenAPI: `if-match` header of
+                // `POST /files/{file_id}/content` and of the session commit): Box answers 412
+                // `precondition_failed` if the file changed since.
                 OnConflict::Version => (
                     UploadTarget::NewVersion {
                         file_id: e.id.clone(),
-                        if_match: None,
+                        if_match: e.etag.clone(),
                     },
                     Action::NewVersion,
                 ),
@@ -462,6 +498,13 @@ async fn upload_file(ctx: &Ctx, t: &FileTask, row: &mut ReportRow) -> Result<(),
                 existing = conflict_of(&e);
                 if existing.is_none() {
                     return Err(TaskError::Api(e));
+                }
+            }
+            // 412: the file changed in Box after we looked. Look again; the policy decides.
+            Err(TaskError::Api(e)) if e.kind == ErrorKind::Precondition && !changed_in_box => {
+                if let Some(old) = &existing {
+                    existing = Some(existing_file(&client.get_file(&old.id).await?, name));
+                    changed_in_box = true;
                 }
             }
             other => return other,

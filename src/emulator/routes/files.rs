@@ -291,7 +291,10 @@ pub(crate) async fn upload(
     ))
 }
 
-/// 412 unless `if-match` names the file's current etag.
+/// 412 `precondition_failed` unless `if-match` names the file's current etag. Box's OpenAPI has
+/// the `if-match` header on `POST /files/{file_id}/content` and on
+/// `POST /files/upload_sessions/{upload_session_id}/commit` ("the endpoint will fail with a 412
+/// Precondition Failed if it has changed since"); not on session creation.
 pub(crate) fn check_if_match(headers: &HeaderMap, etag: u64) -> ApiResult<()> {
     if let Some(want) = headers.get("if-match") {
         let want = want.to_str().unwrap_or("").trim().trim_matches('"');
