@@ -701,7 +701,11 @@ fn names_with_a_leading_space_or_non_ascii_characters_are_migrated() {
     t.file("trailing.txt ", b"refused by Box");
     let work = tempfile::tempdir().unwrap();
     let out = run(migrate_cmd(&emu, t.root(), work.path(), &[]));
-    assert_eq!(out.status.code(), Some(1), "the trailing-space file is invalid");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the trailing-space file is invalid"
+    );
     let rows = manifest(work.path());
     assert_tree_landed(&emu, &rows);
     for n in names {
