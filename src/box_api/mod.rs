@@ -23,6 +23,7 @@ pub mod model;
 pub mod pace;
 pub mod retry;
 pub mod secret;
+pub mod tls;
 mod upload_session;
 
 pub use auth::{AuthConfig, JwtAppConfig};
