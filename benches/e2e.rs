@@ -190,10 +190,10 @@ fn main() {
     );
     // The same big files into another folder, SHA-1s reused from the manifest by the quick
     // check (size + mtime): the upload path alone, without the scan's hashing.
-    let report = boxlift::report::csv::read_report(&w1.join("report.csv")).unwrap();
+    let report = boxlift::report::read_report(&w1.join("report.csv")).unwrap();
     let folder = report
         .iter()
-        .find(|r| r.kind == "dir")
+        .find(|r| r.kind.as_str() == "dir")
         .map(|r| r.box_folder_id.clone())
         .expect("a folder from the small run");
     let manifest = w2.join("report.state/manifest.csv");
@@ -222,7 +222,7 @@ fn main() {
     // beside the single process above, in the same run.
     let folder = report
         .iter()
-        .filter(|r| r.kind == "dir")
+        .filter(|r| r.kind.as_str() == "dir")
         .nth(1)
         .map(|r| r.box_folder_id.clone())
         .expect("a second folder from the small run");

@@ -4,17 +4,26 @@
 //!
 //! # Layout
 //!
-//! One module per pipeline stage:
+//! One module per pipeline stage. Imports only point down this order (`tests/layout.rs`
+//! enforces it), so no stage knows who sits above it:
 //!
 //! ```text
-//! cli ─► config (TOML file, under flags and env) ─► cmd::<verb>
-//! scan (walkdir) ─bounded─► hash (rayon, mmap) ─► manifest (CSV, streamed)
-//!                                   │ ManifestRow
-//! state (skip what is done) ───────►plan (folders, upload kind, conflicts, estimates)
-//!                                   │ upload tasks (bounded)
-//!                         upload (file + part semaphores)
-//!                calls │                               │ Event
-//!   box_api: pace ► auth ► retry ► reqwest ► Box       └─► report · progress · state
+//! leaves     exit · log · manifest · box_api · model (Event, ReportRow, Cancel)
+//! stages     hash ◄ scan ◄ plan ◄ state ◄ upload
+//! observers  report · progress
+//! job        migrate::run(MigrateConfig, Cancel) -> Summary
+//! CLI        cli (clap → resolved configs) ◄ config (TOML) · cmd (one file per verb)
+//! ```
+//!
+//! The data flow of [`migrate::run`]: one event stream, observed by the report, the state
+//! journal and progress.
+//!
+//! ```text
+//! scan (thread) ─► manifest CSV ─► upload::Planner (ManifestRow; journal: skip what is done)
+//!                                       │ Work (bounded)
+//! upload::execute (tokio) ─► box_api: pace ► auth ► retry ► reqwest ─► Box
+//!        │ Event                              │ Retried (retry hook)
+//!        └──────────────► sink thread: progress · state · report · summary · Observer
 //! ```
 //!
 //! `box_api` is the only door to Box. The `emulator` is a Box-compatible server used by tests,
@@ -29,7 +38,10 @@ pub mod config;
 pub mod emulator;
 pub mod exit;
 pub mod hash;
+pub mod log;
 pub mod manifest;
+pub mod migrate;
+pub mod model;
 pub mod plan;
 pub mod progress;
 pub mod report;

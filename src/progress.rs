@@ -8,13 +8,12 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::cli::LogFormat;
-use crate::cmd::STATUS_TARGET;
+use crate::log::{LogFormat, STATUS_TARGET};
+use crate::model::Event;
 use crate::report::summary::human_bytes;
-use crate::upload::Event;
 
 /// How to show progress.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ShowProgress {
     /// A bar when stderr is a terminal, status lines otherwise.
     Auto,
@@ -25,9 +24,6 @@ pub enum ShowProgress {
     /// Nothing.
     None,
 }
-
-/// Extra counters read from elsewhere (the Box client's retry and 429 counts).
-pub type ExtraCounters = Box<dyn Fn() -> (u64, u64) + Send + Sync>;
 
 /// Counters shared between the event consumer and the display thread.
 #[derive(Debug, Default)]
@@ -40,9 +36,9 @@ pub struct Counters {
     pub bytes_total: AtomicU64,
     /// Bytes sent.
     pub bytes_done: AtomicU64,
-    /// Retried requests (from events).
+    /// Retried requests (`Retried` events).
     pub retries: AtomicU64,
-    /// 429 answers (from events).
+    /// Retries after a 429 answer (`Retried { status: Some(429) }`).
     pub throttled: AtomicU64,
     /// Failed or invalid rows.
     pub failed: AtomicU64,
@@ -70,12 +66,7 @@ impl Progress {
     /// Start showing progress on stderr. Under `--log-format json` the status lines are
     /// tracing events (target [`STATUS_TARGET`]) with one field per counter, so every stderr
     /// line stays JSON.
-    pub fn start(
-        mode: ShowProgress,
-        interval: Duration,
-        extra: Option<ExtraCounters>,
-        log_format: LogFormat,
-    ) -> Self {
+    pub fn start(mode: ShowProgress, interval: Duration, log_format: LogFormat) -> Self {
         let counters = Arc::new(Counters::default());
         let stop = Arc::new(AtomicBool::new(false));
         let bar_mode = match mode {
@@ -83,7 +74,6 @@ impl Progress {
             ShowProgress::Bar => true,
             ShowProgress::Lines | ShowProgress::None => false,
         };
-        let extra = Arc::new(extra);
         let (bar, thread) = if mode == ShowProgress::None {
             (None, None)
         } else if bar_mode {
@@ -101,11 +91,7 @@ impl Progress {
                 while !s.load(Relaxed) {
                     b.set_length(c.bytes_total.load(Relaxed));
                     b.set_position(c.bytes_done.load(Relaxed));
-                    b.set_message(files_message(
-                        &c,
-                        started.elapsed(),
-                        extra.as_ref().as_ref(),
-                    ));
+                    b.set_message(files_message(&c, started.elapsed()));
                     std::thread::sleep(Duration::from_millis(200));
                 }
             });
@@ -119,7 +105,7 @@ impl Progress {
                     std::thread::sleep(Duration::from_millis(100).min(interval));
                     if Instant::now() >= next {
                         next += interval;
-                        let status = Status::read(&c, started.elapsed(), extra.as_ref().as_ref());
+                        let status = Status::read(&c, started.elapsed());
                         match log_format {
                             LogFormat::Text => eprintln!("boxlift: {status}"),
                             LogFormat::Json => status.emit(),
@@ -192,22 +178,15 @@ impl Drop for Progress {
     }
 }
 
-fn retries(c: &Counters, extra: Option<&ExtraCounters>) -> (u64, u64) {
-    let (r, t) = (c.retries.load(Relaxed), c.throttled.load(Relaxed));
-    match extra {
-        Some(f) => {
-            let (er, et) = f();
-            (r.max(er), t.max(et))
-        }
-        None => (r, t),
-    }
+fn retries(c: &Counters) -> (u64, u64) {
+    (c.retries.load(Relaxed), c.throttled.load(Relaxed))
 }
 
-fn files_message(c: &Counters, elapsed: Duration, extra: Option<&ExtraCounters>) -> String {
+fn files_message(c: &Counters, elapsed: Duration) -> String {
     let done = c.files_done.load(Relaxed);
     let total = c.files_total.load(Relaxed);
     let plus = if c.scan_done.load(Relaxed) { "" } else { "+" };
-    let (r, t) = retries(c, extra);
+    let (r, t) = retries(c);
     let fps = done as f64 / elapsed.as_secs_f64().max(1e-3);
     format!("files {done}/{total}{plus} {fps:.0}/s, retries {r}, 429s {t}")
 }
@@ -243,7 +222,7 @@ pub struct Status {
 
 impl Status {
     /// Read the counters.
-    pub fn read(c: &Counters, elapsed: Duration, extra: Option<&ExtraCounters>) -> Status {
+    pub fn read(c: &Counters, elapsed: Duration) -> Status {
         let secs = elapsed.as_secs_f64().max(1e-3);
         let (fd, ft) = (c.files_done.load(Relaxed), c.files_total.load(Relaxed));
         let (bd, bt) = (c.bytes_done.load(Relaxed), c.bytes_total.load(Relaxed));
@@ -258,7 +237,7 @@ impl Status {
         } else {
             Some(0.0)
         };
-        let (retries, throttled) = retries(c, extra);
+        let (retries, throttled) = retries(c);
         Status {
             files_done: fd,
             files_total: ft,
@@ -320,8 +299,8 @@ impl std::fmt::Display for Status {
 }
 
 /// The one-line status: files and bytes done of total, MB/s, files/s, ETA, retries and 429s.
-pub fn status_line(c: &Counters, elapsed: Duration, extra: Option<&ExtraCounters>) -> String {
-    Status::read(c, elapsed, extra).to_string()
+pub fn status_line(c: &Counters, elapsed: Duration) -> String {
+    Status::read(c, elapsed).to_string()
 }
 
 fn fmt_duration(d: Duration) -> String {
@@ -338,35 +317,28 @@ fn fmt_duration(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{Action, ReportRow};
+    use crate::manifest::Kind;
+    use crate::model::{Action, ReportRow};
 
     #[test]
     fn status_line_counts_events() {
-        let p = Progress::start(
-            ShowProgress::None,
-            Duration::from_secs(10),
-            None,
-            LogFormat::Text,
-        );
+        let p = Progress::start(ShowProgress::None, Duration::from_secs(10), LogFormat::Text);
         p.on_event(&Event::Planned { bytes: 2_000_000 });
         p.on_event(&Event::Planned { bytes: 2_000_000 });
         p.on_event(&Event::BytesSent { bytes: 2_000_000 });
         p.on_event(&Event::Retried { status: Some(429) });
         p.on_event(&Event::Retried { status: Some(503) });
         p.on_event(&Event::FileDone(
-            ReportRow::new("a", "file", 2_000_000, "x").with(Action::Uploaded),
+            ReportRow::new("a", Kind::File, 2_000_000, "x").with(Action::Uploaded),
         ));
-        let line = status_line(p.counters(), Duration::from_secs(2), None);
+        let line = status_line(p.counters(), Duration::from_secs(2));
         assert!(line.starts_with("1/2+ files, 2.0 MB/4.0 MB+"), "{line}");
         assert!(line.contains("1.0 MB/s"), "{line}");
         assert!(line.contains("ETA ?"), "{line}");
         assert!(line.contains("2 retries, 1 429s"), "{line}");
         p.on_event(&Event::ScanFinished);
-        let line = status_line(p.counters(), Duration::from_secs(2), None);
+        let line = status_line(p.counters(), Duration::from_secs(2));
         assert!(line.contains("ETA 2s"), "{line}");
-        let extra: ExtraCounters = Box::new(|| (7, 3));
-        let line = status_line(p.counters(), Duration::from_secs(2), Some(&extra));
-        assert!(line.contains("7 retries, 3 429s"), "{line}");
         p.finish();
     }
 }

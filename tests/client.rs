@@ -519,7 +519,7 @@ async fn jwt_from_a_console_config_file_authenticates() {
         jwt_config: Some(config_path.clone()),
         ..Default::default()
     };
-    let cfg = ClientConfig::from_args(&args).unwrap();
+    let cfg = args.to_client_config().unwrap();
     assert!(
         matches!(&cfg.auth, AuthConfig::Jwt { subject_id, subject_type, .. } if subject_id == "777" && subject_type == "enterprise")
     );
@@ -541,10 +541,11 @@ async fn jwt_from_a_console_config_file_authenticates() {
         .replace("\"pass phrase 1\"", "\"wrong\"");
     let bad = dir.path().join("bad.json");
     std::fs::write(&bad, text).unwrap();
-    let err = ClientConfig::from_args(&boxlift::cli::BoxArgs {
+    let err = boxlift::cli::BoxArgs {
         jwt_config: Some(bad.clone()),
         ..args
-    })
+    }
+    .to_client_config()
     .unwrap_err();
     let msg = err.to_string();
     assert!(

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use boxlift::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
-use boxlift::report::csv::read_report;
+use boxlift::report::read_report;
 use serde_json::Value;
 
 use crate::common::boxlift_bin;
@@ -125,12 +125,12 @@ fn config_file_drives_migrate_under_flags_and_env() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let rows = read_report(&from_file).unwrap();
     assert_eq!(
-        rows.iter().filter(|r| r.kind == "file").count(),
+        rows.iter().filter(|r| r.kind.as_str() == "file").count(),
         files.len()
     );
     assert!(
         rows.iter()
-            .filter(|r| r.kind == "file")
+            .filter(|r| r.kind.as_str() == "file")
             .all(|r| r.action().to_string() == "skipped_exists"),
         "a new state dir beside the new report: Box already holds every file"
     );

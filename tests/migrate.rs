@@ -1,14 +1,22 @@
 //! `boxlift migrate` and `boxlift verify` end to end: the built binary against an in-process
 //! emulator over HTTP. Assertions read the emulator's state (its tree and counters), not our logs.
 use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use boxlift::box_api::{AuthConfig, ClientConfig, Secret};
 use boxlift::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
+use boxlift::exit::ExitCode;
+use boxlift::log::LogFormat;
 use boxlift::manifest::read::Reader;
 use boxlift::manifest::{Kind, ManifestRow};
-use boxlift::report::csv::{ReportRow, read_report};
+use boxlift::migrate::{Cancel, MigrateConfig, Observer, Paths};
+use boxlift::model::Event;
+use boxlift::progress::ShowProgress;
+use boxlift::report::{ReportRow, read_report};
+use boxlift::upload::{Limits, OnConflict};
 
 use crate::common::boxlift_bin;
 use crate::common::tree::Tree;
@@ -150,6 +158,25 @@ fn assert_tree_landed(emu: &EmulatorHandle, rows: &[ManifestRow]) {
     assert!(n > 0);
 }
 
+/// Give a rewritten file an mtime clearly after its last scan, whatever the filesystem's mtime
+/// granularity: the quick check (size + mtime) must see the change without waiting for a tick.
+fn touched_later(path: &Path) {
+    let later = std::time::SystemTime::now() + Duration::from_secs(60);
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+}
+
+/// Rows in the report file so far (it is flushed row by row).
+fn report_rows_so_far(work: &Path) -> usize {
+    std::fs::read(work.join("report.csv"))
+        .map(|b| b.iter().filter(|&&c| c == b'\n').count().saturating_sub(1))
+        .unwrap_or(0)
+}
+
 fn total_requests(emu: &EmulatorHandle) -> u64 {
     emu.state().counters.total_requests()
 }
@@ -245,8 +272,7 @@ fn migrate_lands_a_2000_file_tree_verifies_and_reruns_for_free() {
     );
 
     // Incremental: one file changed, one added, one dir added; the rest is not re-read.
-    std::thread::sleep(Duration::from_millis(20));
-    t.file("d0/s0/f0.txt", b"changed content\n");
+    touched_later(&t.file("d0/s0/f0.txt", b"changed content\n"));
     t.file("d9/new.txt", b"new file\n");
     t.file("fresh/dir/one.txt", b"one\n");
     let out = run(migrate_cmd(&emu, t.root(), work.path(), &[]));
@@ -340,8 +366,8 @@ fn sigkill_at_three_moments_then_rerun_lands_everything_once() {
     let t = Tree::new();
     build_tree(&t);
     let work = tempfile::tempdir().unwrap();
-    // Three random kill moments, each a little later; the seed is printed to replay a failure
-    // (BOXLIFT_TEST_SEED).
+    // Three random kill moments, each a little later, counted in finished rows so every kill
+    // lands mid-run; the seed is printed to replay a failure (BOXLIFT_TEST_SEED).
     let seed = std::env::var("BOXLIFT_TEST_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -353,20 +379,26 @@ fn sigkill_at_three_moments_then_rerun_lands_everything_once() {
         });
     eprintln!("kill moments: BOXLIFT_TEST_SEED={seed}");
     let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed);
-    let moments: Vec<u64> = (0..3u64)
-        .map(|i| rand::Rng::gen_range(&mut rng, 200 + i * 500..900 + i * 900))
+    let moments: Vec<usize> = (0..3usize)
+        .map(|i| rand::Rng::gen_range(&mut rng, 50 + i * 300..400 + i * 500))
         .collect();
-    for (i, ms) in moments.into_iter().enumerate() {
+    for (i, rows) in moments.into_iter().enumerate() {
+        // The report of the previous run must not count for this one.
+        let _ = std::fs::remove_file(work.path().join("report.csv"));
         let mut c = migrate_cmd(&emu, t.root(), work.path(), &[]);
         let mut child = c
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(ms));
+        // Poll the report (flushed per row) until this run has finished `rows` rows.
+        while report_rows_so_far(work.path()) < rows && child.try_wait().unwrap().is_none() {
+            std::thread::sleep(Duration::from_millis(2));
+        }
         let _ = child.kill(); // SIGKILL
         let status = child.wait().unwrap();
-        eprintln!("kill {i}: {status:?}");
+        eprintln!("kill {i} after {rows} rows: {status:?}");
+        assert!(status.code().is_none(), "run {i} ended before its kill");
     }
     let out = run(migrate_cmd(&emu, t.root(), work.path(), &[]));
     assert_eq!(
@@ -588,47 +620,192 @@ fn emulator_flag_runs_the_quick_start_and_a_second_run_skips_everything() {
     );
 }
 
+/// A run of the library as `cmd/migrate.rs` would configure it, into the emulator's root, with
+/// no client-side pacing limit and no progress display.
+fn migrate_config(emu: &EmulatorHandle, src: &Path, work: &Path, files: usize) -> MigrateConfig {
+    let mut client = ClientConfig::new(AuthConfig::DeveloperToken(Secret::new("dev-token")));
+    client.api_url = emu.api_url();
+    client.upload_url = emu.upload_url();
+    client.oauth_url = emu.oauth_url();
+    client.api_calls_per_minute = 10_000_000;
+    client.uploads_per_minute = 10_000_000;
+    MigrateConfig {
+        src: src.to_path_buf(),
+        dest: "0".into(),
+        paths: Paths::resolve(Some(&work.join("report.csv")), None, None, None, false),
+        dry_run: false,
+        on_conflict: OnConflict::Version,
+        limits: Limits {
+            files,
+            big_files: 3,
+        },
+        part_concurrency: 4,
+        chunked_threshold: 50_000_000,
+        dedup: false,
+        exclude: Vec::new(),
+        shard: None,
+        client,
+        progress: ShowProgress::None,
+        status_interval: Duration::from_secs(10),
+        log_format: LogFormat::Text,
+        observer: None,
+    }
+}
+
+/// A tree of 300 small files in 7 folders.
+fn small_tree(t: &Tree) {
+    for i in 0..300 {
+        t.file(format!("d{}/f{i}.txt", i % 7), format!("{i}").as_bytes());
+    }
+}
+
+/// After an interrupted run: every row written is finished (nothing half-reported, nothing
+/// failed), and a re-run completes the tree, skipping exactly the rows the first run finished.
+fn assert_partial_then_rerun_completes(emu: &EmulatorHandle, t: &Tree, work: &Path) -> usize {
+    let partial = report(work);
+    assert!(partial.len() < 300 + 7, "the run stopped early");
+    assert!(
+        partial.iter().all(|r| r.action().to_string() != "failed"),
+        "{partial:?}"
+    );
+    let out = run(migrate_cmd(emu, t.root(), work, &[]));
+    assert_eq!(out.status.code(), Some(0));
+    let rows = manifest(work);
+    assert_tree_landed(emu, &rows);
+    let acts = actions(&report(work));
+    assert_eq!(
+        acts.get("skipped_done").copied().unwrap_or(0),
+        partial.len(),
+        "{acts:?}"
+    );
+    partial.len()
+}
+
 #[test]
-fn sigint_finishes_what_is_in_flight_exits_130_and_a_rerun_completes() {
+fn cancel_finishes_what_is_in_flight_and_a_rerun_completes() {
     let emu = Emulator::start(EmulatorConfig {
         latency_ms: 20,
         ..EmulatorConfig::default()
     })
     .unwrap();
     let t = Tree::new();
-    for i in 0..300 {
-        t.file(format!("d{}/f{i}.txt", i % 7), format!("{i}").as_bytes());
-    }
+    small_tree(&t);
     let work = tempfile::tempdir().unwrap();
-    let child = migrate_cmd(&emu, t.root(), work.path(), &["--concurrency", "4"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(800));
+    // Cancel from the event stream itself after the 50th finished row: no timing involved.
+    let cancel = Cancel::new();
+    let trigger = cancel.clone();
+    let mut done = 0;
+    let mut config = migrate_config(&emu, t.root(), work.path(), 4);
+    config.observer = Some(Observer::new(move |ev| {
+        if let Event::FileDone(_) = ev {
+            done += 1;
+            if done == 50 {
+                trigger.cancel();
+            }
+        }
+    }));
+    let summary = boxlift::migrate::run(config, cancel).unwrap();
+    assert!(summary.interrupted);
+    assert_eq!(summary.exit_code(), ExitCode::Interrupted);
+    assert_eq!(summary.rows.failures(), 0);
+    // The 50 rows, plus at most what was in flight (4 permits) and already-planned rows that
+    // needed no Box call.
+    let finished = report(work.path()).len();
+    assert_eq!(finished as u64, summary.rows.total());
+    assert!(finished >= 50, "{finished} rows");
+    assert_partial_then_rerun_completes(&emu, &t, work.path());
+}
+
+#[test]
+fn retries_reach_observers_as_events_one_per_client_retry() {
+    let emu = Emulator::start(EmulatorConfig {
+        fail_rate: 0.05,
+        rate_limit: Some(100.0),
+        seed: 7,
+        ..EmulatorConfig::default()
+    })
+    .unwrap();
+    let t = Tree::new();
+    small_tree(&t);
+    let work = tempfile::tempdir().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new((0u64, 0u64)));
+    let counts = seen.clone();
+    let mut config = migrate_config(&emu, t.root(), work.path(), 16);
+    config.observer = Some(Observer::new(move |ev| {
+        if let Event::Retried { status } = ev {
+            let mut c = counts.lock().unwrap();
+            c.0 += 1;
+            c.1 += u64::from(*status == Some(429));
+        }
+    }));
+    let summary = boxlift::migrate::run(config, Cancel::new()).unwrap();
+    assert_eq!(summary.rows.failures(), 0);
+    let (retried, throttled) = *seen.lock().unwrap();
+    // One counter: every retry the client made reached the observers once, as an event.
+    assert_eq!(retried, summary.requests.retries, "{:?}", summary.requests);
+    assert!(throttled > 0, "the rate limit bit: {:?}", summary.requests);
+    assert!(throttled <= summary.requests.rate_limited);
+    assert!(retried > throttled, "5xx faults are retried too");
+}
+
+#[test]
+fn sigint_finishes_what_is_in_flight_exits_130_and_a_rerun_completes() {
+    // 300 files at 50 ms per request, 4 at a time, take well over a second: the first status
+    // line (after 1 s) comes while files are in flight.
+    let emu = Emulator::start(EmulatorConfig {
+        latency_ms: 50,
+        ..EmulatorConfig::default()
+    })
+    .unwrap();
+    let t = Tree::new();
+    small_tree(&t);
+    let work = tempfile::tempdir().unwrap();
+    let report = work.path().join("report.csv");
+    let mut child = boxlift(
+        &emu,
+        &[
+            "migrate",
+            t.root().to_str().unwrap(),
+            "--dest",
+            "0",
+            "--report",
+            report.to_str().unwrap(),
+            "--api-calls-per-minute",
+            "10000000",
+            "--uploads-per-minute",
+            "10000000",
+            "--concurrency",
+            "4",
+            "--progress",
+            "lines",
+            "--status-interval",
+            "1",
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    // Wait for the first status line: the signal handler is installed before the run starts,
+    // and the run is under way.
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let n = stderr.read_line(&mut line).unwrap();
+        assert!(n > 0, "boxlift ended before its first status line:\n{seen}");
+        seen.push_str(&line);
+        if line.starts_with("boxlift: ") && line.contains(" files, ") {
+            break;
+        }
+    }
     // SAFETY: signalling our own child by its pid.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
-    let out = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{err}");
-    assert!(err.contains("interrupted"), "{err}");
-    // Every row written is finished: nothing half-reported.
-    let partial = report(work.path());
-    assert!(partial.len() < 300 + 7, "the run stopped early");
-    assert!(
-        partial.iter().all(|r| r.action().to_string() != "failed"),
-        "{partial:?}"
-    );
-    let out = run(migrate_cmd(&emu, t.root(), work.path(), &[]));
-    assert_eq!(out.status.code(), Some(0));
-    let rows = manifest(work.path());
-    assert_tree_landed(&emu, &rows);
-    let acts = actions(&report(work.path()));
-    assert_eq!(
-        acts.get("skipped_done").copied().unwrap_or(0),
-        partial.len(),
-        "{acts:?}"
-    );
+    stderr.read_to_string(&mut seen).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{seen}");
+    assert!(seen.contains("interrupted"), "{seen}");
+    assert_partial_then_rerun_completes(&emu, &t, work.path());
 }
 
 #[test]
@@ -658,8 +835,7 @@ fn a_folder_deleted_in_box_since_the_last_run_is_recreated_for_new_and_changed_f
             .status()
     });
     assert_eq!(status.as_u16(), 204);
-    std::thread::sleep(Duration::from_millis(20));
-    t.file("d/a.txt", b"a, changed");
+    touched_later(&t.file("d/a.txt", b"a, changed"));
     t.file("d/sub/c.txt", b"c");
     let out = run(migrate_cmd(&emu, t.root(), work.path(), &[]));
     assert_eq!(

@@ -7,7 +7,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use boxlift::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
-use boxlift::report::csv::{ReportRow, read_report};
+use boxlift::report::{ReportRow, read_report};
 
 use crate::common::boxlift_bin;
 use crate::common::tree::Tree;
@@ -414,7 +414,7 @@ fn html_page_of_a_real_migration_renders_in_headless_chromium() {
     let rep = work.path().join("report.csv");
     migrate(&emu, t.root(), &rep);
     let rows = read_report(&rep).unwrap();
-    let files = rows.iter().filter(|r| r.kind == "file").count();
+    let files = rows.iter().filter(|r| r.kind.as_str() == "file").count();
     assert_eq!(files, 63);
     assert_eq!(rows.iter().filter(|r| r.action().is_failure()).count(), 3);
     let sent: u64 = rows.iter().map(|r| r.bytes_sent).sum();
@@ -510,7 +510,7 @@ fn html_page_of_a_real_migration_renders_in_headless_chromium() {
     assert_eq!(dom.matches("<tr class=\"slow\"").count(), 20);
     let slowest = rows
         .iter()
-        .filter(|r| r.kind == "file")
+        .filter(|r| r.kind.as_str() == "file")
         .map(|r| r.duration_ms)
         .max()
         .unwrap();

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use boxlift::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 use boxlift::manifest::read::Reader;
 use boxlift::manifest::{Kind, ManifestRow};
-use boxlift::report::csv::{ReportRow, read_report};
+use boxlift::report::{ReportRow, read_report};
 
 use crate::common::boxlift_bin;
 use crate::common::tree::Tree;
@@ -175,7 +175,7 @@ fn four_shards_at_once_land_the_tree_once_and_their_reports_partition_it() {
     let mut folder_shard: HashMap<String, BTreeSet<u32>> = HashMap::new();
     for (k, r) in &all {
         folder_shard
-            .entry(folder_of(&r.path, &r.kind))
+            .entry(folder_of(&r.path, r.kind.as_str()))
             .or_default()
             .insert(*k);
     }
@@ -205,7 +205,7 @@ fn four_shards_at_once_land_the_tree_once_and_their_reports_partition_it() {
     assert_eq!(merged.len(), rows, "one merged row per manifest row");
     let paths: BTreeSet<&str> = merged.iter().map(|r| r.path.as_str()).collect();
     assert_eq!(paths.len(), rows, "no path twice in the merged report");
-    let files = merged.iter().filter(|r| r.kind == "file").count();
+    let files = merged.iter().filter(|r| r.kind.as_str() == "file").count();
     assert_eq!(files, FILES);
     assert!(paths.iter().all(|p| owner.contains_key(*p)));
 
@@ -220,7 +220,7 @@ fn four_shards_at_once_land_the_tree_once_and_their_reports_partition_it() {
         rerun
             .iter()
             .all(|r| r.action().to_string() == "skipped_done"
-                || (r.kind == "dir" && r.action().to_string() == "folder_created")),
+                || (r.kind.as_str() == "dir" && r.action().to_string() == "folder_created")),
         "{:?}",
         rerun
             .iter()

@@ -7,6 +7,7 @@ mod clients;
 mod config;
 mod deploy;
 mod emulator;
+mod layout;
 mod migrate;
 mod report;
 mod scan;

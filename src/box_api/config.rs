@@ -1,11 +1,12 @@
-//! `ClientConfig`: base URLs, credentials, rates and retry policy, resolved from `BoxArgs`
-//! (flags and `BOX_*` environment) and the JWT config file.
+//! `ClientConfig`: base URLs, credentials, rates and retry policy. The command line resolves it
+//! (`cli::BoxArgs::to_client_config`); the library never sees clap types.
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::auth::{AuthConfig, JwtAppConfig};
-use super::error::ConfigError;
+use super::RetryHook;
+use super::auth::AuthConfig;
 use super::retry::RetryPolicy;
+#[cfg(test)]
 use super::secret::Secret;
 
 /// Box's documented per-user limit for API calls (per minute).
@@ -49,6 +50,9 @@ pub struct ClientConfig {
     /// folder, list its parent and converge on the oldest of same-named twins (one list call
     /// per folder, worth it only when such races can happen).
     pub settle_folder_twins: bool,
+    /// Called once per retried request (see [`RetryHook`]): how a pipeline turns the client's
+    /// retries into `Retried` events without polling its stats.
+    pub on_retry: Option<RetryHook>,
 }
 
 impl ClientConfig {
@@ -69,100 +73,8 @@ impl ClientConfig {
             connect_timeout: Duration::from_secs(30),
             read_timeout: Duration::from_secs(120),
             settle_folder_twins: false,
+            on_retry: None,
         }
-    }
-
-    /// Resolve the command line. Credential precedence: developer token, then JWT config, then
-    /// Client Credentials Grant.
-    pub fn from_args(args: &crate::cli::BoxArgs) -> Result<Self, ConfigError> {
-        let nonempty = |s: &Option<String>| s.as_ref().filter(|v| !v.trim().is_empty()).cloned();
-        let subject_type = nonempty(&args.subject_type).unwrap_or_else(|| "enterprise".into());
-        if subject_type != "enterprise" && subject_type != "user" {
-            return Err(ConfigError::Invalid(format!(
-                "--subject-type must be `enterprise` or `user`, not {subject_type:?}"
-            )));
-        }
-        let auth = if let Some(tok) = nonempty(&args.developer_token) {
-            AuthConfig::DeveloperToken(Secret::new(tok))
-        } else if let Some(path) = &args.jwt_config {
-            let config = JwtAppConfig::from_file(path)?;
-            let subject_id = nonempty(&args.subject_id)
-                .or_else(|| {
-                    (subject_type == "enterprise")
-                        .then(|| config.enterprise_id.clone())
-                        .flatten()
-                })
-                .ok_or_else(|| {
-                    ConfigError::Invalid(format!(
-                        "{}: no enterpriseID in the config; give --subject-id",
-                        path.display()
-                    ))
-                })?;
-            AuthConfig::Jwt {
-                config,
-                subject_type,
-                subject_id,
-            }
-        } else if let (Some(client_id), Some(secret)) =
-            (nonempty(&args.client_id), nonempty(&args.client_secret))
-        {
-            let subject_id = nonempty(&args.subject_id).ok_or_else(|| {
-                ConfigError::Invalid(
-                    "the Client Credentials Grant needs --subject-id (enterprise or user id)"
-                        .into(),
-                )
-            })?;
-            AuthConfig::ClientCredentials {
-                client_id,
-                client_secret: Secret::new(secret),
-                subject_type,
-                subject_id,
-            }
-        } else if args.client_id.is_some() || args.client_secret.is_some() {
-            return Err(ConfigError::Invalid(
-                "--client-id and --client-secret go together".into(),
-            ));
-        } else {
-            return Err(ConfigError::NoCredentials);
-        };
-        let mut cfg = ClientConfig::new(auth);
-        for (name, url) in [
-            ("--api-url", &args.api_url),
-            ("--upload-url", &args.upload_url),
-            ("--oauth-url", &args.oauth_url),
-        ] {
-            if !(url.is_empty() || url.starts_with("https://") || url.starts_with("http://")) {
-                return Err(ConfigError::Invalid(format!(
-                    "{name} must be an http(s) URL, not {url:?}"
-                )));
-            }
-        }
-        if !args.api_url.is_empty() {
-            cfg.api_url = args.api_url.trim_end_matches('/').to_owned();
-        }
-        if !args.upload_url.is_empty() {
-            cfg.upload_url = args.upload_url.trim_end_matches('/').to_owned();
-        }
-        if !args.oauth_url.is_empty() {
-            cfg.oauth_url = args.oauth_url.clone();
-        }
-        cfg.ca_cert = args.ca_cert.clone();
-        cfg.as_users = args
-            .as_user
-            .iter()
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .collect();
-        if let Some(n) = args.api_calls_per_minute {
-            cfg.api_calls_per_minute = positive("--api-calls-per-minute", n)?;
-        }
-        if let Some(n) = args.uploads_per_minute {
-            cfg.uploads_per_minute = positive("--uploads-per-minute", n)?;
-        }
-        if let Some(n) = args.max_attempts {
-            cfg.retry.max_attempts = positive("--max-attempts", n)?;
-        }
-        Ok(cfg)
     }
 }
 
@@ -176,17 +88,9 @@ impl ClientConfig {
     }
 }
 
-fn positive(name: &str, n: u32) -> Result<u32, ConfigError> {
-    if n == 0 {
-        return Err(ConfigError::Invalid(format!("{name} must be at least 1")));
-    }
-    Ok(n)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::BoxArgs;
 
     #[test]
     fn shared_rates_divide_and_never_reach_zero() {
@@ -195,50 +99,5 @@ mod tests {
         assert_eq!((c.api_calls_per_minute, c.uploads_per_minute), (250, 60));
         c.share_rates(1000);
         assert_eq!((c.api_calls_per_minute, c.uploads_per_minute), (1, 1));
-    }
-
-    #[test]
-    fn from_args_picks_credentials_and_rates() {
-        let mut a = BoxArgs {
-            client_id: Some("cid".into()),
-            client_secret: Some("s3cr3t".into()),
-            subject_id: Some("42".into()),
-            ..Default::default()
-        };
-        a.api_url = "http://127.0.0.1:9/2.0/".into();
-        a.as_user = vec!["1".into(), " 2 ".into()];
-        a.api_calls_per_minute = Some(600);
-        let c = ClientConfig::from_args(&a).unwrap();
-        assert_eq!(c.api_url, "http://127.0.0.1:9/2.0");
-        assert_eq!(c.api_calls_per_minute, 600);
-        assert_eq!(c.uploads_per_minute, 240);
-        assert_eq!(c.as_users, vec!["1", "2"]);
-        assert!(
-            matches!(&c.auth, AuthConfig::ClientCredentials { subject_type, .. } if subject_type == "enterprise")
-        );
-        assert!(!format!("{c:?}").contains("s3cr3t"));
-
-        let none = BoxArgs::default();
-        assert!(matches!(
-            ClientConfig::from_args(&none),
-            Err(ConfigError::NoCredentials)
-        ));
-        let half = BoxArgs {
-            client_id: Some("cid".into()),
-            ..Default::default()
-        };
-        assert!(ClientConfig::from_args(&half).is_err());
-        let bad = BoxArgs {
-            developer_token: Some("t".into()),
-            subject_type: Some("bogus".into()),
-            ..Default::default()
-        };
-        assert!(ClientConfig::from_args(&bad).is_err());
-        let zero = BoxArgs {
-            developer_token: Some("t".into()),
-            uploads_per_minute: Some(0),
-            ..Default::default()
-        };
-        assert!(ClientConfig::from_args(&zero).is_err());
     }
 }

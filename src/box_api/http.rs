@@ -133,11 +133,16 @@ impl BoxClient {
     {
         let counters = &self.shared.counters;
         let mut refreshed = false;
+        // The status of the attempt before this one, for the retry hook.
+        let mut last_status = None;
         loop {
             self.identity.pacer.acquire(req.bucket).await;
             let attempt = ctx.attempt();
             if attempt > 1 {
                 Counters::add(&counters.retries, 1);
+                if let Some(hook) = &self.shared.config.on_retry {
+                    hook.call(last_status);
+                }
             }
             let (token, generation) = self
                 .shared
@@ -200,6 +205,7 @@ impl BoxClient {
                     (o, None, Some(e.without_url().to_string()))
                 }
             };
+            last_status = reply.as_ref().map(|r| r.status);
             let request_id = reply.as_ref().and_then(|r| r.request_id.clone());
             match &reply {
                 Some(r) => tracing::debug!(

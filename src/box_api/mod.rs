@@ -40,6 +40,29 @@ pub use upload_session::ChunkedOptions;
 
 use pace::Pacer;
 
+/// Called once per retried request with the HTTP status of the attempt that failed (`None`: no
+/// reply). Set at construction ([`ClientConfig::on_retry`]); the migrate pipeline turns each
+/// call into an `Event::Retried`, so observers count retries from events alone.
+#[derive(Clone)]
+pub struct RetryHook(Arc<dyn Fn(Option<u16>) + Send + Sync>);
+
+impl RetryHook {
+    /// A hook calling `f`.
+    pub fn new(f: impl Fn(Option<u16>) + Send + Sync + 'static) -> Self {
+        RetryHook(Arc::new(f))
+    }
+
+    fn call(&self, status: Option<u16>) {
+        (self.0)(status);
+    }
+}
+
+impl fmt::Debug for RetryHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RetryHook")
+    }
+}
+
 /// Counters over every identity of one client (atomic; read with [`BoxClient::stats`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientStats {

@@ -7,11 +7,10 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use clap::Args;
 
 use crate::box_api::model::Item;
-use crate::box_api::{ApiError, BoxClient, ClientConfig};
-use crate::cli::{BoxArgs, GlobalArgs};
+use crate::box_api::{ApiError, BoxClient};
+use crate::cli::{AuditArgs, BoxArgs, GlobalArgs};
 use crate::exit::ExitCode;
 use crate::manifest::read::Reader;
 use crate::manifest::{Kind, ManifestRow};
@@ -19,47 +18,9 @@ use crate::plan::dest::{
     DestItem, DestinationIndex, FolderLister, Listed, MapIndex, compare, index_destination,
 };
 use crate::plan::estimate::{Action, Estimate, Limits};
-use crate::plan::kind::{DIRECT_MAX, UploadKind, check_threshold};
-use crate::plan::units::{human_bytes, human_duration, parse_bandwidth, parse_bytes, thousands};
+use crate::plan::kind::{UploadKind, check_threshold};
+use crate::plan::units::{human_bytes, human_duration, thousands};
 use crate::scan::names::box_name_key;
-
-/// Arguments of `boxlift audit`.
-#[derive(Debug, Args)]
-pub struct AuditArgs {
-    /// The manifest to audit (from `boxlift scan`).
-    pub manifest: PathBuf,
-    /// Write the per-row audit CSV here (default: MANIFEST with `.audit.csv`).
-    #[arg(short, long)]
-    pub output: Option<PathBuf>,
-    /// Box folder id to compare with (read-only listing). Needs the Box client; see
-    /// `--dest-listing` for an offline listing.
-    #[arg(long)]
-    pub dest: Option<String>,
-    /// Compare with a destination listing saved as a manifest (path, kind, size, sha1 of what
-    /// is already in the destination folder), e.g. from an earlier run.
-    #[arg(long, conflicts_with = "dest")]
-    pub dest_listing: Option<PathBuf>,
-    /// Files above this size go up in chunked upload sessions (Box: direct up to 50 MB,
-    /// sessions need at least 20,000,000 bytes).
-    #[arg(long, value_parser = parse_bytes, default_value_t = DIRECT_MAX)]
-    pub chunked_threshold: u64,
-    /// The enterprise's monthly API-call allocation, to show the migration's share of it.
-    #[arg(long)]
-    pub monthly_api_calls: Option<u64>,
-    /// Upload bandwidth, e.g. 1Gbit, 100Mbps, 100MB/s.
-    #[arg(long, value_parser = parse_bandwidth)]
-    pub bandwidth: Option<f64>,
-    /// Box API calls per minute per identity.
-    #[arg(long, default_value_t = crate::plan::estimate::API_CALLS_PER_MIN)]
-    pub api_calls_per_min: f64,
-    /// Box upload requests per minute per identity.
-    #[arg(long, default_value_t = crate::plan::estimate::UPLOADS_PER_MIN)]
-    pub uploads_per_min: f64,
-    /// Box connection (used with `--dest`); `--as-user` ids multiply the rate budget.
-    /// (Boxed: `BoxArgs` is large and `Command` is an enum of verb arguments.)
-    #[command(flatten)]
-    pub box_args: Box<BoxArgs>,
-}
 
 /// Run `boxlift audit`.
 pub fn run(args: AuditArgs, _global: &GlobalArgs) -> anyhow::Result<ExitCode> {
@@ -154,7 +115,9 @@ fn list_destination(
             dirs.insert(box_name_key(&row.path));
         }
     }
-    let config = ClientConfig::from_args(box_args).context("Box connection for --dest")?;
+    let config = box_args
+        .to_client_config()
+        .context("Box connection for --dest")?;
     let client = BoxClient::new(config).context("Box client for --dest")?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -1,7 +1,8 @@
-//! One file per verb; each wires stages together and returns an [`ExitCode`]. `anyhow` lives
-//! here and in `main`, typed errors everywhere below.
+//! One file per verb: arguments in, one library call, printing and an [`ExitCode`] out.
+//! `anyhow` lives here (and in `cli`'s conversions and `main`), typed errors everywhere below.
 use crate::cli::{Cli, Command, GlobalArgs, LogFormat};
 use crate::exit::ExitCode;
+use crate::log::STATUS_TARGET;
 
 pub mod audit;
 pub mod emulator;
@@ -9,10 +10,6 @@ pub mod migrate;
 pub mod report;
 pub mod scan;
 pub mod verify;
-
-/// The tracing target of the events a scheduled job's log collector reads: periodic status and
-/// the end-of-run summary. Under `--log-format json` it is shown at the default verbosity.
-pub const STATUS_TARGET: &str = "boxlift::status";
 
 /// Run the verb the user asked for.
 pub fn run(cli: Cli) -> ExitCode {
@@ -53,16 +50,6 @@ pub fn fail_before_start(err: &dyn std::error::Error, json: bool) {
         eprintln!("{line}");
     } else {
         eprintln!("boxlift: error: {err}");
-    }
-}
-
-/// A line for the operator on stderr: plain text (`boxlift: ...`), or under `--log-format json`
-/// a tracing event, so that every stderr line of a scheduled job is machine-readable.
-pub(crate) fn notice(format: LogFormat, warn: bool, msg: &str) {
-    match (format, warn) {
-        (LogFormat::Text, _) => eprintln!("boxlift: {msg}"),
-        (LogFormat::Json, false) => tracing::info!(target: STATUS_TARGET, "{msg}"),
-        (LogFormat::Json, true) => tracing::warn!(target: STATUS_TARGET, "{msg}"),
     }
 }
 

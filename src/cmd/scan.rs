@@ -1,70 +1,28 @@
-//! `boxlift scan`: walk a tree and write its manifest (CSV), streamed, in walk order, with a
-//! progress line on a terminal and silence otherwise.
-use std::fs::File;
-use std::io::{self, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+//! `boxlift scan`: arguments → `scan::output::write_manifest[_file]` (the manifest, streamed,
+//! in walk order) → a progress line on a terminal and the summary line.
+use std::io::{self, IsTerminal};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
-use clap::Args;
-
-use crate::cli::GlobalArgs;
+use crate::cli::{GlobalArgs, ScanArgs};
 use crate::exit::ExitCode;
-use crate::manifest::write::Writer;
-use crate::plan::units::{human_bytes, human_duration, parse_bytes};
-use crate::scan::{self, Progress, ScanOptions, ScanSummary};
-
-/// Arguments of `boxlift scan`.
-#[derive(Debug, Args)]
-pub struct ScanArgs {
-    /// The directory tree to scan.
-    pub src: PathBuf,
-    /// Write the manifest to this file (default: standard output). Written to a temporary file
-    /// beside it and renamed at the end, so a failed scan never leaves half a manifest.
-    #[arg(short, long)]
-    pub output: Option<PathBuf>,
-    /// A previous manifest of the same tree: files with unchanged size and mtime keep their
-    /// SHA-1 without being read.
-    #[arg(long)]
-    pub previous: Option<PathBuf>,
-    /// Do not compute SHA-1s (sizes, mtimes and problems only).
-    #[arg(long)]
-    pub no_hash: bool,
-    /// Follow symlinks (loops are detected and reported) instead of skipping them.
-    #[arg(long)]
-    pub follow_symlinks: bool,
-    /// Leave out entries whose relative path or name matches this glob (repeatable); a
-    /// matching directory is left out with everything in it.
-    #[arg(long)]
-    pub exclude: Vec<String>,
-    /// The Box account's maximum file size (e.g. 5GB, 15GB); bigger files are invalid:too_large.
-    #[arg(long, value_parser = parse_bytes)]
-    pub max_file_size: Option<u64>,
-}
+use crate::plan::units::{human_bytes, human_duration};
+use crate::scan::Progress;
+use crate::scan::output::{write_manifest, write_manifest_file};
 
 /// Run `boxlift scan`.
 pub fn run(args: ScanArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     tracing::debug!("SHA-1 implementation: {}", crate::hash::sha1_backend());
     let progress = Arc::new(Progress::default());
-    let opts = ScanOptions {
-        root: args.src.clone(),
-        hash: !args.no_hash,
-        follow_symlinks: args.follow_symlinks,
-        exclude: args.exclude.clone(),
-        previous: args.previous.clone(),
-        max_file_size: args.max_file_size,
-        progress: Some(progress.clone()),
-        shard: None,
-    };
+    let opts = args.to_options(Some(progress.clone()));
     let tty = io::stderr().is_terminal();
     let started = Instant::now();
     let ticker = tty.then(|| Ticker::start(progress.clone()));
 
     let summary = match &args.output {
-        Some(path) => scan_to_file(&opts, path),
-        None => scan_to(&opts, io::stdout().lock()),
+        Some(path) => write_manifest_file(&opts, path),
+        None => write_manifest(&opts, io::stdout().lock()),
     };
     if let Some(t) = ticker {
         t.stop();
@@ -86,10 +44,10 @@ pub fn run(args: ScanArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         for (status, n) in &summary.problems {
             eprintln!("  {status}: {n}");
         }
-    } else if global.log_format == crate::cli::LogFormat::Json {
+    } else if global.log_format == crate::log::LogFormat::Json {
         // A log collector's event (shown without -v), with the counts as fields.
         tracing::info!(
-            target: super::STATUS_TARGET,
+            target: crate::log::STATUS_TARGET,
             files = summary.files,
             bytes = summary.bytes,
             dirs = summary.dirs,
@@ -103,35 +61,6 @@ pub fn run(args: ScanArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         tracing::info!("{line}");
     }
     Ok(ExitCode::Success)
-}
-
-fn scan_to(opts: &ScanOptions, out: impl Write) -> anyhow::Result<ScanSummary> {
-    let mut w = Writer::new(out)?;
-    let summary = scan::scan(opts, |row| w.write(&row).map_err(io::Error::other))
-        .with_context(|| format!("scan of {} failed", opts.root.display()))?;
-    w.flush()?;
-    Ok(summary)
-}
-
-fn scan_to_file(opts: &ScanOptions, path: &Path) -> anyhow::Result<ScanSummary> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".partial");
-    let tmp = PathBuf::from(tmp);
-    let file =
-        File::create(&tmp).with_context(|| format!("cannot create manifest {}", tmp.display()))?;
-    let result = scan_to(opts, file);
-    match result {
-        Ok(s) => {
-            std::fs::rename(&tmp, path).with_context(|| {
-                format!("cannot rename {} to {}", tmp.display(), path.display())
-            })?;
-            Ok(s)
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
 }
 
 /// The progress line: an indicatif spinner fed from the scan's counters.

@@ -1,38 +1,15 @@
 //! `boxlift verify`: compare a Box folder with a manifest, by size and SHA-1 from listings (no
 //! download). Exit 1 on any difference.
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::Args;
 
-use crate::box_api::{BoxClient, ClientConfig};
-use crate::cli::{BoxArgs, GlobalArgs};
+use crate::box_api::BoxClient;
+use crate::cli::{GlobalArgs, VerifyArgs};
 use crate::exit::ExitCode;
 use crate::manifest::Kind;
 use crate::manifest::read::Reader;
 use crate::report::verify::{Expected, verify};
-
-/// Arguments of `boxlift verify`.
-#[derive(Debug, Args)]
-pub struct VerifyArgs {
-    /// The manifest of the tree (as `scan` or `migrate` wrote it).
-    #[arg(long)]
-    pub manifest: PathBuf,
-    /// The Box folder the tree was migrated into.
-    #[arg(long)]
-    pub dest: String,
-    /// Write the differences as CSV here (path, problem, expected_size, box_size,
-    /// expected_sha1, box_sha1, box_id). Default: listed on standard output.
-    #[arg(long)]
-    pub report: Option<PathBuf>,
-    /// Verify against the built-in emulator (data in `.boxlift/emulator/`).
-    #[arg(long)]
-    pub emulator: bool,
-    /// Box connection and credentials.
-    #[command(flatten)]
-    pub box_args: BoxArgs,
-}
 
 /// Run `boxlift verify`.
 pub fn run(mut args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
@@ -63,8 +40,11 @@ pub fn run(mut args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode
     } else {
         None
     };
-    let client =
-        BoxClient::new(ClientConfig::from_args(&args.box_args).context("Box credentials")?)?;
+    let client = BoxClient::new(
+        args.box_args
+            .to_client_config()
+            .context("Box credentials")?,
+    )?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

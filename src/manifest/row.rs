@@ -3,16 +3,18 @@
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The manifest's header row, in column order.
 pub const HEADER: [&str; 7] = ["path", "kind", "size", "mtime", "sha1", "status", "detail"];
 
 /// What a row describes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// A regular file (or, for problem rows, anything that is not a directory).
+    #[default]
     File,
     /// A directory; empty ones are rows too so a migration recreates them.
     Dir,
@@ -111,8 +113,10 @@ pub struct ManifestRow {
     pub kind: Kind,
     /// Size in bytes (0 for directories).
     pub size: u64,
-    /// Modification time, RFC 3339 UTC with nanoseconds; empty when unknown.
-    pub mtime: String,
+    /// Modification time (`None` when unknown). Typed until the writer formats it: RFC 3339,
+    /// UTC, nanoseconds (see [`format_mtime`]); an empty cell when unknown.
+    #[serde(with = "mtime_cell")]
+    pub mtime: Option<DateTime<Utc>>,
     /// SHA-1 of the content, lowercase hex; empty for directories, problems and `--no-hash`.
     pub sha1: String,
     /// `ok`, `skipped:<reason>` or `invalid:<reason>`.
@@ -130,6 +134,43 @@ impl ManifestRow {
     /// The parent path (`""` for top-level items).
     pub fn parent(&self) -> &str {
         self.path.rsplit_once('/').map(|(p, _)| p).unwrap_or("")
+    }
+}
+
+/// A modification time from a stat's seconds and nanoseconds (`None` if out of chrono's range).
+pub fn mtime_from(secs: i64, nanos: u32) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(secs, nanos)
+}
+
+/// The manifest's mtime cell: the formatted time, or empty when unknown.
+pub fn mtime_cell(t: Option<&DateTime<Utc>>) -> String {
+    t.map_or_else(String::new, |t| {
+        format_mtime(t.timestamp(), t.timestamp_subsec_nanos())
+    })
+}
+
+/// The `mtime` column through serde: [`format_mtime`] out, RFC 3339 in, empty for `None`.
+mod mtime_cell {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(
+        t: &Option<DateTime<Utc>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::mtime_cell(t.as_ref()))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<DateTime<Utc>>, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.is_empty() {
+            return Ok(None);
+        }
+        DateTime::parse_from_rfc3339(&s)
+            .map(|t| Some(t.with_timezone(&Utc)))
+            .map_err(|e| serde::de::Error::custom(format!("mtime {s:?}: {e}")))
     }
 }
 
@@ -215,7 +256,7 @@ mod tests {
             path: "a/b/c.txt".into(),
             kind: Kind::File,
             size: 0,
-            mtime: String::new(),
+            mtime: None,
             sha1: String::new(),
             status: Status::Ok,
             detail: String::new(),

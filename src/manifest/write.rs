@@ -2,7 +2,7 @@
 //! order, so the file is deterministic), with the header first.
 use std::io::Write;
 
-use super::row::{HEADER, ManifestRow};
+use super::row::{HEADER, ManifestRow, mtime_cell};
 
 /// Writing a manifest failed.
 #[derive(Debug, thiserror::Error)]
@@ -54,12 +54,13 @@ impl<W: Write> Writer<W> {
         self.status.clear();
         let _ = write!(self.status, "{}", row.status);
         let status = &self.status;
+        let mtime = mtime_cell(row.mtime.as_ref());
         self.inner
             .write_record([
                 row.path.as_bytes(),
                 row.kind.as_str().as_bytes(),
                 size,
-                row.mtime.as_bytes(),
+                mtime.as_bytes(),
                 row.sha1.as_bytes(),
                 status.as_bytes(),
                 row.detail.as_bytes(),
@@ -113,7 +114,7 @@ mod tests {
                 path: "a, \"quoted\"\nname".into(),
                 kind: Kind::File,
                 size: u64::MAX,
-                mtime: "2024-01-01T00:00:00.000000001Z".into(),
+                mtime: "2024-01-01T00:00:00.000000001Z".parse().ok(),
                 sha1: "da39a3ee5e6b4b0d3255bfef95601890afd80709".into(),
                 status: Status::Ok,
                 detail: String::new(),
@@ -122,7 +123,7 @@ mod tests {
                 path: "d".into(),
                 kind: Kind::Dir,
                 size: 0,
-                mtime: String::new(),
+                mtime: None,
                 sha1: String::new(),
                 status: Status::skipped("permission_denied"),
                 detail: "Permission denied (os error 13)".into(),

@@ -170,7 +170,7 @@ mod tests {
             path: path.into(),
             kind,
             size,
-            mtime: String::new(),
+            mtime: None,
             sha1: sha1.into(),
             status: Status::Ok,
             detail: String::new(),

@@ -227,7 +227,7 @@ mod tests {
             path: "f".into(),
             kind: Kind::File,
             size,
-            mtime: String::new(),
+            mtime: None,
             sha1: String::new(),
             status,
             detail: String::new(),

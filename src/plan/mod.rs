@@ -4,5 +4,4 @@
 pub mod dest;
 pub mod estimate;
 pub mod kind;
-pub mod shard;
 pub mod units;

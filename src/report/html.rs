@@ -10,8 +10,10 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::path::{Path, PathBuf};
 
-use super::csv::{Action, ReportError, ReportReader, ReportRow, parse_finished_at};
 use super::summary::{Summary, human_bytes};
+use super::{ReportError, ReportReader, parse_finished_at};
+use crate::manifest::Kind;
+use crate::model::{Action, ReportRow};
 
 mod page;
 
@@ -126,7 +128,7 @@ impl Aggregate {
     pub fn add(&mut self, line: u64, row: &ReportRow, finished_ms: Option<i64>) {
         let action = row.action();
         self.summary.add(row);
-        let is_file = row.kind != "dir";
+        let is_file = row.kind != Kind::Dir;
         if is_file {
             self.files += 1;
             let (n, b) = &mut self.sizes[size_bucket(row.size)];
@@ -290,7 +292,7 @@ mod tests {
     use crate::plan::units::thousands;
 
     fn row(path: &str, size: u64, action: Action, ms: u64) -> ReportRow {
-        let mut r = ReportRow::new(path, "file", size, "x").with(action);
+        let mut r = ReportRow::new(path, Kind::File, size, "x").with(action);
         r.duration_ms = ms;
         r.bytes_sent = size;
         r

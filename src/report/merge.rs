@@ -16,9 +16,10 @@ use std::path::{Path, PathBuf};
 
 use sha1::{Digest, Sha1};
 
-use super::csv::{ReportError, ReportReader, ReportRow, ReportWriter, parse_finished_at};
 use super::summary::{Summary, human_bytes};
+use super::{ReportError, ReportReader, ReportWriter, parse_finished_at};
 use crate::exit::ExitCode;
+use crate::model::ReportRow;
 
 /// How many superseded rows are named on stderr (the count covers all of them).
 pub const CONFLICT_EXAMPLES: usize = 5;
@@ -371,13 +372,15 @@ fn check_output_is_new(inputs: &[PathBuf], output: &Path) -> Result<(), MergeErr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::csv::{Action, read_report};
+    use crate::manifest::Kind;
+    use crate::model::Action;
+    use crate::report::read_report;
 
     fn report(dir: &Path, name: &str, rows: &[(&str, Action, u64)]) -> PathBuf {
         let p = dir.join(name);
         let mut w = ReportWriter::create(&p).unwrap();
         for (path, action, sent) in rows {
-            let mut r = ReportRow::new(path, "file", *sent, "x").with(*action);
+            let mut r = ReportRow::new(path, Kind::File, *sent, "x").with(*action);
             r.bytes_sent = *sent;
             w.write(&r).unwrap();
         }

@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::csv::{Action, ReportRow};
 use crate::exit::ExitCode;
+use crate::manifest::Kind;
+use crate::model::{Action, ReportRow};
 
 /// Counts per action, built row by row as the report is written.
 #[derive(Debug, Clone, Default)]
@@ -119,7 +120,7 @@ pub fn render_rows(rows: &[ReportRow]) -> String {
     let cells: Vec<[String; 6]> = rows
         .iter()
         .map(|r| {
-            let id = if r.kind == "dir" {
+            let id = if r.kind == Kind::Dir {
                 r.box_folder_id.clone()
             } else {
                 r.box_file_id.clone()
@@ -129,7 +130,7 @@ pub fn render_rows(rows: &[ReportRow]) -> String {
             } else {
                 format!("{}: {}", r.error_code, r.error_message)
             };
-            let path = if r.kind == "dir" {
+            let path = if r.kind == Kind::Dir {
                 format!("{}/", r.path)
             } else {
                 r.path.clone()
@@ -173,10 +174,10 @@ mod tests {
     #[test]
     fn failures_set_the_exit_code() {
         let mut s = Summary::default();
-        s.add(&ReportRow::new("a", "file", 10, "x").with(Action::Uploaded));
-        s.add(&ReportRow::new("b", "file", 5, "y").with(Action::SkippedExists));
+        s.add(&ReportRow::new("a", Kind::File, 10, "x").with(Action::Uploaded));
+        s.add(&ReportRow::new("b", Kind::File, 5, "y").with(Action::SkippedExists));
         assert_eq!(s.exit_code(), ExitCode::Success);
-        s.add(&ReportRow::new("c", "file", 1, "").with(Action::Invalid));
+        s.add(&ReportRow::new("c", Kind::File, 1, "").with(Action::Invalid));
         assert_eq!(s.exit_code(), ExitCode::SomeFailed);
         assert_eq!(s.count(Action::Uploaded), 1);
         assert_eq!(s.total(), 3);
@@ -194,8 +195,8 @@ mod tests {
     #[test]
     fn table_aligns_columns() {
         let rows = vec![
-            ReportRow::new("long/path/name.txt", "file", 3, "abc").with(Action::Uploaded),
-            ReportRow::new("d", "dir", 0, "").with(Action::FolderCreated),
+            ReportRow::new("long/path/name.txt", Kind::File, 3, "abc").with(Action::Uploaded),
+            ReportRow::new("d", Kind::Dir, 0, "").with(Action::FolderCreated),
         ];
         let t = render_rows(&rows);
         let lines: Vec<&str> = t.lines().collect();

@@ -17,13 +17,15 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use globset::{Glob, GlobSetBuilder};
 
+use self::shard::Shard;
 use crate::hash::{self, Checked, Stamp};
-use crate::manifest::row::format_mtime;
+use crate::manifest::row::{format_mtime, mtime_from};
 use crate::manifest::{Kind, ManifestRow, Status};
-use crate::plan::shard::Shard;
 
 pub mod names;
+pub mod output;
 pub mod quick;
+pub mod shard;
 mod walk;
 
 /// Rows in flight between the walk and the sink, at most.
@@ -509,7 +511,7 @@ fn hash_row(
             if now != stamp {
                 // Changed once, then settled: the row describes what was hashed.
                 row.size = now.size;
-                row.mtime = format_mtime(now.mtime_secs, now.mtime_nanos);
+                row.mtime = mtime_from(now.mtime_secs, now.mtime_nanos);
             }
         }
         Ok(Checked::Changed { before, after }) => {
@@ -583,7 +585,7 @@ mod tests {
                 path: format!("f{seq}"),
                 kind: Kind::File,
                 size,
-                mtime: String::new(),
+                mtime: None,
                 sha1: String::new(),
                 status: Status::Ok,
                 detail: String::new(),

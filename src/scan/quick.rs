@@ -8,8 +8,10 @@ use std::cmp::Ordering;
 use std::path::Path;
 use std::sync::mpsc;
 
+use chrono::{DateTime, Utc};
+
 use crate::manifest::read::ReadError;
-use crate::manifest::row::HEADER;
+use crate::manifest::row::{HEADER, mtime_cell};
 
 /// The walk order of two manifest paths: component by component, each compared as bytes.
 pub fn walk_order(a: &str, b: &str) -> Ordering {
@@ -197,7 +199,12 @@ impl Previous {
     /// The SHA-1 to reuse for the file at `path` with this size and mtime, if the previous
     /// manifest has it as a hashed, `ok` file with the same size and mtime. Calls must come in
     /// walk order (every walked path, files and directories, may be passed).
-    pub fn reuse(&mut self, path: &str, size: u64, mtime: &str) -> Option<String> {
+    pub fn reuse(
+        &mut self,
+        path: &str,
+        size: u64,
+        mtime: Option<&DateTime<Utc>>,
+    ) -> Option<String> {
         if self.failed.is_some() {
             return None;
         }
@@ -225,8 +232,10 @@ impl Previous {
                 Ordering::Less => self.rows.at += 1,
                 Ordering::Greater => return None,
                 Ordering::Equal => {
-                    let same =
-                        row.size == size && !mtime.is_empty() && text[row.mtime.clone()] == *mtime;
+                    // Formatted only for the one row at this path: the previous manifest's cell
+                    // is text, compared as the writer would write ours.
+                    let same = row.size == size
+                        && mtime.is_some_and(|t| text[row.mtime.clone()] == mtime_cell(Some(t)));
                     let sha1 = same.then(|| text[row.sha1.clone()].to_string());
                     self.rows.at += 1;
                     return sha1;
@@ -254,11 +263,13 @@ mod tests {
     fn merges_in_step_with_the_walk() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("old.csv");
+        let t: DateTime<Utc> = "2026-01-02T03:04:05.000000006Z".parse().unwrap();
+        let u: DateTime<Utc> = "2026-01-02T03:04:06Z".parse().unwrap();
         let row = |path: &str, size, sha: &str, status: Status| ManifestRow {
             path: path.into(),
             kind: Kind::File,
             size,
-            mtime: "T".into(),
+            mtime: Some(t),
             sha1: sha.into(),
             status,
             detail: String::new(),
@@ -277,12 +288,12 @@ mod tests {
         w.flush().unwrap();
         drop(w);
         let mut prev = Previous::open(&p).unwrap();
-        assert_eq!(prev.reuse("a", 1, "T"), Some(sha.clone()));
-        assert_eq!(prev.reuse("b", 1, "T"), None); // new file; "gone" is passed over
-        assert_eq!(prev.reuse("m", 1, "T"), None); // not ok before: hash again
-        assert_eq!(prev.reuse("n", 2, "U"), None); // mtime moved
-        assert_eq!(prev.reuse("z", 3, "T"), Some(sha));
-        assert_eq!(prev.reuse("zz", 3, "T"), None);
+        assert_eq!(prev.reuse("a", 1, Some(&t)), Some(sha.clone()));
+        assert_eq!(prev.reuse("b", 1, Some(&t)), None); // new file; "gone" is passed over
+        assert_eq!(prev.reuse("m", 1, Some(&t)), None); // not ok before: hash again
+        assert_eq!(prev.reuse("n", 2, Some(&u)), None); // mtime moved
+        assert_eq!(prev.reuse("z", 3, Some(&t)), Some(sha));
+        assert_eq!(prev.reuse("zz", 3, Some(&t)), None);
     }
 
     #[test]
@@ -298,26 +309,34 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("old.csv");
         let sha = |i: usize| format!("{i:040x}");
+        let at = |i: usize| DateTime::from_timestamp(1_700_000_000 + i as i64, 0).unwrap();
         let mut text = HEADER.join(",") + "\n";
         // More rows than one reader batch, with directories and problems in between.
         for i in 0..(3 * BATCH + 7) {
-            text += &format!("d{:02}/f{i:05},file,{i},T{i},{},ok,\n", i / 500, sha(i));
+            let mtime = mtime_cell(Some(&at(i)));
+            text += &format!("d{:02}/f{i:05},file,{i},{mtime},{},ok,\n", i / 500, sha(i));
             if i % 100 == 0 {
-                text += &format!("d{:02}/f{i:05}x,file,1,T,,skipped:vanished,gone\n", i / 500);
+                text += &format!(
+                    "d{:02}/f{i:05}x,file,1,{mtime},,skipped:vanished,gone\n",
+                    i / 500
+                );
             }
         }
         text += "broken,row\n";
-        text += &format!("z,file,1,T,{},ok,\n", sha(1));
+        text += &format!("z,file,1,{},{},ok,\n", mtime_cell(Some(&at(0))), sha(1));
         std::fs::write(&p, text).unwrap();
         let mut prev = Previous::open(&p).unwrap();
         for i in (0..(3 * BATCH + 7)).step_by(3) {
             let path = format!("d{:02}/f{i:05}", i / 500);
-            let mtime = format!("T{i}");
-            assert_eq!(prev.reuse(&path, i as u64, &mtime), Some(sha(i)), "{path}");
-            assert_eq!(prev.reuse(&(path + "x"), 1, "T"), None);
+            assert_eq!(
+                prev.reuse(&path, i as u64, Some(&at(i))),
+                Some(sha(i)),
+                "{path}"
+            );
+            assert_eq!(prev.reuse(&(path + "x"), 1, Some(&at(i))), None);
         }
         // The row after the broken one is never reused: the manifest is unusable from there.
-        assert_eq!(prev.reuse("z", 1, "T"), None);
+        assert_eq!(prev.reuse("z", 1, Some(&at(0))), None);
         assert!(prev.failed.is_some());
     }
 

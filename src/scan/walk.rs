@@ -11,7 +11,7 @@ use super::names::{Collisions, check_box_name};
 use super::quick::Previous;
 use super::{ScanError, ScanOptions};
 use crate::hash::Stamp;
-use crate::manifest::row::format_mtime;
+use crate::manifest::row::mtime_from;
 use crate::manifest::{Kind, ManifestRow, Status};
 
 /// What the walk hands on, in walk order.
@@ -197,7 +197,7 @@ fn row(path: String, kind: Kind) -> ManifestRow {
         path,
         kind,
         size: 0,
-        mtime: String::new(),
+        mtime: None,
         sha1: String::new(),
         status: Status::Ok,
         detail: String::new(),
@@ -244,7 +244,7 @@ impl Walk<'_> {
             if kind == Kind::File {
                 r.size = st.size;
             }
-            r.mtime = format_mtime(st.mtime_secs, st.mtime_nanos);
+            r.mtime = mtime_from(st.mtime_secs, st.mtime_nanos);
         }
 
         if ft.is_symlink() {
@@ -290,7 +290,7 @@ impl Walk<'_> {
         }
         if kind == Kind::File && r.status.is_ok() {
             if let Some(prev) = &mut self.previous
-                && let Some(sha1) = prev.reuse(&r.path, r.size, &r.mtime)
+                && let Some(sha1) = prev.reuse(&r.path, r.size, r.mtime.as_ref())
             {
                 r.sha1 = sha1;
                 if let Some(p) = &self.opts.progress {

@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::report::{Action, ReportRow};
-use crate::upload::event::{Event, SessionRecord};
+use crate::manifest::Kind;
+use crate::model::{Action, ReportRow};
+use crate::model::{Event, SessionRecord};
 
 /// The database file inside the state directory.
 pub const DB_FILE: &str = "state.sqlite";
@@ -340,7 +341,7 @@ impl StateWriter {
             // retried or re-judged by the next run; dry runs write nothing.
             _ => false,
         };
-        if done && row.kind != "dir" {
+        if done && row.kind != Kind::Dir {
             self.conn
                 .prepare_cached(
                     "INSERT OR REPLACE INTO files(path, size, sha1, action, box_file_id,
@@ -362,7 +363,7 @@ impl StateWriter {
                 })
                 .map_err(sql_err(&self.path))?;
         }
-        if row.kind != "dir" && row.action() != Action::Failed {
+        if row.kind != Kind::Dir && row.action() != Action::Failed {
             // A finished (or abandoned) file's session is no longer resumable by us. A failed
             // row keeps its session: the next run resumes it.
             self.conn
@@ -396,7 +397,7 @@ mod tests {
     use super::*;
 
     fn uploaded(path: &str, sha1: &str) -> ReportRow {
-        let mut r = ReportRow::new(path, "file", 4, sha1).with(Action::Uploaded);
+        let mut r = ReportRow::new(path, Kind::File, 4, sha1).with(Action::Uploaded);
         r.box_file_id = "77".into();
         r.box_folder_id = "5".into();
         r.box_sha1 = sha1.into();
@@ -426,7 +427,7 @@ mod tests {
         })
         .unwrap();
         w.apply(&Event::FileDone(
-            ReportRow::new("bad", "file", 1, "").with(Action::Failed),
+            ReportRow::new("bad", Kind::File, 1, "").with(Action::Failed),
         ))
         .unwrap();
         w.apply(&Event::FileDone(uploaded("big.bin", "ab")))

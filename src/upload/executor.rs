@@ -7,9 +7,10 @@ use std::sync::Arc;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
-use super::event::Event;
 use super::task::{Ctx, FileTask, run_dir, run_file};
-use crate::report::ReportRow;
+use crate::manifest::Kind;
+use crate::model::Event;
+use crate::model::{Action, ReportRow};
 
 /// One planned manifest row.
 // `Done` rows are the common case on re-runs; each is moved once through the channel.
@@ -97,8 +98,7 @@ pub async fn execute(ctx: Arc<Ctx>, mut rx: mpsc::Receiver<Work>, limits: Limits
             Work::Dir { path, known } => {
                 if let Some(id) = known {
                     ctx.folders.seed(&path, &id);
-                    let mut row = ReportRow::new(&path, "dir", 0, "")
-                        .with(crate::report::Action::SkippedDone);
+                    let mut row = ReportRow::new(&path, Kind::Dir, 0, "").with(Action::SkippedDone);
                     row.box_folder_id = id;
                     let _ = ctx.events.send(Event::FileDone(row));
                     continue;
@@ -127,13 +127,7 @@ async fn file(ctx: &Ctx, t: &FileTask) {
         size: t.size,
     });
     let row = run_file(ctx, t).await;
-    // A direct upload's extra attempts are retries; a chunked upload's `attempts` counts all of
-    // its requests (create, parts, commit), so its retries come from the client's stats only.
-    if !t.chunked {
-        for _ in 1..row.attempts {
-            let _ = ctx.events.send(Event::Retried { status: None });
-        }
-    }
+    // Retries are not counted here: the client's retry hook emits one `Retried` per retry.
     // Progress counts a file's bytes once it is finished, whether sent, found or given up,
     // so the bar ends at 100 % and the ETA follows finished work.
     let counted = t.parts_done.load(std::sync::atomic::Ordering::Relaxed);

@@ -13,7 +13,7 @@ use tokio::sync::OnceCell;
 
 use crate::box_api::model::Item;
 use crate::box_api::{ApiError, BoxClient};
-use crate::upload::Event;
+use crate::model::Event;
 
 /// Fields asked for when listing a destination folder.
 pub const LIST_FIELDS: &[&str] = &["name", "size", "sha1", "etag", "file_version"];

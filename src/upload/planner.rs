@@ -3,32 +3,12 @@
 //! Box call; invalid and skipped rows are reported as the scan judged them.
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Utc};
-
 use super::executor::Work;
 use super::task::FileTask;
+use crate::manifest::{Kind, ManifestRow, Status};
+use crate::model::{Action, ReportRow};
 use crate::plan::kind::UploadKind;
-use crate::report::{Action, ReportRow};
 use crate::state::{StateError, StateReader};
-
-/// A manifest row, as the planner needs it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PlanRow {
-    /// '/'-separated relative path.
-    pub path: String,
-    /// A directory (else a file).
-    pub is_dir: bool,
-    /// Size in bytes.
-    pub size: u64,
-    /// Modification time.
-    pub mtime: Option<DateTime<Utc>>,
-    /// SHA-1 hex (files with status `ok`).
-    pub sha1: String,
-    /// `ok`, `skipped:<reason>` or `invalid:<reason>`.
-    pub status: String,
-    /// Detail of the status.
-    pub detail: String,
-}
 
 /// Turns manifest rows into work.
 #[derive(Debug)]
@@ -74,26 +54,20 @@ impl Planner {
         Ok(id)
     }
 
-    /// Plan one row.
-    pub fn plan(&mut self, r: PlanRow) -> Result<Work, StateError> {
-        let kind = if r.is_dir { "dir" } else { "file" };
-        if let Some((what, reason)) = r.status.split_once(':') {
-            let action = match what {
-                "invalid" => Action::Invalid,
-                _ => Action::Skipped,
-            };
-            let row = ReportRow::new(&r.path, kind, r.size, &r.sha1)
+    /// Plan one row. Problem rows are reported as the scan judged them; the rest become work.
+    pub fn plan(&mut self, r: ManifestRow) -> Result<Work, StateError> {
+        let problem = match &r.status {
+            Status::Ok => None,
+            Status::Skipped(reason) => Some((Action::Skipped, reason)),
+            Status::Invalid(reason) => Some((Action::Invalid, reason)),
+        };
+        if let Some((action, reason)) = problem {
+            let row = ReportRow::new(&r.path, r.kind, r.size, &r.sha1)
                 .with(action)
                 .with_error(reason, r.detail);
             return Ok(Work::Done(row));
         }
-        if r.status != "ok" {
-            let row = ReportRow::new(&r.path, kind, r.size, &r.sha1)
-                .with(Action::Invalid)
-                .with_error("unknown_status", format!("manifest status {:?}", r.status));
-            return Ok(Work::Done(row));
-        }
-        if r.is_dir {
+        if r.kind == Kind::Dir {
             let known = self.folder_of(&r.path)?;
             return Ok(Work::Dir {
                 path: r.path,
@@ -108,7 +82,8 @@ impl Planner {
             && p.size == r.size
             && p.sha1 == r.sha1
         {
-            let mut row = ReportRow::new(&r.path, kind, r.size, &r.sha1).with(Action::SkippedDone);
+            let mut row =
+                ReportRow::new(&r.path, r.kind, r.size, &r.sha1).with(Action::SkippedDone);
             row.box_file_id = p.box_file_id.clone();
             row.box_file_version_id = p.box_file_version_id.clone();
             row.box_folder_id = p.box_folder_id.clone();
@@ -161,17 +136,18 @@ impl Planner {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::manifest::Kind;
+    use crate::model::Event;
     use crate::state::open_writer;
-    use crate::upload::Event;
 
-    fn row(path: &str, size: u64, sha1: &str, status: &str) -> PlanRow {
-        PlanRow {
+    fn row(path: &str, size: u64, sha1: &str, status: &str) -> ManifestRow {
+        ManifestRow {
             path: path.into(),
-            is_dir: false,
+            kind: Kind::File,
             size,
-            mtime: None,
+            mtime: Default::default(),
             sha1: sha1.into(),
-            status: status.into(),
+            status: status.parse().unwrap(),
             detail: "why".into(),
         }
     }
@@ -180,7 +156,7 @@ mod tests {
     fn done_files_are_skipped_changed_ones_carry_their_prior() {
         let dir = tempfile::tempdir().unwrap();
         let mut w = open_writer(dir.path(), "0").unwrap();
-        let mut done = ReportRow::new("d/a.txt", "file", 3, "aaa").with(Action::Uploaded);
+        let mut done = ReportRow::new("d/a.txt", Kind::File, 3, "aaa").with(Action::Uploaded);
         done.box_file_id = "11".into();
         w.apply(&Event::FileDone(done)).unwrap();
         w.apply(&Event::FolderResolved {

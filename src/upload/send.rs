@@ -4,11 +4,10 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::OnceCell;
 
-use super::event::{Event, SessionRecord};
 use super::task::{Ctx, FileTask, TaskError, fill_file, fill_uploaded, is_name_in_use};
 use crate::box_api::model::UploadSession;
 use crate::box_api::{BoxClient, ChunkedOptions, UploadSource, UploadTarget, Uploaded};
-use crate::report::{Action, ReportRow};
+use crate::model::{Action, Event, ReportRow, SessionRecord};
 
 /// Identical content seen in this run: the first upload of each SHA-1, shared with its copies.
 #[derive(Debug, Default)]

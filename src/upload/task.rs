@@ -9,15 +9,16 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::event::Event;
 use super::folders::{Existing, Folders, Listing, split};
 use super::send::{Dedup, dedup_upload, send};
 use crate::box_api::{ApiError, BoxClient, ErrorKind, UploadTarget, Uploaded};
-use crate::report::{Action, ReportRow};
+use crate::manifest::Kind;
+use crate::model::{Action, ReportRow};
+use crate::model::{Cancel, Event};
 use crate::state::DoneFile;
 
 /// What to do when a file of the same name but other content is already in Box.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OnConflict {
     /// Keep Box's file; the row says `skipped_conflict`.
     Skip,
@@ -83,14 +84,14 @@ pub struct Ctx {
     pub opts: TaskOptions,
     /// `--dedup` bookkeeping.
     pub dedup: Option<Dedup>,
-    /// Set on SIGINT/SIGTERM: start nothing new, let what is in flight finish.
-    pub cancel: Arc<std::sync::atomic::AtomicBool>,
+    /// Triggered by the caller (SIGINT/SIGTERM): start nothing new, let what is in flight finish.
+    pub cancel: Cancel,
 }
 
 impl Ctx {
     /// Has the run been interrupted?
     pub fn cancelled(&self) -> bool {
-        self.cancel.load(std::sync::atomic::Ordering::Relaxed)
+        self.cancel.is_cancelled()
     }
 }
 
@@ -228,7 +229,7 @@ pub fn free_name(listing: Option<&Listing>, name: &str) -> String {
 /// Run one file; always returns its report row.
 pub async fn run_file(ctx: &Ctx, t: &FileTask) -> ReportRow {
     let started = Instant::now();
-    let mut row = ReportRow::new(&t.path, "file", t.size, &t.sha1);
+    let mut row = ReportRow::new(&t.path, Kind::File, t.size, &t.sha1);
     row.as_user = t.as_user.clone().unwrap_or_default();
     let mut res = if ctx.opts.dry_run {
         dry_file(ctx, t, &mut row).await
@@ -249,7 +250,7 @@ pub async fn run_file(ctx: &Ctx, t: &FileTask) -> ReportRow {
             prior: None,
             ..t.clone()
         };
-        row = ReportRow::new(&t.path, "file", t.size, &t.sha1);
+        row = ReportRow::new(&t.path, Kind::File, t.size, &t.sha1);
         row.as_user = t.as_user.clone().unwrap_or_default();
         res = upload_file(ctx, &fresh, &mut row).await;
     }
@@ -263,7 +264,7 @@ pub async fn run_file(ctx: &Ctx, t: &FileTask) -> ReportRow {
 /// Run one directory row; always returns its report row.
 pub async fn run_dir(ctx: &Ctx, path: &str) -> ReportRow {
     let started = Instant::now();
-    let mut row = ReportRow::new(path, "dir", 0, "");
+    let mut row = ReportRow::new(path, Kind::Dir, 0, "");
     let res = if ctx.opts.dry_run {
         ctx.folders.lookup(path).await.map(|id| match id {
             Some(id) => {

@@ -4,8 +4,8 @@ use std::cmp::Reverse;
 use std::fmt::Write as _;
 
 use super::{Aggregate, CHART_BARS, CodeGroup, SIZE_BUCKETS, Slow, size_bucket_label};
+use crate::model::Action;
 use crate::plan::units::thousands;
-use crate::report::csv::Action;
 use crate::report::summary::human_bytes;
 
 /// Escape text for HTML element content and quoted attribute values.

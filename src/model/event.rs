@@ -1,7 +1,8 @@
-//! `Event`: the seam between the upload stages and their observers (report CSV, progress, state
-//! journal), as nextest's runner feeds its reporters. Upload code only emits; it never knows who
-//! listens, so indicatif and SQLite stay out of it.
-use crate::report::ReportRow;
+//! `Event`: the seam between the pipeline stages and their observers (report CSV, progress, state
+//! journal), as nextest's runner feeds its reporters. Stages only emit; they never know who
+//! listens, so indicatif and SQLite stay out of them. Events are the only way counts reach
+//! observers.
+use super::row::ReportRow;
 
 /// Something that happened in a migration run.
 // `FileDone` is the common, large variant; each event is moved once through a channel, so
@@ -28,9 +29,10 @@ pub enum Event {
         /// Bytes sent.
         bytes: u64,
     },
-    /// A request was retried (`status` is the HTTP status that caused it, if any).
+    /// A Box request was retried, emitted once per retry by the client's retry hook
+    /// (`status` is the HTTP status that caused it; `None` when there was no reply).
     Retried {
-        /// HTTP status of the failed attempt.
+        /// HTTP status of the failed attempt (429 counts as throttled).
         status: Option<u16>,
     },
     /// A chunked upload session was created: journal it before its parts go out, so a re-run

@@ -1,0 +1,224 @@
+//! `boxlift migrate`'s arguments and their resolution into a [`MigrateConfig`].
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+
+use super::BoxArgs;
+use crate::log::LogFormat;
+use crate::migrate::{MigrateConfig, Paths};
+use crate::plan::units::parse_bytes;
+use crate::progress::ShowProgress;
+use crate::scan::shard::Shard;
+use crate::upload::{Limits, OnConflict};
+
+/// Arguments of `boxlift migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The local directory tree to upload.
+    pub src: PathBuf,
+    /// Box folder id to mirror the tree into ("0" is All Files).
+    #[arg(long)]
+    pub dest: String,
+    /// Write the scan's manifest here; the previous one there lets unchanged files (same size
+    /// and mtime) keep their SHA-1 without being read again. Default: `manifest.csv` in the
+    /// state directory.
+    #[arg(long)]
+    pub manifest: Option<PathBuf>,
+    /// The report CSV (one row per manifest row). Default: `boxlift-report.csv`, or
+    /// `.boxlift/report.csv` with `--emulator`.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// State journal directory (resume, incremental re-runs). Default: beside the report,
+    /// named after it (`boxlift-report.state/`).
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// Plan against the destination without writing anything to Box: every row says what
+    /// would happen.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// When Box holds a file of the same name with other content.
+    #[arg(long, value_enum, default_value_t = OnConflict::Version)]
+    pub on_conflict: OnConflict,
+    /// Files (and folders) in flight at once.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// Chunked (big) files in flight at once, on their own permits so they never starve small
+    /// files nor the reverse.
+    #[arg(long, default_value_t = 3)]
+    pub big_concurrency: usize,
+    /// Parts in flight per chunked file (Box recommends 3–5).
+    #[arg(long, default_value_t = 4)]
+    pub part_concurrency: usize,
+    /// Files above this size use a chunked upload session (20000000 to 50000000 bytes; units
+    /// like 20MB are accepted).
+    #[arg(long, value_parser = parse_bytes, default_value = "50000000")]
+    pub chunked_threshold: u64,
+    /// Upload identical content once; other copies are Box server-side copies.
+    #[arg(long)]
+    pub dedup: bool,
+    /// Start the built-in Box emulator (data in `.boxlift/emulator/`, persistent) and migrate
+    /// into it; prints the report at the end.
+    #[arg(long)]
+    pub emulator: bool,
+    /// Progress display on stderr.
+    #[arg(long, value_enum, default_value_t = ShowProgress::Auto)]
+    pub progress: ShowProgress,
+    /// Seconds between status lines when stderr is not a terminal.
+    #[arg(long, default_value_t = 10)]
+    pub status_interval: u64,
+    /// Leave out entries whose relative path or name matches this glob (repeatable).
+    #[arg(long)]
+    pub exclude: Vec<String>,
+    /// Migrate only shard K of N (0 <= K < N): N processes, on one host or many, each with its
+    /// own report and state, split the tree by a stable hash of each file's folder and need no
+    /// coordination but Box. In a Kubernetes Indexed Job: `$(JOB_COMPLETION_INDEX)/N`.
+    #[arg(long, env = "BOXLIFT_SHARD", value_name = "K/N")]
+    pub shard: Option<Shard>,
+    /// Use 1/M of each per-identity rate limit (API calls, uploads), so that M processes
+    /// sharing one identity stay within Box's limits together. Default: N with `--shard K/N`,
+    /// else 1. To set a shard's rates directly: `--rate-share 1 --api-calls-per-minute R`.
+    #[arg(long, env = "BOXLIFT_RATE_SHARE", value_name = "M")]
+    pub rate_share: Option<u32>,
+    /// Box connection and credentials.
+    #[command(flatten)]
+    pub box_args: BoxArgs,
+}
+
+impl MigrateArgs {
+    /// Where the run's files go (defaults filled in).
+    pub fn paths(&self) -> Paths {
+        Paths::resolve(
+            self.report.as_deref(),
+            self.state.as_deref(),
+            self.manifest.as_deref(),
+            self.shard.as_ref(),
+            self.emulator,
+        )
+    }
+
+    /// The `--rate-share` divisor: given, or N with `--shard K/N`, or 1.
+    pub fn rate_share(&self) -> anyhow::Result<u32> {
+        match (self.rate_share, &self.shard) {
+            (Some(0), _) => bail!("--rate-share must be at least 1"),
+            (Some(m), _) => Ok(m),
+            (None, Some(shard)) => Ok(shard.default_rate_share()),
+            (None, None) => Ok(1),
+        }
+    }
+
+    /// The resolved run: Box credentials checked, rates shared out, paths defaulted.
+    pub fn to_config(&self, log_format: LogFormat) -> anyhow::Result<MigrateConfig> {
+        let mut client = self
+            .box_args
+            .to_client_config()
+            .context("Box credentials")?;
+        client.share_rates(self.rate_share()?);
+        // Shards create folders in one tree at once: converge on one of same-named twins.
+        client.settle_folder_twins = self.shard.is_some_and(|s| s.count > 1);
+        Ok(MigrateConfig {
+            src: self.src.clone(),
+            dest: self.dest.clone(),
+            paths: self.paths(),
+            dry_run: self.dry_run,
+            on_conflict: self.on_conflict,
+            limits: Limits {
+                files: self.concurrency.max(1),
+                big_files: self.big_concurrency.max(1),
+            },
+            part_concurrency: self.part_concurrency.max(1),
+            chunked_threshold: self.chunked_threshold,
+            dedup: self.dedup,
+            exclude: self.exclude.clone(),
+            shard: self.shard,
+            client,
+            progress: self.progress,
+            status_interval: Duration::from_secs(self.status_interval.max(1)),
+            log_format,
+            observer: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> MigrateArgs {
+        #[derive(Parser)]
+        struct T {
+            #[command(flatten)]
+            a: MigrateArgs,
+        }
+        T::try_parse_from(std::iter::once("t").chain(args.iter().copied()))
+            .unwrap()
+            .a
+    }
+
+    #[test]
+    fn default_paths_sit_beside_the_report() {
+        let a = parse(&["src", "--dest", "0"]);
+        let p = a.paths();
+        assert_eq!(p.report, Path::new("boxlift-report.csv"));
+        assert_eq!(p.state, Path::new("boxlift-report.state"));
+        assert_eq!(p.manifest, Path::new("boxlift-report.state/manifest.csv"));
+        let a = parse(&["src", "--dest", "0", "--emulator"]);
+        assert_eq!(a.paths().report, Path::new(".boxlift/report.csv"));
+        assert_eq!(a.paths().state, Path::new(".boxlift/report.state"));
+        let a = parse(&[
+            "src",
+            "--dest",
+            "0",
+            "--report",
+            "/r/x.csv",
+            "--chunked-threshold",
+            "20MB",
+        ]);
+        assert_eq!(a.paths().state, Path::new("/r/x.state"));
+        assert_eq!(a.chunked_threshold, 20_000_000);
+        assert_eq!(a.on_conflict, OnConflict::Version);
+        let sharded = parse(&["src", "--dest", "0", "--shard", "2/4"]);
+        let p = sharded.paths();
+        assert_eq!(p.report, Path::new("boxlift-report-shard-2-of-4.csv"));
+        assert_eq!(p.state, Path::new("boxlift-report-shard-2-of-4.state"));
+    }
+
+    #[test]
+    fn rate_share_defaults_to_the_shard_count() {
+        let share = |a: &[&str]| parse(a).rate_share();
+        assert_eq!(share(&["s", "--dest", "0"]).unwrap(), 1);
+        assert_eq!(share(&["s", "--dest", "0", "--shard", "1/4"]).unwrap(), 4);
+        let a = ["s", "--dest", "0", "--shard", "1/4", "--rate-share", "2"];
+        assert_eq!(share(&a).unwrap(), 2);
+        let e = share(&["s", "--dest", "0", "--rate-share", "0"]).unwrap_err();
+        assert!(e.to_string().contains("at least 1"), "{e}");
+        let bad = MigrateArgs::augment_args(clap::Command::new("t"))
+            .try_get_matches_from(["t", "s", "--dest", "0", "--shard", "4/4"])
+            .unwrap_err()
+            .to_string();
+        assert!(bad.contains("K must be less than N"), "{bad}");
+    }
+
+    #[test]
+    fn to_config_shares_rates_and_settles_twins_for_shards() {
+        let a = parse(&[
+            "s",
+            "--dest",
+            "0",
+            "--shard",
+            "1/4",
+            "--developer-token",
+            "t",
+            "--api-calls-per-minute",
+            "1000",
+        ]);
+        let c = a.to_config(LogFormat::Text).unwrap();
+        assert_eq!(c.client.api_calls_per_minute, 250);
+        assert!(c.client.settle_folder_twins);
+        assert_eq!(c.paths, a.paths());
+    }
+}

@@ -1,0 +1,173 @@
+//! `migrate` as a library: [`run`] owns the whole job, scan → plan → upload, with the report,
+//! the state journal and progress as observers of one event stream. The CLI only turns
+//! arguments into a [`MigrateConfig`], calls [`run`] and prints the [`Summary`].
+//!
+//! ```text
+//! scan thread:  scan::scan ─► manifest (CSV) ─► upload::Planner (state: skip what is done)
+//!                                                   │ Work (bounded, blocking_send)
+//! tokio runtime:                           upload::execute (file + big-file permits)
+//!                      box_api retry hook ─┐        │ Event (unbounded channel)
+//! sink thread:                             └─► progress · state journal · report · summary
+//!                                                   · the caller's Observer
+//! ```
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+mod config;
+mod error;
+mod feed;
+mod sink;
+
+pub use self::config::{MigrateConfig, Observer, Paths};
+pub use self::error::{LocalError, MigrateError};
+use crate::box_api::{BoxClient, ClientStats, RetryHook};
+use crate::exit::ExitCode;
+pub use crate::model::Cancel;
+use crate::model::Event;
+use crate::plan::kind::check_threshold;
+use crate::progress::Progress;
+use crate::report::ReportWriter;
+use crate::scan::ScanOptions;
+use crate::state::{open_reader, open_writer};
+use crate::upload::folders::Folders;
+use crate::upload::{Ctx, Dedup, Planner, TaskOptions, Work, execute};
+
+/// How many planned rows may wait between the scan thread and the uploads.
+const WORK_QUEUE: usize = 1024;
+
+/// What a finished (or interrupted) run did.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// Rows per action, failures, bytes sent.
+    pub rows: crate::report::Summary,
+    /// The Box client's request counters (for the final summary line).
+    pub requests: ClientStats,
+    /// Wall time of the run.
+    pub elapsed: Duration,
+    /// The run was cancelled: what was in flight finished, the rest is left for a re-run.
+    pub interrupted: bool,
+    /// The report CSV.
+    pub report: PathBuf,
+}
+
+impl Summary {
+    /// The process exit code this run stands for.
+    pub fn exit_code(&self) -> ExitCode {
+        if self.interrupted {
+            ExitCode::Interrupted
+        } else {
+            self.rows.exit_code()
+        }
+    }
+}
+
+/// Run one migration until every row is reported, or until `cancel` is triggered and what was
+/// in flight has finished.
+pub fn run(mut config: MigrateConfig, cancel: Cancel) -> Result<Summary, MigrateError> {
+    check_threshold(config.chunked_threshold).map_err(MigrateError::Threshold)?;
+    if !config.src.is_dir() {
+        return Err(MigrateError::NotADirectory(config.src));
+    }
+    let started = Instant::now();
+    let (ev_tx, ev_rx) = mpsc::unbounded_channel::<Event>();
+    // Retries happen inside the client; its hook puts them on the stream like any other event.
+    let retries = ev_tx.clone();
+    config.client.on_retry = Some(RetryHook::new(move |status| {
+        let _ = retries.send(Event::Retried { status });
+    }));
+    let users = config.client.as_users.clone();
+    let client = BoxClient::new(config.client).map_err(|e| MigrateError::Client(Box::new(e)))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(MigrateError::Runtime)?;
+    // One call up front: a wrong --dest or bad credentials stop the job before any row.
+    rt.block_on(client.get_folder(&config.dest))
+        .map_err(|source| MigrateError::Destination {
+            id: config.dest.clone(),
+            source: Box::new(source),
+        })?;
+
+    let paths = config.paths.clone();
+    let journal = if config.dry_run {
+        None
+    } else {
+        Some(open_writer(&paths.state, &config.dest).map_err(MigrateError::State)?)
+    };
+    let reader = open_reader(&paths.state, &config.dest).map_err(MigrateError::State)?;
+    let report = ReportWriter::create(&paths.report).map_err(MigrateError::Report)?;
+    let progress = Progress::start(config.progress, config.status_interval, config.log_format);
+    let sink = sink::spawn(
+        ev_rx,
+        sink::Observers {
+            report,
+            state: journal,
+            progress,
+            extra: config.observer.take(),
+        },
+    );
+
+    let ctx = Arc::new(Ctx {
+        cancel: cancel.clone(),
+        folders: Folders::new(
+            client.clone(),
+            &config.dest,
+            (!config.dry_run).then(|| ev_tx.clone()),
+        ),
+        client: client.clone(),
+        events: ev_tx.clone(),
+        opts: TaskOptions {
+            on_conflict: config.on_conflict,
+            part_concurrency: config.part_concurrency.max(1),
+            dedup: config.dedup,
+            dry_run: config.dry_run,
+        },
+        dedup: config.dedup.then(Dedup::default),
+    });
+    let (work_tx, work_rx) = mpsc::channel::<Work>(WORK_QUEUE);
+    let scan_opts = ScanOptions {
+        exclude: config.exclude.clone(),
+        previous: paths.manifest.is_file().then(|| paths.manifest.clone()),
+        shard: config.shard,
+        ..ScanOptions::new(&config.src)
+    };
+    let planner = Planner::new(&config.src, reader, config.chunked_threshold, users);
+    let manifest = paths.manifest.clone();
+    let scan_events = ev_tx;
+    let scan_cancel = cancel.clone();
+    let scanner = std::thread::spawn(move || {
+        feed::scan_and_plan(
+            &scan_opts,
+            &manifest,
+            planner,
+            work_tx,
+            scan_events,
+            &scan_cancel,
+        )
+    });
+    rt.block_on(execute(ctx, work_rx, config.limits));
+    let scanned = scanner
+        .join()
+        .unwrap_or(Err(MigrateError::Panicked("scan")));
+    let requests = client.stats();
+    // The stream ends when its last sender is gone: the client's retry hook holds one, and the
+    // runtime may still hold idle tasks with a client clone.
+    drop(client);
+    drop(rt);
+    let (rows, written) = sink.join().map_err(|_| MigrateError::Panicked("report"))?;
+    written?;
+    let interrupted = cancel.is_cancelled();
+    if !interrupted {
+        scanned?;
+    }
+    Ok(Summary {
+        rows,
+        requests,
+        elapsed: started.elapsed(),
+        interrupted,
+        report: paths.report,
+    })
+}
