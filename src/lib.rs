@@ -37,6 +37,7 @@ pub mod cmd;
 pub mod config;
 pub mod emulator;
 pub mod exit;
+pub mod fsutil;
 pub mod hash;
 pub mod log;
 pub mod manifest;

@@ -14,6 +14,8 @@ const RANKS: &[(&str, u32)] = &[
     ("log", 0),
     ("manifest", 0),
     ("box_api", 0),
+    // Atomic file writes (temp file, fsync, rename) for manifests and reports.
+    ("fsutil", 0),
     // The shared vocabulary: `Event`, `ReportRow`, `Cancel` (uses manifest's `Kind`).
     ("model", 1),
     ("hash", 1),

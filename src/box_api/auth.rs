@@ -4,10 +4,12 @@
 //! `As-User` is not an auth mode: the service account's token plus an `As-User` header, set per
 //! [`super::BoxClient`] identity.
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Deserialize;
 use tokio::sync::Mutex;
+// Token expiry is measured on tokio's clock, so a paused-time test can expire a token.
+use tokio::time::Instant;
 
 use super::error::{ApiError, ConfigError, ErrorKind};
 use super::model::{AccessToken, OAuthError};

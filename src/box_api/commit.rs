@@ -7,8 +7,8 @@ use super::error::{ApiError, ErrorKind};
 use super::files::{UploadSource, UploadTarget, rfc3339};
 use super::http::{Fail, Req};
 use super::model::{CommitUploadSession, Files, UploadAttributes, UploadPart, UploadSession};
+use super::names::box_name_key;
 use super::pace::Bucket;
-use super::retry::RetryContext;
 use super::upload_session::{OpTally, digest_header};
 
 impl BoxClient {
@@ -44,7 +44,7 @@ impl BoxClient {
             }),
         };
         let url = self.session_url(&session.id, "/commit");
-        let mut ctx = RetryContext::new(self.shared.config.retry.clone());
+        let mut ctx = self.retry_context();
         let mut lost_reply = false;
         let mut mismatches = 0;
         let result = loop {
@@ -148,7 +148,7 @@ impl BoxClient {
                     super::Item::File(f)
                         if f.name
                             .as_deref()
-                            .is_some_and(|n| n.to_lowercase() == name.to_lowercase()) =>
+                            .is_some_and(|n| box_name_key(n) == box_name_key(name)) =>
                     {
                         Some(f.id)
                     }

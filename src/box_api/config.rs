@@ -13,9 +13,6 @@ use super::secret::Secret;
 pub const DEFAULT_API_CALLS_PER_MINUTE: u32 = 1000;
 /// Box's documented per-user limit for file uploads (per minute).
 pub const DEFAULT_UPLOADS_PER_MINUTE: u32 = 240;
-/// Files of at least this size use a chunked upload session. Box takes direct uploads up to
-/// 50 MB and sessions from 20,000,000 bytes; 50,000,000 keeps both sides of the cut valid.
-pub const DEFAULT_CHUNKED_THRESHOLD: u64 = 50_000_000;
 
 /// Everything a [`super::BoxClient`] needs.
 #[derive(Debug, Clone)]
@@ -38,14 +35,18 @@ pub struct ClientConfig {
     pub uploads_per_minute: u32,
     /// Retry policy for every call.
     pub retry: RetryPolicy,
-    /// Size from which `upload_file` uses a chunked session.
-    pub chunked_threshold: u64,
     /// Parts of one file in flight at once (Box recommends 3–5).
     pub part_concurrency: usize,
-    /// Connect timeout.
-    pub connect_timeout: Duration,
-    /// Longest silence while reading a reply before the attempt counts as failed.
-    pub read_timeout: Duration,
+    /// Connect timeout (default 30 s; `None`: none). Tests under a paused tokio clock use
+    /// `None`: tokio advances a paused clock to the next timer while waiting on sockets, which
+    /// would fire a timeout that real time never reached.
+    pub connect_timeout: Option<Duration>,
+    /// Longest silence while reading a reply before the attempt counts as failed (default
+    /// 120 s; `None`: none).
+    pub read_timeout: Option<Duration>,
+    /// How long an idle pooled connection is kept (default 60 s; `None`: until the server
+    /// closes it, which also keeps the pool's timer out of paused-time tests).
+    pub pool_idle_timeout: Option<Duration>,
     /// Other processes create folders in the same tree at once (`--shard`): after resolving a
     /// folder, list its parent and converge on the oldest of same-named twins (one list call
     /// per folder, worth it only when such races can happen).
@@ -68,10 +69,10 @@ impl ClientConfig {
             api_calls_per_minute: DEFAULT_API_CALLS_PER_MINUTE,
             uploads_per_minute: DEFAULT_UPLOADS_PER_MINUTE,
             retry: RetryPolicy::default(),
-            chunked_threshold: DEFAULT_CHUNKED_THRESHOLD,
             part_concurrency: 4,
-            connect_timeout: Duration::from_secs(30),
-            read_timeout: Duration::from_secs(120),
+            connect_timeout: Some(Duration::from_secs(30)),
+            read_timeout: Some(Duration::from_secs(120)),
+            pool_idle_timeout: Some(Duration::from_secs(60)),
             settle_folder_twins: false,
             on_retry: None,
         }

@@ -12,8 +12,6 @@ use super::error::{ApiError, ErrorKind};
 use super::http::{Fail, Req};
 use super::model::{CopyFile, File, Files, ParentRef, UploadAttributes};
 use super::pace::Bucket;
-use super::retry::RetryContext;
-use super::upload_session::ChunkedOptions;
 
 /// A local file to upload, as the scan saw it.
 #[derive(Debug, Clone)]
@@ -61,9 +59,6 @@ pub struct Uploaded {
     /// Nothing was stored: Box already held this name with the same SHA-1 (409 resolved).
     pub already_there: bool,
 }
-
-/// Box's smallest upload session (`file_size_too_small` below it).
-pub const MIN_SESSION_SIZE: u64 = 20_000_000;
 
 pub(crate) fn rfc3339(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, false)
@@ -156,22 +151,8 @@ impl UploadSource {
 }
 
 impl BoxClient {
-    /// Upload a file: direct below the chunked threshold, a chunked session from it.
-    pub async fn upload_file(
-        &self,
-        src: &UploadSource,
-        target: UploadTarget,
-    ) -> Result<Uploaded, ApiError> {
-        // Box refuses sessions below 20,000,000 bytes whatever the configured threshold.
-        if src.size >= self.shared.config.chunked_threshold.max(MIN_SESSION_SIZE) {
-            self.upload_chunked(src, target, ChunkedOptions::default())
-                .await
-        } else {
-            self.upload_direct(src, target).await
-        }
-    }
-
-    /// Direct upload (files up to 50 MB): one multipart POST, `attributes` before `file`,
+    /// Direct upload (files up to 50 MB; which files go direct is
+    /// [`super::limits::uses_session`]'s call, made by the planner): one multipart POST, `attributes` before `file`,
     /// `content-md5` = SHA-1 hex, the file streamed from disk and re-opened for every attempt.
     pub async fn upload_direct(
         &self,
@@ -224,7 +205,7 @@ impl BoxClient {
             }
             Ok(rb)
         };
-        let mut ctx = RetryContext::new(self.shared.config.retry.clone());
+        let mut ctx = self.retry_context();
         let mut bytes_sent = 0;
         loop {
             // A new file repeated after a lost reply meets itself as a 409 with the same SHA-1,
@@ -338,7 +319,7 @@ impl BoxClient {
             },
             name: name.map(str::to_owned),
         };
-        let mut ctx = RetryContext::new(self.shared.config.retry.clone());
+        let mut ctx = self.retry_context();
         let req = Req {
             op: "copy file",
             path: "/files/{id}/copy",

@@ -10,8 +10,8 @@ use super::BoxClient;
 use super::error::{ApiError, ErrorKind};
 use super::http::Req;
 use super::model::{CreateFolder, Folder, Item, ItemFields, Items, ParentRef, UpdateItem};
+use super::names::box_name_key;
 use super::pace::Bucket;
-use super::retry::RetryContext;
 
 type Cell<T> = Arc<OnceCell<T>>;
 
@@ -26,7 +26,7 @@ pub(crate) struct FolderCache {
 impl FolderCache {
     fn child(&self, parent: &str, name: &str) -> Cell<String> {
         let mut m = self.children.lock().unwrap_or_else(|e| e.into_inner());
-        m.entry((parent.to_owned(), fold(name)))
+        m.entry((parent.to_owned(), box_name_key(name)))
             .or_default()
             .clone()
     }
@@ -34,7 +34,7 @@ impl FolderCache {
     fn set_child(&self, parent: &str, name: &str, id: &str) {
         let mut m = self.children.lock().unwrap_or_else(|e| e.into_inner());
         m.insert(
-            (parent.to_owned(), fold(name)),
+            (parent.to_owned(), box_name_key(name)),
             Arc::new(OnceCell::new_with(Some(id.to_owned()))),
         );
     }
@@ -67,10 +67,6 @@ impl Created {
 }
 
 /// Box compares names case-insensitively.
-fn fold(name: &str) -> String {
-    name.to_lowercase()
-}
-
 fn folders_of(items: &[Item]) -> Vec<&ItemFields> {
     let mut v: Vec<&ItemFields> = items
         .iter()
@@ -91,7 +87,7 @@ impl BoxClient {
     /// `GET /folders/{id}`.
     pub async fn get_folder(&self, id: &str) -> Result<Folder, ApiError> {
         let url = self.api(&format!("/folders/{}", urlencoding::encode(id)));
-        let mut ctx = RetryContext::new(self.shared.config.retry.clone());
+        let mut ctx = self.retry_context();
         let req = Req {
             op: "get folder",
             path: "/folders/{id}",
@@ -107,7 +103,7 @@ impl BoxClient {
     /// `GET /files/{id}` with the fields an upload check needs.
     pub async fn get_file(&self, id: &str) -> Result<super::File, ApiError> {
         let url = self.api(&format!("/files/{}", urlencoding::encode(id)));
-        let mut ctx = RetryContext::new(self.shared.config.retry.clone());
+        let mut ctx = self.retry_context();
         let req = Req {
             op: "get file",
             path: "/files/{id}",
@@ -134,7 +130,7 @@ impl BoxClient {
             f.push("name");
         }
         let fields = f.join(",");
-        let mut ctx = RetryContext::new(self.shared.config.retry.clone());
+        let mut ctx = self.retry_context();
         let mut out = Vec::new();
         let mut marker: Option<String> = None;
         loop {
@@ -214,7 +210,7 @@ impl BoxClient {
         let items = self.list_folder(parent_id, &["name"]).await?;
         let oldest = folders_of(&items)
             .into_iter()
-            .find(|f| f.name.as_deref().map(fold) == Some(fold(name)))
+            .find(|f| f.name.as_deref().map(box_name_key) == Some(box_name_key(name)))
             .map(|f| f.id.clone());
         let Some(oldest) = oldest.filter(|o| *o != ours.id) else {
             return Ok(ours.id);
@@ -241,7 +237,7 @@ impl BoxClient {
                 id: parent_id.to_owned(),
             },
         };
-        let mut ctx = RetryContext::new(self.shared.config.retry.clone());
+        let mut ctx = self.retry_context();
         // Repeating a create after a lost reply is resolved by the 409 below.
         let req = Req {
             op: "create folder",
@@ -270,7 +266,7 @@ impl BoxClient {
                     c.get("type").and_then(Value::as_str) == Some("folder")
                         && c.get("name")
                             .and_then(Value::as_str)
-                            .is_none_or(|n| fold(n) == fold(name))
+                            .is_none_or(|n| box_name_key(n) == box_name_key(name))
                 });
                 if let Some(id) = folder.and_then(|c| c.get("id")).and_then(Value::as_str) {
                     return Ok(Created::found(id));
@@ -290,7 +286,7 @@ impl BoxClient {
                 let items = self.list_folder(parent_id, &["name"]).await?;
                 folders_of(&items)
                     .into_iter()
-                    .find(|f| f.name.as_deref().map(fold) == Some(fold(name)))
+                    .find(|f| f.name.as_deref().map(box_name_key) == Some(box_name_key(name)))
                     .map(|f| Created::found(&f.id))
                     .ok_or(e)
             }
@@ -317,7 +313,7 @@ impl BoxClient {
         for f in folders_of(&items) {
             if let Some(n) = &f.name {
                 groups
-                    .entry(fold(n))
+                    .entry(box_name_key(n))
                     .or_default()
                     .push((f.id.clone(), n.clone()));
             }
@@ -356,13 +352,13 @@ impl BoxClient {
         let mut keeper_by_name: HashMap<String, &Item> = HashMap::new();
         for it in &keeper_items {
             if let Some(n) = item_fields(it).name.as_deref() {
-                keeper_by_name.insert(fold(n), it);
+                keeper_by_name.insert(box_name_key(n), it);
             }
         }
         for it in self.list_folder(twin, &["name", "sha1", "size"]).await? {
             let f = item_fields(&it);
             let name = f.name.clone().unwrap_or_default();
-            match (&it, keeper_by_name.get(&fold(&name))) {
+            match (&it, keeper_by_name.get(&box_name_key(&name))) {
                 (Item::Folder(sub), Some(Item::Folder(kept))) => {
                     merged += Box::pin(self.merge_folder(&sub.id, &kept.id)).await?;
                 }
@@ -402,7 +398,7 @@ impl BoxClient {
                 id: parent_id.to_owned(),
             }),
         };
-        let mut ctx = RetryContext::new(self.shared.config.retry.clone());
+        let mut ctx = self.retry_context();
         let req = Req {
             op: "move item",
             path: "/{kind}/{id}",

@@ -84,7 +84,7 @@ impl BoxClient {
         url: &str,
         gone_is_done: impl Fn(u32) -> bool,
     ) -> Result<(), ApiError> {
-        let mut ctx = RetryContext::new(self.shared.config.retry.clone());
+        let mut ctx = self.retry_context();
         let req = Req {
             op,
             path,

@@ -12,6 +12,9 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
 pub mod auth;
 mod commit;
 mod config;
@@ -19,7 +22,9 @@ pub mod error;
 mod files;
 mod folders;
 mod http;
+pub mod limits;
 pub mod model;
+pub mod names;
 pub mod pace;
 pub mod retry;
 pub mod secret;
@@ -27,10 +32,7 @@ pub mod tls;
 mod upload_session;
 
 pub use auth::{AuthConfig, JwtAppConfig};
-pub use config::{
-    ClientConfig, DEFAULT_API_CALLS_PER_MINUTE, DEFAULT_CHUNKED_THRESHOLD,
-    DEFAULT_UPLOADS_PER_MINUTE,
-};
+pub use config::{ClientConfig, DEFAULT_API_CALLS_PER_MINUTE, DEFAULT_UPLOADS_PER_MINUTE};
 pub use error::{ApiError, ConfigError, ErrorKind};
 pub use files::{UploadSource, UploadTarget, Uploaded};
 pub use model::{File, Folder, Item, UploadPart, UploadSession};
@@ -107,6 +109,9 @@ struct Shared {
     counters: Counters,
     identities: Mutex<HashMap<String, Arc<Identity>>>,
     folders: folders::FolderCache,
+    /// Seeds each operation's jitter RNG: from `retry.jitter_seed` when set (reproducible),
+    /// else from the OS.
+    jitter: Mutex<StdRng>,
 }
 
 /// One rate budget: the service account itself, or one `As-User`.
@@ -137,10 +142,14 @@ impl BoxClient {
     /// Build a client (no request is made until the first call).
     pub fn new(config: ClientConfig) -> Result<Self, ApiError> {
         let mut builder = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .read_timeout(config.read_timeout)
-            .pool_idle_timeout(std::time::Duration::from_secs(60))
+            .pool_idle_timeout(config.pool_idle_timeout)
             .user_agent(concat!("boxlift/", env!("CARGO_PKG_VERSION")));
+        if let Some(t) = config.connect_timeout {
+            builder = builder.connect_timeout(t);
+        }
+        if let Some(t) = config.read_timeout {
+            builder = builder.read_timeout(t);
+        }
         if let Some(path) = &config.ca_cert {
             let pem = std::fs::read(path)
                 .map_err(|e| ApiError::io(path, "cannot read the CA certificate", &e))?;
@@ -167,8 +176,10 @@ impl BoxClient {
             as_user: None,
             pacer: Pacer::new(config.api_calls_per_minute, config.uploads_per_minute),
         });
+        let jitter = Mutex::new(config.retry.jitter_rng());
         Ok(BoxClient {
             shared: Arc::new(Shared {
+                jitter,
                 config,
                 http,
                 tokens,
@@ -249,6 +260,15 @@ impl BoxClient {
             unauthorized: l(&c.unauthorized),
             bytes_sent: l(&c.bytes_sent),
         }
+    }
+
+    /// The retry state of a new operation, with its own jitter RNG drawn from the client's.
+    fn retry_context(&self) -> retry::RetryContext {
+        let rng = {
+            let mut master = self.shared.jitter.lock().unwrap_or_else(|e| e.into_inner());
+            StdRng::from_rng(&mut *master).unwrap_or_else(|_| StdRng::from_entropy())
+        };
+        retry::RetryContext::with_rng(self.shared.config.retry.clone(), rng)
     }
 
     fn api(&self, path: &str) -> String {

@@ -5,9 +5,15 @@
 //! [`RetryContext`] is the state of one operation (it can span a whole chunked upload), and
 //! [`classify`] decides from the outcome alone. Pacing (`pace.rs`) and concurrency (the caller's
 //! semaphores) are separate controls.
-use std::time::{Duration, Instant};
+//!
+//! Time is tokio's (`tokio::time::Instant`, `tokio::time::sleep` at the call sites), so
+//! `tokio::time::pause()` drives every wait; jitter comes from a [`StdRng`] that
+//! [`RetryPolicy::jitter_seed`] can fix.
+use std::time::Duration;
 
-use rand::Rng;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tokio::time::Instant;
 
 /// How calls are retried. Defaults are generous on purpose: a migration runs for days and a
 /// transient Box hiccup must not turn into a failed file.
@@ -29,6 +35,9 @@ pub struct RetryPolicy {
     pub parts_mismatch_retries: u32,
     /// Wait before retrying a `parts_mismatch` commit (default 2 s, doubled each time).
     pub parts_mismatch_wait: Duration,
+    /// Seed of the jitter RNG (default `None`: from the OS, so processes do not retry in step).
+    /// Tests fix it to replay the same waits.
+    pub jitter_seed: Option<u64>,
 }
 
 impl Default for RetryPolicy {
@@ -41,6 +50,7 @@ impl Default for RetryPolicy {
             max_retry_after: Duration::from_secs(300),
             parts_mismatch_retries: 5,
             parts_mismatch_wait: Duration::from_secs(2),
+            jitter_seed: None,
         }
     }
 }
@@ -69,6 +79,13 @@ impl RetryPolicy {
         match retry_after {
             Some(ra) => b.max(ra.min(self.max_retry_after)),
             None => b,
+        }
+    }
+    /// The RNG jitter is drawn from: seeded by [`RetryPolicy::jitter_seed`], else by the OS.
+    pub fn jitter_rng(&self) -> StdRng {
+        match self.jitter_seed {
+            Some(seed) => StdRng::seed_from_u64(seed),
+            None => StdRng::from_entropy(),
         }
     }
 }
@@ -133,6 +150,7 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
 pub struct RetryContext {
     policy: RetryPolicy,
     started: Instant,
+    rng: StdRng,
     /// Attempts made by the current request (reset per request with [`RetryContext::next_request`]).
     attempts: u32,
     /// Attempts made over the whole operation.
@@ -142,11 +160,19 @@ pub struct RetryContext {
 }
 
 impl RetryContext {
-    /// Start an operation.
+    /// Start an operation, its jitter drawn from [`RetryPolicy::jitter_rng`].
     pub fn new(policy: RetryPolicy) -> Self {
+        let rng = policy.jitter_rng();
+        Self::with_rng(policy, rng)
+    }
+
+    /// Start an operation with its own jitter RNG (a client hands each operation one drawn from
+    /// its seeded RNG, so operations do not all replay the same waits).
+    pub fn with_rng(policy: RetryPolicy, rng: StdRng) -> Self {
         RetryContext {
             policy,
             started: Instant::now(),
+            rng,
             attempts: 0,
             total_attempts: 0,
             retries: 0,
@@ -156,6 +182,11 @@ impl RetryContext {
     /// The policy.
     pub fn policy(&self) -> &RetryPolicy {
         &self.policy
+    }
+
+    /// Time since the operation started (tokio's clock).
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
     }
 
     /// Count an attempt.
@@ -173,7 +204,7 @@ impl RetryContext {
 
     /// True while another attempt is allowed.
     pub fn can_retry(&self) -> bool {
-        self.attempts < self.policy.max_attempts && self.started.elapsed() < self.policy.max_elapsed
+        self.attempts < self.policy.max_attempts && self.within_time()
     }
 
     /// True while the operation's time budget lasts.
@@ -184,11 +215,9 @@ impl RetryContext {
     /// The wait before the next retry (counts a retry).
     pub fn next_wait(&mut self, retry_after: Option<Duration>) -> Duration {
         self.retries += 1;
-        let w = self.policy.wait(
-            self.attempts.saturating_sub(1),
-            retry_after,
-            &mut rand::thread_rng(),
-        );
+        let w = self
+            .policy
+            .wait(self.attempts.saturating_sub(1), retry_after, &mut self.rng);
         // Never sleep past the deadline.
         let left = self
             .policy
@@ -201,8 +230,6 @@ impl RetryContext {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::SeedableRng;
-    use rand::rngs::StdRng;
 
     #[test]
     fn backoff_is_full_jitter_under_an_exponential_ceiling() {
@@ -282,5 +309,50 @@ mod tests {
         ctx.next_request();
         assert!(ctx.can_retry());
         assert_eq!(ctx.total_attempts, 3);
+    }
+
+    #[test]
+    fn a_seeded_policy_replays_its_jitter() {
+        let p = RetryPolicy {
+            jitter_seed: Some(42),
+            ..Default::default()
+        };
+        let waits = |p: &RetryPolicy| {
+            let mut ctx = RetryContext::new(p.clone());
+            (0..6)
+                .map(|_| {
+                    ctx.attempt();
+                    ctx.next_wait(None)
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(waits(&p), waits(&p));
+        let other = RetryPolicy {
+            jitter_seed: Some(43),
+            ..Default::default()
+        };
+        assert_ne!(waits(&p), waits(&other));
+    }
+
+    /// The time budget is tokio's: a paused clock moved past `max_elapsed` ends the operation
+    /// without a real wait.
+    #[tokio::test(start_paused = true)]
+    async fn the_time_budget_runs_on_tokios_clock() {
+        let mut ctx = RetryContext::new(RetryPolicy {
+            max_elapsed: Duration::from_secs(60),
+            ..Default::default()
+        });
+        ctx.attempt();
+        assert!(ctx.can_retry());
+        tokio::time::sleep(Duration::from_secs(59)).await;
+        assert!(ctx.can_retry());
+        // Never a wait past the deadline, whatever Retry-After says.
+        assert_eq!(
+            ctx.next_wait(Some(Duration::from_secs(30))),
+            Duration::from_secs(1)
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(!ctx.can_retry() && !ctx.within_time());
+        assert_eq!(ctx.elapsed(), Duration::from_secs(60));
     }
 }

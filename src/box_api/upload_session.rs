@@ -106,7 +106,7 @@ impl BoxClient {
         size: u64,
         target: &UploadTarget,
     ) -> Result<UploadSession, ApiError> {
-        let mut ctx = RetryContext::new(self.shared.config.retry.clone());
+        let mut ctx = self.retry_context();
         // A repeat after a lost reply only leaves an unused session behind (it expires).
         let reply = match target {
             UploadTarget::NewFile { parent_id, name } => {
@@ -152,7 +152,7 @@ impl BoxClient {
     /// `GET` a session (its part size, total parts and progress).
     pub async fn get_upload_session(&self, id: &str) -> Result<UploadSession, ApiError> {
         let url = self.session_url(id, "");
-        let mut ctx = RetryContext::new(self.shared.config.retry.clone());
+        let mut ctx = self.retry_context();
         let req = Req {
             op: "get upload session",
             path: "/files/upload_sessions/{id}",
@@ -168,7 +168,7 @@ impl BoxClient {
     /// Every part Box holds for a session, in offset order.
     pub async fn list_upload_parts(&self, id: &str) -> Result<Vec<UploadPart>, ApiError> {
         let url = self.session_url(id, "/parts");
-        let mut ctx = RetryContext::new(self.shared.config.retry.clone());
+        let mut ctx = self.retry_context();
         let mut out: Vec<UploadPart> = Vec::new();
         loop {
             ctx.next_request();
@@ -248,7 +248,7 @@ impl BoxClient {
         let digest = digest_header(sha.as_slice());
         let range = content_range(offset, len, src.size);
         let url = self.session_url(&session.id, "");
-        let mut ctx = RetryContext::new(self.shared.config.retry.clone());
+        let mut ctx = self.retry_context();
         let req = Req {
             op: "upload part",
             path: "/files/upload_sessions/{id}",

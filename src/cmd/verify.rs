@@ -22,7 +22,7 @@ pub fn run(mut args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode
             continue;
         }
         expected.insert(
-            row.path.to_lowercase(),
+            crate::box_api::names::box_name_key(&row.path),
             Expected {
                 is_dir: row.kind == Kind::Dir,
                 size: row.size,

@@ -1,13 +1,13 @@
 //! The scan thread: walk and hash the tree, write every row to the manifest, plan it, and feed
 //! the planned work to the upload stage through a bounded channel (the hand-off from sync to
 //! async code: `blocking_send` makes a fast scan wait for the uploads).
-use std::fs::File;
-use std::io::{self, BufWriter};
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::Path;
 
 use tokio::sync::mpsc::{Sender, UnboundedSender};
 
 use super::error::{LocalError, MigrateError};
+use crate::fsutil::{AtomicFile, partial_path};
 use crate::manifest::write::Writer;
 use crate::model::{Cancel, Event};
 use crate::scan::ScanOptions;
@@ -27,11 +27,9 @@ pub(super) fn scan_and_plan(
     if let Some(dir) = manifest.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| LocalError::new("create", dir, e))?;
     }
-    let mut tmp = manifest.as_os_str().to_owned();
-    tmp.push(".partial");
-    let tmp = PathBuf::from(tmp);
-    let file = File::create(&tmp).map_err(|e| LocalError::new("create", &tmp, e))?;
-    let mut out = Writer::new(BufWriter::new(file)).map_err(MigrateError::Manifest)?;
+    let mut file = AtomicFile::create(manifest)
+        .map_err(|e| LocalError::new("create", partial_path(manifest), e))?;
+    let mut out = Writer::new(&mut file).map_err(MigrateError::Manifest)?;
     let result = crate::scan::scan(opts, |row| {
         if cancel.is_cancelled() {
             return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted"));
@@ -54,8 +52,8 @@ pub(super) fn scan_and_plan(
     })?;
     out.flush().map_err(MigrateError::Manifest)?;
     drop(out);
-    std::fs::rename(&tmp, manifest)
-        .map_err(|e| LocalError::new(format!("rename {} to", tmp.display()), manifest, e))?;
+    file.commit()
+        .map_err(|e| LocalError::new("write", manifest, e))?;
     tracing::info!(files = summary.files, dirs = summary.dirs, "scan finished");
     Ok(())
 }

@@ -1,16 +1,15 @@
 //! `UploadKind`: direct upload or chunked upload session, and the part size Box will use.
 //!
-//! Box facts (box-api.md): direct uploads take files up to 50 MB; upload sessions need at least
-//! 20,000,000 bytes and are required above 50 MB. Box picks the part size; 8 MiB (8,388,608) is
+//! Box's size limits and the direct-vs-chunked rule live in [`crate::box_api::limits`] (re-exported
+//! here), so the plan and the client share one decision. Box picks the part size; 8 MiB (8,388,608) is
 //! what clients usually see, and bigger files get bigger parts (a 1 GB file has been given
 //! 32 MiB parts: box/box-java-sdk#909). Box does not publish the rule, so [`part_size_for`]
 //! models it as "8 MiB, doubled until the file needs at most 10,000 parts" and callers that know
 //! better (the client, after creating a session) use Box's answer instead.
 
-/// Box's direct-upload limit (50 MB) and so the default cut-off between the two kinds.
-pub const DIRECT_MAX: u64 = 50_000_000;
-/// The smallest file an upload session accepts (`file_size_too_small` below this).
-pub const CHUNKED_MIN: u64 = 20_000_000;
+use crate::box_api::limits::uses_session;
+pub use crate::box_api::limits::{CHUNKED_MIN, DIRECT_MAX, ThresholdError, check_threshold};
+
 /// The part size Box usually chooses.
 pub const DEFAULT_PART_SIZE: u64 = 8 * 1024 * 1024;
 /// Parts per session before the model assumes Box doubles the part size.
@@ -28,33 +27,6 @@ pub enum UploadKind {
     },
 }
 
-/// A chunked threshold that Box cannot honour.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ThresholdError {
-    /// Files just above it would be too small for an upload session.
-    #[error(
-        "chunked threshold {0} is too small: upload sessions need files of at least {CHUNKED_MIN} bytes"
-    )]
-    TooSmall(u64),
-    /// Files just below it would be too big for a direct upload.
-    #[error(
-        "chunked threshold {0} is too big: Box takes direct uploads only up to {DIRECT_MAX} bytes"
-    )]
-    TooBig(u64),
-}
-
-/// Check a `--chunked-threshold`: files above it go chunked, so it must lie in
-/// `[CHUNKED_MIN - 1, DIRECT_MAX]`.
-pub fn check_threshold(threshold: u64) -> Result<u64, ThresholdError> {
-    if threshold < CHUNKED_MIN - 1 {
-        Err(ThresholdError::TooSmall(threshold))
-    } else if threshold > DIRECT_MAX {
-        Err(ThresholdError::TooBig(threshold))
-    } else {
-        Ok(threshold)
-    }
-}
-
 /// The part size Box is expected to choose for a file of `size` bytes (see the module doc).
 pub fn part_size_for(size: u64) -> u64 {
     let mut part = DEFAULT_PART_SIZE;
@@ -65,14 +37,15 @@ pub fn part_size_for(size: u64) -> u64 {
 }
 
 impl UploadKind {
-    /// Direct for files up to `threshold` bytes, chunked above it.
+    /// Direct for files up to `threshold` bytes, chunked above it (the client's rule,
+    /// [`crate::box_api::limits::uses_session`]).
     pub fn for_size(size: u64, threshold: u64) -> UploadKind {
-        if size <= threshold {
-            UploadKind::Direct
-        } else {
+        if uses_session(size, threshold) {
             UploadKind::Chunked {
                 part_size: part_size_for(size),
             }
+        } else {
+            UploadKind::Direct
         }
     }
 
@@ -123,6 +96,15 @@ mod tests {
         assert_eq!(k.parts(DIRECT_MAX + 1), 6);
         assert_eq!(k.api_calls(DIRECT_MAX + 1), 8);
         assert_eq!(UploadKind::Direct.api_calls(5), 1);
+        // At the lowest threshold, Box's 20,000,000-byte session minimum is the first chunked size.
+        assert_eq!(
+            UploadKind::for_size(CHUNKED_MIN - 1, CHUNKED_MIN - 1),
+            UploadKind::Direct
+        );
+        assert!(matches!(
+            UploadKind::for_size(CHUNKED_MIN, CHUNKED_MIN - 1),
+            UploadKind::Chunked { .. }
+        ));
     }
 
     #[test]
@@ -132,16 +114,5 @@ mod tests {
         assert_eq!(part_size_for(edge), DEFAULT_PART_SIZE);
         assert_eq!(part_size_for(edge + 1), 2 * DEFAULT_PART_SIZE);
         assert_eq!(part_size_for(150_000_000_000), 2 * DEFAULT_PART_SIZE);
-    }
-
-    #[test]
-    fn thresholds_box_cannot_honour_are_refused() {
-        assert!(check_threshold(CHUNKED_MIN - 1).is_ok());
-        assert!(check_threshold(DIRECT_MAX).is_ok());
-        assert_eq!(
-            check_threshold(1_000_000),
-            Err(ThresholdError::TooSmall(1_000_000))
-        );
-        assert!(check_threshold(DIRECT_MAX + 1).is_err());
     }
 }

@@ -19,6 +19,7 @@ use sha1::{Digest, Sha1};
 use super::summary::{Summary, human_bytes};
 use super::{ReportError, ReportReader, ReportWriter, parse_finished_at};
 use crate::exit::ExitCode;
+use crate::fsutil::AtomicFile;
 use crate::model::ReportRow;
 
 /// How many superseded rows are named on stderr (the count covers all of them).
@@ -48,7 +49,7 @@ pub enum MergeError {
         /// Rows in the second pass.
         after: u64,
     },
-    /// The temporary output could not be moved into place.
+    /// The temporary output could not be created, or moved into place.
     #[error("output {path}: {source}")]
     Rename {
         /// The output path.
@@ -272,20 +273,15 @@ pub fn merge(inputs: &[PathBuf], output: &Path) -> Result<MergeOutcome, MergeErr
         .collect();
     let input_of = |ord: u64| ends.partition_point(|&end| end <= ord);
 
-    // Pass 2: copy the winning rows into a temporary file, then move it into place.
-    let tmp = temp_path(output);
-    let result = copy_winners(&mut out, &losers, &input_of, &tmp);
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    std::fs::rename(&tmp, output).map_err(|source| {
-        let _ = std::fs::remove_file(&tmp);
-        MergeError::Rename {
-            path: output.to_path_buf(),
-            source,
-        }
-    })?;
+    // Pass 2: copy the winning rows into a temporary file (removed if this fails), then move
+    // it into place.
+    let rename_err = |source| MergeError::Rename {
+        path: output.to_path_buf(),
+        source,
+    };
+    let file = AtomicFile::create(output).map_err(rename_err)?;
+    copy_winners(&mut out, &losers, &input_of, file.temp_path())?;
+    file.commit().map_err(rename_err)?;
     Ok(out)
 }
 
@@ -345,13 +341,6 @@ fn add_merged(out: &mut MergeOutcome, row: &ReportRow) {
             None => (t, t),
         });
     }
-}
-
-/// `ALL.csv` → `ALL.csv.partial` in the same directory (so the rename stays on one filesystem).
-fn temp_path(output: &Path) -> PathBuf {
-    let mut name = output.file_name().unwrap_or_default().to_os_string();
-    name.push(".partial");
-    output.with_file_name(name)
 }
 
 fn check_output_is_new(inputs: &[PathBuf], output: &Path) -> Result<(), MergeError> {

@@ -7,6 +7,7 @@ use std::fmt;
 use serde::Serialize;
 use tokio::task::JoinSet;
 
+use crate::box_api::names::box_name_key;
 use crate::box_api::{ApiError, BoxClient, Item};
 use crate::upload::folders::{LIST_FIELDS, Listing};
 
@@ -97,8 +98,8 @@ fn join(rel: &str, name: &str) -> String {
     }
 }
 
-/// Compare the tree under Box folder `dest` with `expected` (keyed by lower-cased path, since
-/// Box names are unique case-insensitively).
+/// Compare the tree under Box folder `dest` with `expected` (keyed by [`box_name_key`] of the path,
+/// since Box names are unique case-insensitively).
 pub async fn verify(
     client: &BoxClient,
     dest: &str,
@@ -157,7 +158,7 @@ pub async fn verify(
                 box_sha1: f.sha1.clone().unwrap_or_default(),
                 box_id: f.id.clone(),
             };
-            match expected.remove(&path.to_lowercase()) {
+            match expected.remove(&box_name_key(&path)) {
                 None => out.differences.push(diff(Problem::Extra, None)),
                 Some(e) if e.is_dir != is_folder => {
                     out.differences.push(diff(Problem::KindMismatch, Some(&e)))

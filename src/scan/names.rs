@@ -83,10 +83,8 @@ pub fn check_box_name(name: &str) -> Result<(), NameProblem> {
     Ok(())
 }
 
-/// The key under which Box considers two names the same.
-pub fn box_name_key(name: &str) -> String {
-    name.to_lowercase()
-}
+/// The key under which Box considers two names the same (defined once, in `box_api::names`).
+pub use crate::box_api::names::box_name_key;
 
 /// Case-insensitive collision detection for a depth-first walk: one sibling set per level of
 /// the current path, so memory is bounded by the directories being walked, not the tree.

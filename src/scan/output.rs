@@ -1,10 +1,10 @@
 //! A scan written straight into a manifest: to any writer (stdout), or to a file that is written
 //! beside its final name and renamed at the end, so a failed scan never leaves half a manifest.
-use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use super::{ScanError, ScanOptions, ScanSummary, scan};
+use crate::fsutil::{AtomicFile, partial_path};
 use crate::manifest::write::{WriteError, Writer};
 
 /// Writing a scan's manifest failed.
@@ -51,26 +51,17 @@ pub fn write_manifest(opts: &ScanOptions, out: impl Write) -> Result<ScanSummary
 /// Scan into the manifest file `path`: written to `<path>.partial`, renamed over `path` once
 /// complete, removed on failure.
 pub fn write_manifest_file(opts: &ScanOptions, path: &Path) -> Result<ScanSummary, OutputError> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".partial");
-    let tmp = PathBuf::from(tmp);
-    let file = File::create(&tmp).map_err(|source| OutputError::File {
+    // Dropped on error: the temporary file goes, and the previous manifest stays.
+    let mut file = AtomicFile::create(path).map_err(|source| OutputError::File {
         op: "create manifest".into(),
-        path: tmp.clone(),
+        path: partial_path(path),
         source,
     })?;
-    match write_manifest(opts, file) {
-        Ok(s) => {
-            std::fs::rename(&tmp, path).map_err(|source| OutputError::File {
-                op: format!("rename {} to", tmp.display()),
-                path: path.to_path_buf(),
-                source,
-            })?;
-            Ok(s)
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
+    let summary = write_manifest(opts, &mut file)?;
+    file.commit().map_err(|source| OutputError::File {
+        op: "write manifest".into(),
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(summary)
 }

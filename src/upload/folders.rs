@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::OnceCell;
 
 use crate::box_api::model::Item;
+use crate::box_api::names::box_name_key;
 use crate::box_api::{ApiError, BoxClient};
 use crate::model::Event;
 
@@ -71,7 +72,7 @@ impl Listing {
                 etag: f.etag,
                 name: name.clone(),
             };
-            let key = name.to_lowercase();
+            let key = box_name_key(&name);
             if let Some(prev) = l.by_name.get(&key) {
                 if prev.kind == "folder" && kind == "folder" {
                     l.duplicate_folders.push(key);
@@ -86,7 +87,7 @@ impl Listing {
 
     /// The entry named `name` (case-insensitively).
     pub fn get(&self, name: &str) -> Option<&Existing> {
-        self.by_name.get(&name.to_lowercase())
+        self.by_name.get(&box_name_key(name))
     }
 }
 

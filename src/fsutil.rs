@@ -1,0 +1,133 @@
+//! Writing a file so that readers see the old version or the complete new one, never a torn
+//! one: write `<name>.partial` beside it, fsync, rename over it. One helper for every output
+//! that a crash must not leave half-written (manifests, merged reports).
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// A file being written under a temporary name. [`AtomicFile::commit`] moves it into place;
+/// dropping it uncommitted (an error, a panic, `?`) removes the temporary file.
+#[derive(Debug)]
+pub struct AtomicFile {
+    path: PathBuf,
+    tmp: PathBuf,
+    file: Option<BufWriter<File>>,
+}
+
+/// `dir/ALL.csv` → `dir/ALL.csv.partial`: the same directory, so the rename stays on one
+/// filesystem and is atomic.
+pub fn partial_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    path.with_file_name(name)
+}
+
+impl AtomicFile {
+    /// Create (or truncate) `<path>.partial` for writing.
+    pub fn create(path: &Path) -> io::Result<AtomicFile> {
+        let tmp = partial_path(path);
+        let file = File::create(&tmp)?;
+        Ok(AtomicFile {
+            path: path.to_owned(),
+            tmp,
+            file: Some(BufWriter::new(file)),
+        })
+    }
+
+    /// The temporary file, for writers that open it by name themselves.
+    pub fn temp_path(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// The final path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Flush, fsync, and rename over the final path; then fsync the directory so the rename
+    /// itself survives a crash (best effort: not every filesystem allows it).
+    pub fn commit(mut self) -> io::Result<()> {
+        let Some(buffered) = self.file.take() else {
+            return Ok(());
+        };
+        let file = buffered.into_inner().map_err(|e| e.into_error())?;
+        // Data written through other handles to the same file (see `temp_path`) is synced too.
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&self.tmp, &self.path)?;
+        let dir = match self.path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match &mut self.file {
+            Some(f) => f.write(buf),
+            None => Err(io::Error::other("atomic file already committed")),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.file {
+            Some(f) => f.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_replaces_the_file_and_leaves_no_partial() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.csv");
+        std::fs::write(&p, "old").unwrap();
+        let mut f = AtomicFile::create(&p).unwrap();
+        assert_eq!(f.temp_path(), dir.path().join("m.csv.partial"));
+        f.write_all(b"new").unwrap();
+        // Until the commit, readers still see the old version.
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "old");
+        f.commit().unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "new");
+        assert!(!dir.path().join("m.csv.partial").exists());
+    }
+
+    #[test]
+    fn dropping_uncommitted_keeps_the_old_file_and_removes_the_partial() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.csv");
+        std::fs::write(&p, "old").unwrap();
+        let mut f = AtomicFile::create(&p).unwrap();
+        f.write_all(b"half").unwrap();
+        drop(f);
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "old");
+        assert!(!dir.path().join("m.csv.partial").exists());
+    }
+
+    #[test]
+    fn a_writer_that_opens_the_temp_path_itself_is_committed_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r.csv");
+        let f = AtomicFile::create(&p).unwrap();
+        std::fs::write(f.temp_path(), "rows").unwrap();
+        f.commit().unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "rows");
+    }
+}
