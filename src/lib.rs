@@ -26,11 +26,15 @@
 //!        └──────────────► sink thread: progress · state · report · summary · Observer
 //! ```
 //!
+//! `audit` and `verify` are the read-only verbs' stages (`audit::run`, `verify::run`), on-disk
+//! indexes instead of in-memory trees so their memory does not grow with the tree.
+//!
 //! `box_api` is the only door to Box. The `emulator` is a Box-compatible server used by tests,
 //! benches and `--emulator`; it shares only `box_api::model` (JSON shapes) with the client, so
 //! a client bug cannot hide an emulator bug.
 #![warn(missing_debug_implementations)]
 
+pub mod audit;
 pub mod box_api;
 pub mod cli;
 pub mod cmd;
@@ -49,3 +53,4 @@ pub mod report;
 pub mod scan;
 pub mod state;
 pub mod upload;
+pub mod verify;

@@ -27,8 +27,10 @@ const RANKS: &[(&str, u32)] = &[
     // Observers of the event stream.
     ("report", 6),
     ("progress", 7),
-    // The orchestrator.
+    // The orchestrator, and the read-only verbs' jobs (issue 13: stage logic out of `cmd/`).
     ("migrate", 8),
+    ("audit", 8),
+    ("verify", 8),
     // The command line: clap types and their conversion, the config-file merge, the verbs.
     ("cli", 9),
     ("config", 10),

@@ -12,3 +12,4 @@ mod migrate;
 mod report;
 mod scan;
 mod shard;
+mod verify;

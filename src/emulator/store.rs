@@ -4,7 +4,13 @@
 //!
 //! One `Mutex<Tree>` guards metadata only: callers hash bodies before taking it, so the lock is
 //! held for map updates, never for hashing or network I/O.
-use std::collections::{BTreeSet, HashMap};
+//!
+//! Items are compact records (issue 13: 10M items must fit in well under 3 GB; the first tree of
+//! `Item`s with a `String` per field held ~880 bytes an item): a `Vec` slot per id, names in one
+//! arena, SHA-1 as 20 bytes, times as packed integers, children as sorted id vectors and the
+//! name index as a map from a 64-bit hash. Routes get an owned [`Item`] built on demand.
+use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
@@ -34,7 +40,7 @@ impl Kind {
     }
 }
 
-/// One item with its current version.
+/// One item with its current version, as routes see it (built from a [`Rec`] on each lookup).
 #[derive(Debug, Clone)]
 pub(crate) struct Item {
     pub id: u64,
@@ -72,16 +78,102 @@ pub(crate) enum Blobs {
     Discard,
 }
 
-/// Metadata: items, children, the case-insensitive name index and the SQLite mirror.
+/// Metadata: item records, children, the case-insensitive name index and the SQLite mirror.
 #[derive(Debug)]
 pub(crate) struct Tree {
-    items: HashMap<u64, Item>,
-    children: HashMap<u64, BTreeSet<u64>>,
-    names: HashMap<(u64, String), u64>,
+    /// Slot `id` holds item `id` (ids are handed out in sequence, so the vector is dense).
+    recs: Vec<Rec>,
+    /// Every name, back to back; a record holds its offset and length.
+    arena: String,
+    /// Children of each folder, ascending ids (= creation order, and marker order).
+    children: HashMap<u64, Vec<u64>>,
+    /// hash(parent, name key) → the item holding that name (the first, under a create race).
+    names: HashMap<u64, u64>,
+    /// The rare (parent, name key) whose hash another name already holds.
+    names_spill: HashMap<(u64, String), u64>,
+    hasher: std::hash::RandomState,
+    /// Times that do not pack into a [`Stamp`] (fractions of seconds, odd offsets), interned.
+    odd_times: Vec<String>,
+    odd_index: HashMap<String, u64>,
+    /// File bytes (memory mode only).
+    content: HashMap<u64, Bytes>,
+    len: usize,
     next_id: u64,
     next_version: u64,
     used_bytes: u64,
     db: Option<Connection>,
+}
+
+/// One item, compactly (~100 bytes plus its name in the arena).
+#[derive(Debug, Clone, Copy, Default)]
+struct Rec {
+    parent: u64,
+    size: u64,
+    version_id: u64,
+    created_at: Stamp,
+    modified_at: Stamp,
+    content_created_at: Stamp,
+    content_modified_at: Stamp,
+    name_at: u64,
+    name_len: u32,
+    etag: u32,
+    versions: u32,
+    sha1: [u8; 20],
+    /// 0: vacant slot, 1: folder, 2: file.
+    kind: u8,
+}
+
+/// A Box time packed in 64 bits: `(unix seconds + BIAS) << 12 | (offset minutes + 2048)`,
+/// offset code 4095 meaning `Z`; with the top bit set, an index into [`Tree::odd_times`];
+/// `NONE` for no time. Packing keeps the exact text: a time whose text does not come back
+/// identical is interned instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp(u64);
+
+impl Default for Stamp {
+    fn default() -> Self {
+        Stamp::NONE
+    }
+}
+
+impl Stamp {
+    const NONE: Stamp = Stamp(u64::MAX);
+    const ODD: u64 = 1 << 63;
+    const BIAS: i64 = 1 << 40;
+    const ZULU: u64 = 4095;
+
+    fn pack(text: &str) -> Option<Stamp> {
+        let t = chrono::DateTime::parse_from_rfc3339(text).ok()?;
+        let offset = t.offset().local_minus_utc();
+        let secs = t.timestamp().checked_add(Stamp::BIAS)?;
+        if offset % 60 != 0 || !(0..1 << 50).contains(&secs) {
+            return None;
+        }
+        let zulu = text.ends_with('Z');
+        let code = if zulu {
+            Stamp::ZULU
+        } else {
+            (offset / 60 + 2048) as u64
+        };
+        let stamp = Stamp(((secs as u64) << 12) | code);
+        (stamp.unpack().as_deref() == Some(text)).then_some(stamp)
+    }
+
+    fn unpack(self) -> Option<String> {
+        if self == Stamp::NONE || self.0 & Stamp::ODD != 0 {
+            return None;
+        }
+        let secs = (self.0 >> 12) as i64 - Stamp::BIAS;
+        let code = self.0 & 0xfff;
+        let utc = chrono::DateTime::from_timestamp(secs, 0)?;
+        let (offset, zulu) = if code == Stamp::ZULU {
+            (0, true)
+        } else {
+            ((code as i32 - 2048) * 60, false)
+        };
+        let local = utc.with_timezone(&chrono::FixedOffset::east_opt(offset)?);
+        Some(local.to_rfc3339_opts(chrono::SecondsFormat::Secs, zulu))
+    }
 }
 
 /// The store: tree plus blob mode.
@@ -99,34 +191,39 @@ impl Store {
     /// Open the store: in memory, or loaded from `data_dir` (created if missing).
     pub fn open(data_dir: Option<&Path>, discard: bool) -> std::io::Result<Store> {
         let mut tree = Tree {
-            items: HashMap::new(),
+            recs: Vec::new(),
+            arena: String::new(),
             children: HashMap::new(),
             names: HashMap::new(),
+            names_spill: HashMap::new(),
+            hasher: std::hash::RandomState::new(),
+            odd_times: Vec::new(),
+            odd_index: HashMap::new(),
+            content: HashMap::new(),
+            len: 0,
             next_id: 1000,
             next_version: 5000,
             used_bytes: 0,
             db: None,
         };
         let now = now_text();
-        tree.items.insert(
-            ROOT,
-            Item {
-                id: ROOT,
-                kind: Kind::Folder,
-                parent: ROOT,
-                name: "All Files".into(),
-                size: 0,
-                sha1: String::new(),
-                versions: 0,
-                version_id: 0,
-                etag: 0,
-                created_at: now.clone(),
-                modified_at: now,
-                content_created_at: None,
-                content_modified_at: None,
-                content: None,
-            },
-        );
+        tree.index(Item {
+            id: ROOT,
+            kind: Kind::Folder,
+            parent: ROOT,
+            name: "All Files".into(),
+            size: 0,
+            sha1: String::new(),
+            versions: 0,
+            version_id: 0,
+            etag: 0,
+            created_at: now.clone(),
+            modified_at: now,
+            content_created_at: None,
+            content_modified_at: None,
+            content: None,
+        });
+        tree.next_id = 1000;
         let blobs = match (data_dir, discard) {
             (_, true) => Blobs::Discard,
             (Some(dir), false) => Blobs::Disk(dir.join("blobs")),
@@ -228,51 +325,206 @@ impl Tree {
         Ok(())
     }
 
+    fn rec(&self, id: u64) -> Option<&Rec> {
+        self.recs
+            .get(usize::try_from(id).ok()?)
+            .filter(|r| r.kind != 0)
+    }
+
+    fn name_of(&self, r: &Rec) -> &str {
+        &self.arena[r.name_at as usize..r.name_at as usize + r.name_len as usize]
+    }
+
+    fn stamp(&mut self, text: &str) -> Stamp {
+        if let Some(s) = Stamp::pack(text) {
+            return s;
+        }
+        if let Some(&i) = self.odd_index.get(text) {
+            return Stamp(Stamp::ODD | i);
+        }
+        let i = self.odd_times.len() as u64;
+        self.odd_times.push(text.to_string());
+        self.odd_index.insert(text.to_string(), i);
+        Stamp(Stamp::ODD | i)
+    }
+
+    fn time(&self, s: Stamp) -> Option<String> {
+        if s == Stamp::NONE {
+            None
+        } else if s.0 & Stamp::ODD != 0 {
+            self.odd_times.get((s.0 & !Stamp::ODD) as usize).cloned()
+        } else {
+            s.unpack()
+        }
+    }
+
+    /// The owned view of record `id`.
+    fn item(&self, id: u64) -> Option<Item> {
+        let r = self.rec(id)?;
+        let kind = if r.kind == 2 {
+            Kind::File
+        } else {
+            Kind::Folder
+        };
+        Some(Item {
+            id,
+            kind,
+            parent: r.parent,
+            name: self.name_of(r).to_string(),
+            size: r.size,
+            sha1: if kind == Kind::File {
+                hex::encode(r.sha1)
+            } else {
+                String::new()
+            },
+            versions: r.versions,
+            version_id: r.version_id,
+            etag: u64::from(r.etag),
+            created_at: self.time(r.created_at).unwrap_or_default(),
+            modified_at: self.time(r.modified_at).unwrap_or_default(),
+            content_created_at: self.time(r.content_created_at),
+            content_modified_at: self.time(r.content_modified_at),
+            content: self.content.get(&id).cloned(),
+        })
+    }
+
+    fn name_hash(&self, parent: u64, key: &str) -> u64 {
+        self.hasher.hash_one((parent, key))
+    }
+
+    /// The id holding (parent, name key), if any.
+    fn lookup(&self, parent: u64, key: &str) -> Option<u64> {
+        if let Some(&id) = self.names.get(&self.name_hash(parent, key))
+            && let Some(r) = self.rec(id)
+            && r.parent == parent
+            && name_key(self.name_of(r)) == key
+        {
+            return Some(id);
+        }
+        self.names_spill.get(&(parent, key.to_string())).copied()
+    }
+
+    /// Let `id` hold (parent, name key) unless an item already does (the first twin keeps it).
+    fn hold_name(&mut self, parent: u64, key: String, id: u64) {
+        if self.lookup(parent, &key).is_some() {
+            return;
+        }
+        let h = self.name_hash(parent, &key);
+        if let std::collections::hash_map::Entry::Vacant(v) = self.names.entry(h) {
+            v.insert(id);
+        } else {
+            self.names_spill.insert((parent, key), id);
+        }
+    }
+
+    fn release_name(&mut self, parent: u64, key: &str, id: u64) {
+        let h = self.name_hash(parent, key);
+        if self.names.get(&h) == Some(&id) {
+            self.names.remove(&h);
+        } else if self.names_spill.get(&(parent, key.to_string())) == Some(&id) {
+            self.names_spill.remove(&(parent, key.to_string()));
+        }
+    }
+
     fn index(&mut self, item: Item) {
+        let id = item.id;
         if item.kind == Kind::File {
             self.used_bytes += item.size;
         }
-        self.children
-            .entry(item.parent)
-            .or_default()
-            .insert(item.id);
-        self.names
-            .entry((item.parent, name_key(&item.name)))
-            .or_insert(item.id);
-        self.next_id = self.next_id.max(item.id + 1);
-        self.items.insert(item.id, item);
+        let kids = self.children.entry(item.parent).or_default();
+        if id != ROOT {
+            // New ids are the largest, so this is a push; a moved item finds its place.
+            match kids.last() {
+                Some(&last) if last > id => {
+                    if let Err(at) = kids.binary_search(&id) {
+                        kids.insert(at, id);
+                    }
+                }
+                Some(&last) if last == id => {}
+                _ => kids.push(id),
+            }
+        }
+        if id != ROOT {
+            self.hold_name(item.parent, name_key(&item.name), id);
+        }
+        self.next_id = self.next_id.max(id + 1);
+        let mut sha1 = [0u8; 20];
+        // The emulator hashes every body itself: a file's SHA-1 is always 40 hex digits.
+        let _ = hex::decode_to_slice(&item.sha1, &mut sha1);
+        let rec = Rec {
+            parent: item.parent,
+            size: item.size,
+            version_id: item.version_id,
+            created_at: self.stamp(&item.created_at),
+            modified_at: self.stamp(&item.modified_at),
+            content_created_at: item
+                .content_created_at
+                .as_deref()
+                .map_or(Stamp::NONE, |t| self.stamp(t)),
+            content_modified_at: item
+                .content_modified_at
+                .as_deref()
+                .map_or(Stamp::NONE, |t| self.stamp(t)),
+            name_at: self.arena.len() as u64,
+            name_len: item.name.len() as u32,
+            etag: item.etag as u32,
+            versions: item.versions,
+            sha1,
+            kind: if item.kind == Kind::File { 2 } else { 1 },
+        };
+        self.arena.push_str(&item.name);
+        let slot = id as usize;
+        if self.recs.len() <= slot {
+            self.recs.resize(slot + 1, Rec::default());
+        }
+        if self.recs[slot].kind == 0 {
+            self.len += 1;
+        }
+        self.recs[slot] = rec;
+        match item.content {
+            Some(bytes) => {
+                self.content.insert(id, bytes);
+            }
+            None => {
+                self.content.remove(&id);
+            }
+        }
     }
 
     fn unindex(&mut self, id: u64) -> Option<Item> {
-        let item = self.items.remove(&id)?;
+        let item = self.item(id)?;
+        // Release the name while the record is still live (lookups check it).
+        let key = name_key(&item.name);
+        let held = self.lookup(item.parent, &key) == Some(id);
+        if held {
+            self.release_name(item.parent, &key, id);
+        }
+        self.recs[id as usize].kind = 0;
+        self.len -= 1;
+        self.content.remove(&id);
         if item.kind == Kind::File {
             self.used_bytes -= item.size;
         }
-        if let Some(set) = self.children.get_mut(&item.parent) {
-            set.remove(&id);
+        if let Some(kids) = self.children.get_mut(&item.parent)
+            && let Ok(at) = kids.binary_search(&id)
+        {
+            kids.remove(at);
         }
-        let key = (item.parent, name_key(&item.name));
-        if self.names.get(&key) == Some(&id) {
-            self.names.remove(&key);
+        if held {
             // A race duplicate with the same name takes over the index entry.
-            let twin = self.children.get(&item.parent).and_then(|set| {
-                set.iter()
-                    .find(|c| {
-                        self.items
-                            .get(c)
-                            .is_some_and(|i| name_key(&i.name) == key.1)
-                    })
-                    .copied()
+            let twin = self.children(item.parent).find(|&c| {
+                self.rec(c)
+                    .is_some_and(|r| name_key(self.name_of(r)) == key)
             });
             if let Some(twin) = twin {
-                self.names.insert(key, twin);
+                self.hold_name(item.parent, key, twin);
             }
         }
         Some(item)
     }
 
     fn persist(&self, id: u64) {
-        let (Some(db), Some(i)) = (&self.db, self.items.get(&id)) else {
+        let (Some(db), Some(i)) = (&self.db, self.item(id)) else {
             return;
         };
         let result = db
@@ -314,24 +566,28 @@ impl Tree {
     }
 
     /// The item with this id.
-    pub fn get(&self, id: u64) -> Option<&Item> {
-        self.items.get(&id)
+    pub fn get(&self, id: u64) -> Option<Item> {
+        self.item(id)
     }
 
     /// A folder by id, or 404.
-    pub fn folder(&self, id: u64) -> ApiResult<&Item> {
-        self.items
-            .get(&id)
-            .filter(|i| i.kind == Kind::Folder)
+    pub fn folder(&self, id: u64) -> ApiResult<Item> {
+        self.rec(id)
+            .filter(|r| r.kind == 1)
+            .and_then(|_| self.item(id))
             .ok_or_else(ApiError::not_found)
     }
 
     /// A file by id, or 404.
-    pub fn file(&self, id: u64) -> ApiResult<&Item> {
-        self.items
-            .get(&id)
-            .filter(|i| i.kind == Kind::File)
+    pub fn file(&self, id: u64) -> ApiResult<Item> {
+        self.rec(id)
+            .filter(|r| r.kind == 2)
+            .and_then(|_| self.item(id))
             .ok_or_else(ApiError::not_found)
+    }
+
+    fn is_folder(&self, id: u64) -> bool {
+        self.rec(id).is_some_and(|r| r.kind == 1)
     }
 
     /// Bytes used by current versions (for the quota).
@@ -340,17 +596,16 @@ impl Tree {
     }
 
     /// The item named `name` (case-insensitively) in `parent`, if any.
-    pub fn find_child(&self, parent: u64, name: &str) -> Option<&Item> {
-        self.names
-            .get(&(parent, name_key(name)))
-            .and_then(|id| self.items.get(id))
+    pub fn find_child(&self, parent: u64, name: &str) -> Option<Item> {
+        self.lookup(parent, &name_key(name))
+            .and_then(|id| self.item(id))
     }
 
     /// 409 `item_name_in_use` if `name` is taken in `parent` (by another item than `except`).
     pub fn check_free(&self, parent: u64, name: &str, except: Option<u64>) -> ApiResult<()> {
         match self.find_child(parent, name) {
             Some(other) if Some(other.id) != except => {
-                let mini = self.mini_json(other);
+                let mini = self.mini_json(&other);
                 // Box lists folder conflicts; file conflicts come as one object.
                 let conflicts = if other.kind == Kind::Folder {
                     Value::Array(vec![mini])
@@ -399,40 +654,35 @@ impl Tree {
 
     /// Children with ids greater than `after` (marker paging).
     pub fn children_after(&self, id: u64, after: u64) -> impl Iterator<Item = u64> + '_ {
-        self.children
-            .get(&id)
-            .into_iter()
-            .flat_map(move |s| s.range(after + 1..).copied())
+        self.children.get(&id).into_iter().flat_map(move |s| {
+            let from = s.partition_point(|&c| c <= after);
+            s[from..].iter().copied()
+        })
     }
 
     /// The folders from the root down to `id`'s parent.
-    pub fn ancestors(&self, id: u64) -> Vec<&Item> {
-        let mut out = Vec::new();
-        let mut cur = self.items.get(&id).map(|i| i.parent);
-        while let Some(pid) = cur {
-            if pid == id && id == ROOT {
-                break;
+    pub fn ancestors(&self, id: u64) -> Vec<Item> {
+        let mut ids = Vec::new();
+        if id != ROOT {
+            let mut cur = self.rec(id).map(|r| r.parent);
+            while let Some(pid) = cur {
+                let Some(p) = self.rec(pid) else { break };
+                ids.push(pid);
+                if pid == ROOT {
+                    break;
+                }
+                cur = Some(p.parent);
             }
-            let Some(p) = self.items.get(&pid) else { break };
-            out.push(p);
-            if pid == ROOT {
-                break;
-            }
-            cur = Some(p.parent);
         }
-        if id == ROOT {
-            out.clear();
-        }
-        out.reverse();
-        out
+        ids.into_iter().rev().filter_map(|i| self.item(i)).collect()
     }
 
     /// Total size of the files below a folder.
     pub fn folder_size(&self, id: u64) -> u64 {
         self.children(id)
-            .map(|c| match self.items.get(&c) {
-                Some(i) if i.kind == Kind::File => i.size,
-                Some(i) => self.folder_size(i.id),
+            .map(|c| match self.rec(c) {
+                Some(r) if r.kind == 2 => r.size,
+                Some(_) => self.folder_size(c),
                 None => 0,
             })
             .sum()
@@ -465,7 +715,9 @@ impl Tree {
 
     /// Create a file with its first version; checks parent and name conflict.
     pub fn create_file(&mut self, parent: u64, name: &str, content: Content) -> ApiResult<u64> {
-        self.folder(parent)?;
+        if !self.is_folder(parent) {
+            return Err(ApiError::not_found());
+        }
         self.check_free(parent, name, None)?;
         let id = self.next_id;
         self.next_id += 1;
@@ -494,8 +746,7 @@ impl Tree {
 
     /// Add a version to a file (optionally renaming it).
     pub fn new_version(&mut self, id: u64, name: Option<&str>, content: Content) -> ApiResult<()> {
-        let item = self.file(id)?;
-        let parent = item.parent;
+        let parent = self.file(id)?.parent;
         if let Some(name) = name {
             self.check_free(parent, name, Some(id))?;
         }
@@ -531,7 +782,7 @@ impl Tree {
                 "The root folder cannot be changed",
             ));
         }
-        let item = self.items.get(&id).ok_or_else(ApiError::not_found)?;
+        let item = self.item(id).ok_or_else(ApiError::not_found)?;
         let new_parent = parent.unwrap_or(item.parent);
         let new_name = name.unwrap_or(&item.name).to_string();
         self.folder(new_parent)?;
@@ -563,8 +814,8 @@ impl Tree {
                 "The root folder cannot be deleted",
             ));
         }
-        let item = self.items.get(&id).ok_or_else(ApiError::not_found)?;
-        if item.kind == Kind::Folder && self.child_count(id) > 0 && !recursive {
+        let kind = self.rec(id).ok_or_else(ApiError::not_found)?.kind;
+        if kind == 1 && self.child_count(id) > 0 && !recursive {
             return Err(ApiError::bad_request(
                 "folder_not_empty",
                 "Cannot delete – folder not empty",
@@ -581,12 +832,12 @@ impl Tree {
     }
 
     /// Every item but the root, with its path, sorted by path.
-    pub fn entries(&self) -> Vec<(String, &Item)> {
-        let mut out = Vec::with_capacity(self.items.len());
+    pub fn entries(&self) -> Vec<(String, Item)> {
+        let mut out = Vec::with_capacity(self.len);
         let mut stack: Vec<(u64, String)> = vec![(ROOT, String::new())];
         while let Some((folder, prefix)) = stack.pop() {
             for kid in self.children(folder) {
-                let Some(item) = self.items.get(&kid) else {
+                let Some(item) = self.item(kid) else {
                     continue;
                 };
                 let path = if prefix.is_empty() {
@@ -602,5 +853,112 @@ impl Tree {
         }
         out.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.id.cmp(&b.1.id)));
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn content(sha1: &str, modified: Option<&str>) -> Content {
+        Content {
+            size: 3,
+            sha1: sha1.into(),
+            content_created_at: None,
+            content_modified_at: modified.map(Into::into),
+            bytes: None,
+        }
+    }
+
+    #[test]
+    fn times_keep_their_exact_text() {
+        for t in [
+            "2024-01-02T03:04:05+00:00",
+            "2024-01-02T03:04:05-08:00",
+            "2024-01-02T03:04:05+05:30",
+            "2024-01-02T03:04:05Z",
+            "1960-01-02T03:04:05+01:00",
+        ] {
+            let s = Stamp::pack(t).unwrap_or_else(|| panic!("{t} packs"));
+            assert_eq!(s.unpack().as_deref(), Some(t));
+        }
+        // Not packable: kept as interned text, still exact.
+        let mut tree = Store::open(None, true).unwrap().tree.into_inner().unwrap();
+        for odd in ["2024-01-02T03:04:05.123Z", "yesterday"] {
+            assert!(Stamp::pack(odd).is_none());
+            let s = tree.stamp(odd);
+            assert_eq!(tree.stamp(odd), s, "interned once");
+            assert_eq!(tree.time(s).as_deref(), Some(odd));
+        }
+    }
+
+    #[test]
+    fn records_round_trip_and_names_stay_unique_case_insensitively() {
+        let store = Store::open(None, false).unwrap();
+        let mut t = store.lock();
+        let d = t.create_folder(ROOT, "Docs");
+        let sha = "a".repeat(40);
+        let f = t
+            .create_file(
+                d,
+                "Report.PDF",
+                content(&sha, Some("2020-05-06T07:08:09-07:00")),
+            )
+            .unwrap();
+        let item = t.file(f).unwrap();
+        assert_eq!(
+            (item.name.as_str(), item.sha1.as_str(), item.parent),
+            ("Report.PDF", sha.as_str(), d)
+        );
+        assert_eq!(
+            item.content_modified_at.as_deref(),
+            Some("2020-05-06T07:08:09-07:00")
+        );
+        assert_eq!(t.find_child(d, "report.pdf").map(|i| i.id), Some(f));
+        assert!(t.check_free(d, "REPORT.pdf", None).is_err());
+        assert!(t.folder(f).is_err() && t.file(d).is_err());
+        // Rename, move, version, delete keep the index right.
+        t.update(f, Some("new.pdf"), Some(ROOT)).unwrap();
+        assert!(t.find_child(d, "report.pdf").is_none());
+        assert_eq!(t.find_child(ROOT, "NEW.pdf").map(|i| i.id), Some(f));
+        t.new_version(f, None, content(&"b".repeat(40), None))
+            .unwrap();
+        assert_eq!(t.file(f).unwrap().versions, 2);
+        assert_eq!(t.children(ROOT).collect::<Vec<_>>(), [d, f]);
+        assert_eq!(t.children_after(ROOT, d).collect::<Vec<_>>(), [f]);
+        t.delete(d, true).unwrap();
+        assert!(t.get(d).is_none());
+        assert_eq!(t.len, 2);
+        assert_eq!(t.entries().len(), 1);
+    }
+
+    #[test]
+    fn a_twin_folder_takes_over_the_name_when_the_first_goes() {
+        let store = Store::open(None, true).unwrap();
+        let mut t = store.lock();
+        let a = t.create_folder(ROOT, "x");
+        let b = t.create_folder(ROOT, "X");
+        assert_eq!(t.find_child(ROOT, "x").map(|i| i.id), Some(a));
+        t.delete(a, false).unwrap();
+        assert_eq!(t.find_child(ROOT, "x").map(|i| i.id), Some(b));
+    }
+
+    #[test]
+    fn a_hash_shared_by_two_names_spills_and_both_resolve() {
+        let store = Store::open(None, true).unwrap();
+        let mut t = store.lock();
+        let a = t.create_folder(ROOT, "a");
+        // Pretend "b" hashes like "a": its slot is already held by another name.
+        let hb = t.name_hash(ROOT, "b");
+        t.names.insert(hb, a);
+        let b = t.create_folder(ROOT, "B");
+        assert_eq!(t.names_spill.len(), 1, "b went to the spill map");
+        assert_eq!(t.find_child(ROOT, "A").map(|i| i.id), Some(a));
+        assert_eq!(t.find_child(ROOT, "b").map(|i| i.id), Some(b));
+        assert!(t.check_free(ROOT, "b", None).is_err());
+        t.delete(b, false).unwrap();
+        assert!(t.names_spill.is_empty());
+        assert!(t.find_child(ROOT, "b").is_none());
+        assert_eq!(t.find_child(ROOT, "a").map(|i| i.id), Some(a));
     }
 }

@@ -88,16 +88,21 @@ pub trait FolderLister {
     fn list(&mut self, folder_id: &str) -> Result<Vec<Listed>, Self::Error>;
 }
 
-/// Build a [`MapIndex`] of the destination tree under `root_id` by listing it folder by folder
-/// (read-only). `descend(path)` says whether a sub-folder is worth listing: audit passes "the
+/// Walk the destination tree under `root_id` folder by folder (read-only), handing each item
+/// to `into` with its path (audit's on-disk index, or a [`MapIndex`]), so nothing here holds
+/// the tree. `descend(path)` says whether a sub-folder is worth listing: audit passes "the
 /// manifest has a directory there", so a big destination costs only the listings that matter.
 /// `path` is spelled as Box spells it, which may differ in case from the local tree.
-pub fn index_destination<L: FolderLister>(
+pub fn index_destination<L, F>(
     lister: &mut L,
     root_id: &str,
     descend: &dyn Fn(&str) -> bool,
-) -> Result<MapIndex, L::Error> {
-    let mut index = MapIndex::default();
+    mut into: F,
+) -> Result<(), L::Error>
+where
+    L: FolderLister,
+    F: FnMut(&str, DestItem) -> Result<(), L::Error>,
+{
     let mut queue = std::collections::VecDeque::from([(root_id.to_string(), String::new())]);
     while let Some((id, prefix)) = queue.pop_front() {
         for entry in lister.list(&id)? {
@@ -109,10 +114,10 @@ pub fn index_destination<L: FolderLister>(
             if entry.item == DestItem::Folder && descend(&path) {
                 queue.push_back((entry.id.clone(), path.clone()));
             }
-            index.insert(&path, entry.item);
+            into(&path, entry.item)?;
         }
     }
-    Ok(index)
+    Ok(())
 }
 
 /// How a manifest row relates to the destination.
@@ -229,9 +234,16 @@ mod tests {
             calls: Vec::new(),
         };
         let wanted = ["docs", "docs/sub"];
-        let idx = index_destination(&mut fake, "0", &|p| {
-            wanted.contains(&box_name_key(p).as_str())
-        })
+        let mut idx = MapIndex::default();
+        index_destination(
+            &mut fake,
+            "0",
+            &|p| wanted.contains(&box_name_key(p).as_str()),
+            |p, i| {
+                idx.insert(p, i);
+                Ok(())
+            },
+        )
         .unwrap();
         // "unrelated" (id 2) is never listed: the manifest has no such directory.
         assert_eq!(fake.calls, ["0", "1", "3"]);
@@ -242,7 +254,7 @@ mod tests {
         // A listing error stops the audit with that error.
         fake.folders.remove("3");
         assert_eq!(
-            index_destination(&mut fake, "0", &|_| true).unwrap_err(),
+            index_destination(&mut fake, "0", &|_| true, |_, _| Ok(())).unwrap_err(),
             "404 folder 2"
         );
     }

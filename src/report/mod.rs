@@ -11,7 +11,6 @@ pub mod html;
 pub mod merge;
 pub mod read;
 pub mod summary;
-pub mod verify;
 pub mod write;
 
 pub use self::read::{ReportReader, parse_finished_at, read_report};

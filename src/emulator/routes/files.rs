@@ -46,7 +46,7 @@ pub(crate) async fn get_file(
 ) -> ApiResult<Response> {
     let id = parse_id(&id)?;
     let tree = app.store.lock();
-    Ok(axum::Json(file_json(&tree, tree.file(id)?)).into_response())
+    Ok(axum::Json(file_json(&tree, &tree.file(id)?)).into_response())
 }
 
 /// `PUT /2.0/files/{id}`: rename and/or move.
@@ -58,7 +58,7 @@ pub(crate) async fn update(
     let id = parse_id(&id)?;
     super::folders::update_item(&app, id, Kind::File, &body)?;
     let tree = app.store.lock();
-    Ok(axum::Json(file_json(&tree, tree.file(id)?)).into_response())
+    Ok(axum::Json(file_json(&tree, &tree.file(id)?)).into_response())
 }
 
 /// `DELETE /2.0/files/{id}`.
@@ -172,7 +172,7 @@ pub(crate) async fn copy(
         },
     )?;
     bump(&app.tally.files_created);
-    let reply = file_json(&tree, tree.file(new_id)?);
+    let reply = file_json(&tree, &tree.file(new_id)?);
     Ok((StatusCode::CREATED, axum::Json(reply)).into_response())
 }
 

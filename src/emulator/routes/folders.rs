@@ -54,7 +54,7 @@ impl RaceTable {
 
 fn folder_reply(tree: &Tree, id: u64, status: StatusCode) -> ApiResult<Response> {
     let item = tree.folder(id)?;
-    let mut folder = folder_json(tree, item);
+    let mut folder = folder_json(tree, &item);
     let (entries, total) = page(tree, id, 0, 100, None);
     folder.item_collection = Some(model::Items {
         total_count: Some(total),
@@ -78,7 +78,7 @@ fn page(
         .children(id)
         .skip(offset as usize)
         .take(limit as usize)
-        .filter_map(|c| tree.get(c).map(|i| entry_json(i, fields)))
+        .filter_map(|c| tree.get(c).map(|i| entry_json(&i, fields)))
         .collect();
     (entries, total)
 }
@@ -156,7 +156,7 @@ pub(crate) async fn items(
             next_marker: next,
             entries: shown
                 .iter()
-                .filter_map(|c| tree.get(*c).map(|i| entry_json(i, fields)))
+                .filter_map(|c| tree.get(*c).map(|i| entry_json(&i, fields)))
                 .collect(),
             ..Default::default()
         }

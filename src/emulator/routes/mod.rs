@@ -1,15 +1,17 @@
 //! The router (one file per Box resource) and the JSON renderings of items that several
 //! resources share.
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, options, post, put};
 
 use super::Shared;
 use super::error::{ApiError, parse_json};
+use super::inspect::EmulatorState;
 use super::store::{Item, Kind, ROOT, Tree};
 use crate::box_api::model;
 
@@ -79,7 +81,19 @@ pub(crate) fn router(app: Arc<Shared>) -> Router {
         .with_state(app)
 }
 
-async fn state(State(app): State<Arc<Shared>>) -> Response {
+/// `GET /_emulator/state`; `?tree=false` leaves the tree out (counters only), so a bench can
+/// poll an emulator of a million items without it building a million-entry reply.
+async fn state(
+    State(app): State<Arc<Shared>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if q.get("tree").is_some_and(|v| v == "false") {
+        return axum::Json(EmulatorState {
+            counters: app.tally.snapshot(),
+            tree: Vec::new(),
+        })
+        .into_response();
+    }
     axum::Json(app.state()).into_response()
 }
 
@@ -140,11 +154,7 @@ pub(crate) fn folder_mini(item: &Item) -> model::FolderMini {
 }
 
 fn path_collection(tree: &Tree, item: &Item) -> model::PathCollection {
-    let entries: Vec<_> = tree
-        .ancestors(item.id)
-        .into_iter()
-        .map(folder_mini)
-        .collect();
+    let entries: Vec<_> = tree.ancestors(item.id).iter().map(folder_mini).collect();
     model::PathCollection {
         total_count: entries.len() as u64,
         entries,
@@ -166,7 +176,7 @@ pub(crate) fn file_json(tree: &Tree, item: &Item) -> model::File {
             id: item.version_id.to_string(),
             sha1: Some(item.sha1.clone()),
         }),
-        parent: tree.get(item.parent).map(folder_mini),
+        parent: tree.get(item.parent).as_ref().map(folder_mini),
         path_collection: Some(path_collection(tree, item)),
         created_at: Some(item.created_at.clone()),
         modified_at: Some(item.modified_at.clone()),
@@ -181,7 +191,7 @@ pub(crate) fn files_json(tree: &Tree, id: u64) -> Result<model::Files, ApiError>
     let item = tree.file(id)?;
     Ok(model::Files {
         total_count: 1,
-        entries: vec![file_json(tree, item)],
+        entries: vec![file_json(tree, &item)],
     })
 }
 
@@ -196,7 +206,7 @@ pub(crate) fn folder_json(tree: &Tree, item: &Item) -> model::Folder {
         name: Some(item.name.clone()),
         size: Some(tree.folder_size(item.id)),
         parent: (!is_root)
-            .then(|| tree.get(item.parent).map(folder_mini))
+            .then(|| tree.get(item.parent).as_ref().map(folder_mini))
             .flatten(),
         path_collection: Some(path_collection(tree, item)),
         created_at: (!is_root).then(|| item.created_at.clone()),

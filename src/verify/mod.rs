@@ -1,0 +1,330 @@
+//! `verify`: walk the Box destination folder by folder (listings with `fields=sha1,size`, no
+//! download) and compare it with the manifest, naming every difference: missing, extra, other
+//! size, other SHA-1 (which catches zero-byte and truncated uploads), kind mismatches and twin
+//! folders.
+//!
+//! Memory does not grow with the tree (issue 13): the manifest goes into an on-disk index keyed
+//! by (parent folder, name) ([`index`]), each listed folder is compared with that folder's rows
+//! alone, and differences go to disk and come back sorted. What stays in memory is the listings
+//! in flight and the queue of folders still to list.
+pub mod index;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::Serialize;
+use tokio::task::JoinSet;
+
+use crate::box_api::names::box_name_key;
+use crate::box_api::{ApiError, BoxClient, ClientConfig, Item};
+use crate::manifest::Kind;
+use crate::manifest::read::{ReadError, Reader};
+use crate::upload::folders::{LIST_FIELDS, Listing};
+pub use index::Expected;
+use index::Index;
+
+/// Folder listings in flight at once.
+const LISTINGS_IN_FLIGHT: usize = 8;
+
+/// Kinds of difference (declared in report order: a path's rows sort by this order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Problem {
+    /// In the manifest, not in Box.
+    Missing,
+    /// In Box, not in the manifest.
+    Extra,
+    /// Another size in Box.
+    SizeMismatch,
+    /// Same size, another SHA-1.
+    Sha1Mismatch,
+    /// A file where a folder should be, or the reverse.
+    KindMismatch,
+    /// Two folders of the same name in one parent (a create race).
+    DuplicateFolder,
+}
+
+impl Problem {
+    const ALL: [Problem; 6] = [
+        Problem::Missing,
+        Problem::Extra,
+        Problem::SizeMismatch,
+        Problem::Sha1Mismatch,
+        Problem::KindMismatch,
+        Problem::DuplicateFolder,
+    ];
+
+    fn from_index(i: i64) -> Problem {
+        Problem::ALL[i as usize]
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Problem::Missing => "missing",
+            Problem::Extra => "extra",
+            Problem::SizeMismatch => "size_mismatch",
+            Problem::Sha1Mismatch => "sha1_mismatch",
+            Problem::KindMismatch => "kind_mismatch",
+            Problem::DuplicateFolder => "duplicate_folder",
+        })
+    }
+}
+
+/// One difference (a row of verify's CSV).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Difference {
+    /// Path relative to the destination.
+    pub path: String,
+    /// What differs.
+    pub problem: Problem,
+    /// Size the manifest expects.
+    pub expected_size: Option<u64>,
+    /// Size in Box.
+    pub box_size: Option<u64>,
+    /// SHA-1 the manifest expects.
+    pub expected_sha1: String,
+    /// SHA-1 in Box.
+    pub box_sha1: String,
+    /// Box id of the item.
+    pub box_id: String,
+}
+
+/// What `verify` needs, resolved (no flags, no environment).
+#[derive(Debug, Clone)]
+pub struct VerifyConfig {
+    /// The manifest of the tree (as `scan` or `migrate` wrote it).
+    pub manifest: PathBuf,
+    /// Box folder id the tree was migrated into.
+    pub dest: String,
+    /// Box connection.
+    pub client: ClientConfig,
+}
+
+/// What a verification found (the differences themselves went to the caller's sink).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct VerifySummary {
+    /// Manifest rows that should be in Box (`ok` files and directories, distinct paths).
+    pub expected_rows: u64,
+    /// Files that matched.
+    pub files_ok: u64,
+    /// Folders that matched.
+    pub folders_ok: u64,
+    /// Listing calls made.
+    pub listings: u64,
+    /// Differences by problem.
+    pub problems: BTreeMap<Problem, u64>,
+}
+
+impl VerifySummary {
+    /// All differences.
+    pub fn differences(&self) -> u64 {
+        self.problems.values().sum()
+    }
+}
+
+/// Why `verify` could not run to the end.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// The manifest could not be read.
+    #[error("manifest {path}: {source}")]
+    Manifest {
+        /// The manifest.
+        path: String,
+        /// Why.
+        source: ReadError,
+    },
+    /// A Box call failed (after its retries).
+    #[error("listing Box folder {dest}: {source}")]
+    Box {
+        /// The destination folder id.
+        dest: String,
+        /// Why (boxed: `ApiError` is large and errors travel in every `Result`).
+        source: Box<ApiError>,
+    },
+    /// The on-disk index failed (disk full, temporary directory not writable).
+    #[error("verify's temporary index: {0}")]
+    Index(#[from] rusqlite::Error),
+    /// The async runtime could not start.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    /// The caller's sink refused a difference (e.g. the report file could not be written).
+    #[error("writing a difference: {0}")]
+    Sink(#[source] std::io::Error),
+}
+
+/// Verify Box folder `config.dest` against `config.manifest`, handing each difference to
+/// `sink` in path order; returns the counts.
+pub fn run(
+    config: &VerifyConfig,
+    sink: &mut dyn FnMut(&Difference) -> std::io::Result<()>,
+) -> Result<VerifySummary, VerifyError> {
+    let mut index = Index::open()?;
+    let manifest_err = |source| VerifyError::Manifest {
+        path: config.manifest.display().to_string(),
+        source,
+    };
+    // Only rows that should be in Box: `ok` files and directories.
+    for row in Reader::open(&config.manifest).map_err(manifest_err)? {
+        let row = row.map_err(manifest_err)?;
+        if !row.status.is_ok() {
+            continue;
+        }
+        index.add(&Expected {
+            is_dir: row.kind == Kind::Dir,
+            size: row.size,
+            sha1: row.sha1,
+            path: row.path,
+        })?;
+    }
+    let mut summary = VerifySummary {
+        expected_rows: index.loaded()?,
+        ..Default::default()
+    };
+    let box_err = |source| VerifyError::Box {
+        dest: config.dest.clone(),
+        source: Box::new(source),
+    };
+    let client = BoxClient::new(config.client.clone()).map_err(box_err)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(VerifyError::Runtime)?;
+    rt.block_on(walk(&client, &config.dest, &mut index, &mut summary))?;
+    index.sweep_missing()?;
+    index.differences(&mut |d| {
+        *summary.problems.entry(d.problem).or_default() += 1;
+        sink(&d).map_err(VerifyError::Sink)
+    })?;
+    Ok(summary)
+}
+
+fn join(rel: &str, name: &str) -> String {
+    if rel.is_empty() {
+        name.to_string()
+    } else {
+        format!("{rel}/{name}")
+    }
+}
+
+/// List the tree under `dest` breadth-first, [`LISTINGS_IN_FLIGHT`] listings at a time, and
+/// compare each folder with its expected rows as its listing arrives. Runs on the thread that
+/// blocks on the runtime, so the index's (blocking, short) SQLite calls never stall a worker.
+async fn walk(
+    client: &BoxClient,
+    dest: &str,
+    index: &mut Index,
+    out: &mut VerifySummary,
+) -> Result<(), VerifyError> {
+    let box_err = |source| VerifyError::Box {
+        dest: dest.to_string(),
+        source: Box::new(source),
+    };
+    let mut queue: VecDeque<(String, String)> = VecDeque::from([(dest.to_string(), String::new())]);
+    let mut running = JoinSet::new();
+    loop {
+        while running.len() < LISTINGS_IN_FLIGHT
+            && let Some((id, rel)) = queue.pop_front()
+        {
+            let c = client.clone();
+            running.spawn(async move {
+                let items = c.list_folder(&id, LIST_FIELDS).await;
+                (rel, items)
+            });
+        }
+        let Some(done) = running.join_next().await else {
+            break;
+        };
+        let (rel, items) = done.map_err(|e| {
+            box_err(ApiError::new(
+                crate::box_api::ErrorKind::Other,
+                format!("listing task failed: {e}"),
+            ))
+        })?;
+        let items = items.map_err(box_err)?;
+        out.listings += 1;
+        compare_folder(&rel, items, index, &mut queue, out)?;
+    }
+    Ok(())
+}
+
+/// Compare one listed folder (`rel`, as the manifest spells it) with its expected rows;
+/// sub-folders that match go on `queue`.
+fn compare_folder(
+    rel: &str,
+    items: Vec<Item>,
+    index: &mut Index,
+    queue: &mut VecDeque<(String, String)>,
+    out: &mut VerifySummary,
+) -> Result<(), VerifyError> {
+    let mut expected = index.take_folder(&box_name_key(rel))?;
+    let twins = Listing::from_items(items.clone()).duplicate_folders;
+    for name in twins {
+        index.push(&Difference {
+            path: join(rel, &name),
+            problem: Problem::DuplicateFolder,
+            expected_size: None,
+            box_size: None,
+            expected_sha1: String::new(),
+            box_sha1: String::new(),
+            box_id: String::new(),
+        })?;
+    }
+    for item in items {
+        let (is_folder, f) = match item {
+            Item::File(f) => (false, f),
+            Item::Folder(f) => (true, f),
+            Item::WebLink(f) => (false, f),
+        };
+        let name = f.name.clone().unwrap_or_default();
+        let path = join(rel, &name);
+        let diff = |problem, exp: Option<&Expected>| Difference {
+            path: exp.map_or(path.clone(), |e| e.path.clone()),
+            problem,
+            expected_size: exp.filter(|e| !e.is_dir).map(|e| e.size),
+            box_size: if is_folder { None } else { f.size },
+            expected_sha1: exp.map(|e| e.sha1.clone()).unwrap_or_default(),
+            box_sha1: f.sha1.clone().unwrap_or_default(),
+            box_id: f.id.clone(),
+        };
+        match expected.remove(&box_name_key(&name)) {
+            None => index.push(&diff(Problem::Extra, None))?,
+            Some(e) if e.is_dir != is_folder => {
+                index.push(&diff(Problem::KindMismatch, Some(&e)))?
+            }
+            Some(e) if is_folder => {
+                out.folders_ok += 1;
+                queue.push_back((f.id.clone(), e.path.clone()));
+            }
+            Some(e) if f.size != Some(e.size) => {
+                index.push(&diff(Problem::SizeMismatch, Some(&e)))?
+            }
+            Some(e)
+                if !e.sha1.is_empty()
+                    && !f
+                        .sha1
+                        .as_deref()
+                        .is_some_and(|s| s.eq_ignore_ascii_case(&e.sha1)) =>
+            {
+                index.push(&diff(Problem::Sha1Mismatch, Some(&e)))?
+            }
+            Some(_) => out.files_ok += 1,
+        }
+    }
+    // Expected here, not listed: missing (and, for folders, everything below them, which the
+    // final sweep reports since their folder is never listed).
+    for (_, e) in expected {
+        index.push(&Difference {
+            path: e.path.clone(),
+            problem: Problem::Missing,
+            expected_size: (!e.is_dir).then_some(e.size),
+            box_size: None,
+            expected_sha1: e.sha1,
+            box_sha1: String::new(),
+            box_id: String::new(),
+        })?;
+    }
+    Ok(())
+}
