@@ -3,6 +3,16 @@
 //!
 //! Display shows the operation, status, code, message and request id: never a token, header or
 //! URL query (URLs carrying tokens are not recorded at all).
+//!
+//! Causes are kept, not only printed: a transport failure keeps its `reqwest::Error` and a local
+//! file failure its [`LocalFileError`] (with the `io::Error`) as [`std::error::Error::source`],
+//! and a request that was retried says how often and for how long in `attempts` and `elapsed`.
+//! `message` stays the one-line text the report's `error_message` column shows.
+use std::error::Error as StdError;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
 use serde_json::Value;
 
 use super::model::ErrorBody;
@@ -33,7 +43,8 @@ pub enum ErrorKind {
     Precondition,
     /// Box stored something other than what we sent (SHA-1 or size differs).
     Integrity,
-    /// Local I/O: the source file could not be read, or changed since it was scanned.
+    /// Local I/O: the source file could not be read (the cause is a [`LocalFileError`]), or
+    /// changed since it was scanned.
     Io,
     /// Anything else (bad reply body, unexpected status).
     Other,
@@ -55,6 +66,27 @@ pub struct ApiError {
     pub request_id: Option<String>,
     /// Box's `context_info` (conflicting items, ...).
     pub context_info: Option<Value>,
+    /// HTTP attempts the failed request made (retries included), when it went out at all.
+    pub attempts: Option<u32>,
+    /// Time the operation had spent when it gave up (tokio's clock), when it went out at all.
+    pub elapsed: Option<Duration>,
+    /// The underlying cause: a [`LocalFileError`], a `reqwest::Error` (URL removed), ...
+    /// (`Arc` so the error stays `Clone`).
+    pub source: Option<Arc<dyn StdError + Send + Sync>>,
+}
+
+/// Reading the local file to upload failed: which file, what we were doing, and the OS error.
+/// Kept apart from Box's errors: retrying the request cannot help, fixing the file can.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {op}", path.display())]
+pub struct LocalFileError {
+    /// The file.
+    pub path: PathBuf,
+    /// What failed ("cannot open", "cannot read part at 0").
+    pub op: String,
+    /// The OS error.
+    #[source]
+    pub source: std::io::Error,
 }
 
 impl ApiError {
@@ -67,12 +99,33 @@ impl ApiError {
             message: message.into(),
             request_id: None,
             context_info: None,
+            attempts: None,
+            elapsed: None,
+            source: None,
         }
     }
 
-    /// Local I/O failure on `path`.
-    pub fn io(path: &std::path::Path, what: &str, err: &std::io::Error) -> Self {
-        Self::new(ErrorKind::Io, format!("{}: {what}: {err}", path.display()))
+    /// Local I/O failure on `path` (kind [`ErrorKind::Io`], cause a [`LocalFileError`]).
+    pub fn local(path: &Path, op: &str, err: std::io::Error) -> Self {
+        let local = LocalFileError {
+            path: path.to_owned(),
+            op: op.to_owned(),
+            source: err,
+        };
+        // The report's one line: "<path>: <op>: <OS error>", as before the cause was kept.
+        let message = format!("{local}: {}", local.source);
+        Self::new(ErrorKind::Io, message).with_source(local)
+    }
+
+    /// Keep `cause` as this error's source.
+    pub fn with_source(mut self, cause: impl StdError + Send + Sync + 'static) -> Self {
+        self.source = Some(Arc::new(cause));
+        self
+    }
+
+    /// The local file failure behind this error, if that is what it is.
+    pub fn local_file(&self) -> Option<&LocalFileError> {
+        self.source.as_deref()?.downcast_ref()
     }
 
     /// Build from an HTTP status and the (possibly non-JSON) body Box sent.
@@ -105,6 +158,9 @@ impl ApiError {
             message: format!("{op}: {message}"),
             request_id: request_id.or(header_request_id),
             context_info,
+            attempts: None,
+            elapsed: None,
+            source: None,
         }
     }
 
@@ -233,5 +289,28 @@ mod tests {
         let e = ApiError::from_response("x", 503, Some("h".into()), b"oops");
         assert_eq!(e.request_id.as_deref(), Some("h"));
         assert!(e.to_string().contains("HTTP 503"));
+    }
+
+    #[test]
+    fn a_local_file_error_keeps_its_path_and_os_error_as_the_cause() {
+        let os = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let os_text = os.to_string();
+        let e = ApiError::local(Path::new("/x/a.txt"), "cannot open", os);
+        assert_eq!(e.kind, ErrorKind::Io);
+        // The report line is unchanged: path, step, OS error.
+        assert_eq!(e.message, format!("/x/a.txt: cannot open: {os_text}"));
+        let local = e.local_file().expect("a LocalFileError");
+        assert_eq!(local.path, Path::new("/x/a.txt"));
+        assert_eq!(local.source.kind(), std::io::ErrorKind::NotFound);
+        // The chain: ApiError → LocalFileError → io::Error.
+        let cause = StdError::source(&e).unwrap();
+        assert_eq!(cause.to_string(), "/x/a.txt: cannot open");
+        assert!(cause.source().unwrap().is::<std::io::Error>());
+        // A Box error is not a local one.
+        assert!(
+            ApiError::from_response("x", 404, None, b"{}")
+                .local_file()
+                .is_none()
+        );
     }
 }

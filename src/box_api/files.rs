@@ -68,7 +68,7 @@ impl UploadSource {
     /// Re-stat: the file must still have the size and mtime the scan recorded.
     pub(crate) fn check_unchanged(&self) -> Result<(), ApiError> {
         let md = std::fs::metadata(&self.path)
-            .map_err(|e| ApiError::io(&self.path, "cannot stat", &e))?;
+            .map_err(|e| ApiError::local(&self.path, "cannot stat", e))?;
         if !md.is_file() {
             return Err(ApiError::new(
                 ErrorKind::Io,
@@ -184,7 +184,7 @@ impl BoxClient {
         let build = |h: &reqwest::Client| {
             // A fresh file handle and stream per attempt: a consumed body is never re-sent.
             let f = std::fs::File::open(&src.path)
-                .map_err(|e| ApiError::io(&src.path, "cannot open", &e))?;
+                .map_err(|e| ApiError::local(&src.path, "cannot open", e))?;
             let stream = tokio_util::io::ReaderStream::with_capacity(
                 tokio::fs::File::from_std(f),
                 256 * 1024,

@@ -3,6 +3,9 @@
 //! Request bodies are built anew by the caller's closure for every attempt (a consumed stream is
 //! never re-sent: that is how other SDKs upload zero bytes after a token refresh). Logs carry
 //! the method, a path without query, status, request id and attempt; never headers or tokens.
+use std::sync::Arc;
+use std::time::Duration;
+
 use bytes::Bytes;
 use reqwest::header::HeaderMap;
 
@@ -187,7 +190,7 @@ impl BoxClient {
                             }),
                             None,
                         ),
-                        Err(e) => (Outcome::NoReply, None, Some(e.without_url().to_string())),
+                        Err(e) => (Outcome::NoReply, None, Some(Arc::new(e.without_url()))),
                     }
                 }
                 Err(e) => {
@@ -196,7 +199,7 @@ impl BoxClient {
                     } else {
                         Outcome::NoReply
                     };
-                    (o, None, Some(e.without_url().to_string()))
+                    (o, None, Some(Arc::new(e.without_url())))
                 }
             };
             last_status = reply.as_ref().map(|r| r.status);
@@ -217,7 +220,7 @@ impl BoxClient {
                     %method,
                     path = %url_path,
                     attempt,
-                    error = transport_err.as_deref().unwrap_or(""),
+                    error = transport_err.as_ref().map(|e| e.to_string()).unwrap_or_default(),
                     "box call got no reply"
                 ),
             }
@@ -242,17 +245,29 @@ impl BoxClient {
                 }
                 _ => {}
             }
-            let error = || match &reply {
-                Some(r) => ApiError::from_response(req.op, r.status, r.request_id.clone(), &r.body),
-                None => ApiError::new(
-                    ErrorKind::Transient,
-                    format!(
-                        "{} {}: no reply: {}",
-                        req.op,
-                        req.path,
-                        transport_err.as_deref().unwrap_or("")
+            // The error as of now: Box's answer, or the transport failure kept as the cause;
+            // with the request's attempts and the operation's time so far.
+            let error = |elapsed: Duration| {
+                let mut e = match (&reply, &transport_err) {
+                    (Some(r), _) => {
+                        ApiError::from_response(req.op, r.status, r.request_id.clone(), &r.body)
+                    }
+                    (None, Some(t)) => {
+                        let mut e = ApiError::new(
+                            ErrorKind::Transient,
+                            format!("{} {}: no reply: {t}", req.op, req.path),
+                        );
+                        e.source = Some(t.clone());
+                        e
+                    }
+                    (None, None) => ApiError::new(
+                        ErrorKind::Transient,
+                        format!("{} {}: no reply: ", req.op, req.path),
                     ),
-                ),
+                };
+                e.attempts = Some(attempt);
+                e.elapsed = Some(elapsed);
+                e
             };
             match classify(outcome, req.idempotent) {
                 Decision::Return => {
@@ -264,10 +279,10 @@ impl BoxClient {
                             Fail::Final(ApiError::new(ErrorKind::Other, "no reply"))
                         });
                     }
-                    return Err(Fail::Final(error()));
+                    return Err(Fail::Final(error(ctx.elapsed())));
                 }
                 Decision::Retry | Decision::Resolve if !ctx.can_retry() => {
-                    let mut e = error();
+                    let mut e = error(ctx.elapsed());
                     if e.status == Some(429) {
                         e.kind = ErrorKind::RateLimited;
                     }
@@ -285,7 +300,7 @@ impl BoxClient {
                     );
                     tokio::time::sleep(wait).await;
                     if decision == Decision::Resolve {
-                        return Err(Fail::Unknown(error()));
+                        return Err(Fail::Unknown(error(ctx.elapsed())));
                     }
                 }
             }

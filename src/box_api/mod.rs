@@ -151,7 +151,7 @@ impl BoxClient {
         }
         if let Some(path) = &config.ca_cert {
             let pem = std::fs::read(path)
-                .map_err(|e| ApiError::io(path, "cannot read the CA certificate", &e))?;
+                .map_err(|e| ApiError::local(path, "cannot read the CA certificate", e))?;
             let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
                 ApiError::new(
                     ErrorKind::Invalid,

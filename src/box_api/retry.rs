@@ -133,6 +133,7 @@ pub fn classify(outcome: Outcome, idempotent: bool) -> Decision {
 }
 
 /// Parse `Retry-After`: delta-seconds or an HTTP date.
+/// An HTTP date is a wall-clock instant, so that form alone is measured against the OS clock.
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
     let v = value.trim();
     if let Ok(secs) = v.parse::<f64>() {

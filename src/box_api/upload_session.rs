@@ -236,10 +236,10 @@ impl BoxClient {
         let data: Bytes = tokio::task::spawn_blocking(move || -> Result<Bytes, ApiError> {
             use std::os::unix::fs::FileExt;
             let f =
-                std::fs::File::open(&path).map_err(|e| ApiError::io(&path, "cannot open", &e))?;
+                std::fs::File::open(&path).map_err(|e| ApiError::local(&path, "cannot open", e))?;
             let mut buf = vec![0u8; len as usize];
             f.read_exact_at(&mut buf, offset)
-                .map_err(|e| ApiError::io(&path, &format!("cannot read part at {offset}"), &e))?;
+                .map_err(|e| ApiError::local(&path, &format!("cannot read part at {offset}"), e))?;
             Ok(Bytes::from(buf))
         })
         .await

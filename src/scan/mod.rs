@@ -9,11 +9,12 @@
 //! The walk takes one permit of a fixed window per row and the sink side returns it when the
 //! row leaves in order, so at most [`WINDOW`] rows are ever in flight or waiting to be
 //! reordered, however big the tree or slow one file's hash.
-use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+//! The window itself (permits, reorder slots, the hash-job queue) is in `window.rs`.
+use std::collections::BTreeMap;
 use std::io;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use globset::{Glob, GlobSetBuilder};
 
@@ -27,6 +28,9 @@ pub mod output;
 pub mod quick;
 pub mod shard;
 mod walk;
+mod window;
+
+use self::window::{HashJob, Shared, WalkEnd};
 
 /// Rows in flight between the walk and the sink, at most.
 ///
@@ -279,225 +283,6 @@ pub fn scan(
     }
 }
 
-/// Files at least this big are hashed before smaller ones waiting in the window (in walk
-/// order among themselves); smaller ones keep walk order, so rows keep flowing to the sink.
-///
-/// One file's SHA-1 is sequential, so a big file that starts last finishes last: with the
-/// pool's FIFO queue, a 2 GiB file walked after 20,000 files of 64 KiB started only once all
-/// of those had been taken, and on 2 cores the scan took small/2 + big instead of
-/// max(big, all/2).
-const BIG_FIRST: u64 = 16 * 1024 * 1024;
-
-/// A file waiting for a hashing thread.
-struct HashJob {
-    seq: u64,
-    row: ManifestRow,
-    path: PathBuf,
-    stamp: Stamp,
-}
-
-impl HashJob {
-    /// Greater is hashed sooner: big files first, then walk order.
-    fn priority(&self) -> (bool, std::cmp::Reverse<u64>) {
-        (self.stamp.size >= BIG_FIRST, std::cmp::Reverse(self.seq))
-    }
-}
-
-impl PartialEq for HashJob {
-    fn eq(&self, other: &Self) -> bool {
-        self.seq == other.seq
-    }
-}
-impl Eq for HashJob {}
-impl PartialOrd for HashJob {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for HashJob {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.priority().cmp(&other.priority())
-    }
-}
-
-/// What the walk, the hashing threads and the sink share: the row window with its reorder
-/// slots, and the hash jobs not yet started.
-///
-/// The walk takes a sequence number (a permit) per row; a finished row goes into its slot; the
-/// sink takes the rows ready at the head, in order, and gives their permits back once it has
-/// handed them on. A hashing thread finishing a row that is not at the head wakes nobody; only
-/// the row the sink waits for does (a channel message per hashed row, each waking the sink,
-/// cost about 5% of a scan's CPU in futex calls).
-struct Shared {
-    order: Mutex<Order>,
-    /// The walk waits here for permits.
-    space: Condvar,
-    /// The sink waits here for the head row.
-    ready: Condvar,
-    jobs: Mutex<BinaryHeap<HashJob>>,
-    window: u64,
-}
-
-struct Order {
-    /// Rows `next .. issued`, `None` until finished.
-    slots: VecDeque<Option<ManifestRow>>,
-    /// Sequence number of `slots[0]`: the next row the sink takes.
-    next: u64,
-    /// Sequence number of the next row the walk issues.
-    issued: u64,
-    /// Rows the sink has handed on (their permits are free again).
-    released: u64,
-    /// The sink failed: the walk stops and waiting hash jobs are dropped.
-    closed: bool,
-    /// The walk has ended: `Some(true)` normally, `Some(false)` if it panicked (then rows it
-    /// held never come).
-    walk_done: Option<bool>,
-    walk_waiting: bool,
-    sink_waiting: bool,
-}
-
-impl Shared {
-    fn new(window: usize) -> Self {
-        Shared {
-            order: Mutex::new(Order {
-                slots: VecDeque::new(),
-                next: 0,
-                issued: 0,
-                released: 0,
-                closed: false,
-                walk_done: None,
-                walk_waiting: false,
-                sink_waiting: false,
-            }),
-            space: Condvar::new(),
-            ready: Condvar::new(),
-            jobs: Mutex::new(BinaryHeap::new()),
-            window: window as u64,
-        }
-    }
-
-    fn order(&self) -> MutexGuard<'_, Order> {
-        self.order.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn issue(o: &mut Order) -> u64 {
-        o.slots.push_back(None);
-        o.issued += 1;
-        o.issued - 1
-    }
-
-    /// A sequence number for the next row, if a permit is free now.
-    fn try_acquire(&self) -> Option<u64> {
-        let mut o = self.order();
-        (o.issued - o.released < self.window && !o.closed).then(|| Self::issue(&mut o))
-    }
-
-    /// Wait for a permit; `None` when the sink failed.
-    fn acquire(&self) -> Option<u64> {
-        let mut o = self.order();
-        while o.issued - o.released >= self.window && !o.closed {
-            o.walk_waiting = true;
-            o = self.space.wait(o).unwrap_or_else(|e| e.into_inner());
-        }
-        o.walk_waiting = false;
-        (!o.closed).then(|| Self::issue(&mut o))
-    }
-
-    /// Put finished rows into their slots (draining `rows`).
-    fn put_many(&self, rows: &mut Vec<(u64, ManifestRow)>) {
-        if rows.is_empty() {
-            return;
-        }
-        let mut o = self.order();
-        let mut head = false;
-        for (seq, row) in rows.drain(..) {
-            head |= seq == o.next;
-            let i = (seq - o.next) as usize;
-            o.slots[i] = Some(row);
-        }
-        if head && o.sink_waiting {
-            self.ready.notify_one();
-        }
-    }
-
-    fn put(&self, seq: u64, row: ManifestRow) {
-        let mut o = self.order();
-        let i = (seq - o.next) as usize;
-        o.slots[i] = Some(row);
-        if i == 0 && o.sink_waiting {
-            self.ready.notify_one();
-        }
-    }
-
-    /// Move the rows ready at the head into `out`, waiting for at least one; false when none
-    /// will ever come (the walk ended and every row it issued was taken, or it panicked).
-    fn take_ready(&self, out: &mut Vec<ManifestRow>) -> bool {
-        let mut o = self.order();
-        loop {
-            while let Some(Some(_)) = o.slots.front() {
-                if let Some(Some(row)) = o.slots.pop_front() {
-                    out.push(row);
-                }
-                o.next += 1;
-            }
-            if !out.is_empty() {
-                o.sink_waiting = false;
-                return true;
-            }
-            match o.walk_done {
-                Some(false) => return false,
-                Some(true) if o.next == o.issued => return false,
-                _ => {}
-            }
-            o.sink_waiting = true;
-            o = self.ready.wait(o).unwrap_or_else(|e| e.into_inner());
-        }
-    }
-
-    /// The sink handed on `n` rows: their permits are free.
-    fn release(&self, n: usize) {
-        let mut o = self.order();
-        o.released += n as u64;
-        if o.walk_waiting {
-            self.space.notify_one();
-        }
-    }
-
-    /// The sink failed: stop the walk and drop the hash jobs not yet started.
-    fn close(&self) {
-        self.order().closed = true;
-        self.space.notify_all();
-        self.jobs.lock().unwrap_or_else(|e| e.into_inner()).clear();
-    }
-
-    fn push_job(&self, job: HashJob) {
-        self.jobs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(job);
-    }
-
-    /// Hash the most urgent waiting file. One pool task is spawned per job pushed, so every
-    /// job is run by some task, though not necessarily by the one spawned with it.
-    fn run_one(&self, progress: Option<&Progress>) {
-        let job = self.jobs.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        if let Some(job) = job {
-            let row = hash_row(job.row, &job.path, job.stamp, progress);
-            self.put(job.seq, row);
-        }
-    }
-}
-
-/// Tells the sink that the walk has ended, when the walk thread's closure returns or unwinds.
-struct WalkEnd<'a>(&'a Shared);
-
-impl Drop for WalkEnd<'_> {
-    fn drop(&mut self) {
-        self.0.order().walk_done = Some(!std::thread::panicking());
-        self.0.ready.notify_all();
-    }
-}
-
 /// Hash one file and finish its row.
 fn hash_row(
     mut row: ManifestRow,
@@ -537,6 +322,9 @@ fn hash_row(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BinaryHeap;
+
+    use super::window::BIG_FIRST;
     use super::*;
 
     #[test]

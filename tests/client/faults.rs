@@ -256,6 +256,9 @@ async fn retries_are_bounded_and_only_for_what_may_succeed() {
     let e = client.get_folder("0").await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::Transient, "{e}");
     assert!(e.to_string().contains("gave up after 3 attempts"), "{e}");
+    // The give-up carries its numbers as fields, not only in the text.
+    assert_eq!(e.attempts, Some(3));
+    assert!(e.elapsed.is_some_and(|t| t > Duration::ZERO), "{e:?}");
     assert_eq!(requests(&emu), 3);
     assert_eq!(client.stats().retries, 2);
     // A 404 is an answer, not a failure to retry: one request.
