@@ -1152,3 +1152,46 @@ fn a_file_changed_in_box_since_the_last_run_is_not_superseded() {
         assert_eq!(e.versions, 2, "the colleague's version was not superseded");
     }
 }
+
+/// Issue 11: names Box accepts are migrated, not refused: a leading space (Box forbids only
+/// trailing spaces), U+0085, U+00A0, emoji and CJK; then `verify` finds them all.
+#[test]
+fn names_with_a_leading_space_or_non_ascii_characters_are_migrated() {
+    let emu = Emulator::start(EmulatorConfig::default()).unwrap();
+    let t = Tree::new();
+    let names = [
+        " leading.txt",
+        " leading dir/ inner.txt",
+        "next\u{85}line.txt",
+        "nbsp\u{a0}.txt",
+        "emoji 🎉.txt",
+        "中文.txt",
+    ];
+    for (i, n) in names.iter().enumerate() {
+        t.file(n, format!("content {i}").as_bytes());
+    }
+    t.file("trailing.txt ", b"refused by Box");
+    let work = tempfile::tempdir().unwrap();
+    let out = run(migrate_cmd(&emu, t.root(), work.path(), &[]));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the trailing-space file is invalid"
+    );
+    let rows = manifest(work.path());
+    assert_tree_landed(&emu, &rows);
+    for n in names {
+        let r = rows.iter().find(|r| r.path == n).expect(n);
+        assert!(r.status.is_ok(), "{n:?}: {:?}", r.status);
+    }
+    let rep = report(work.path());
+    let trailing = rep.iter().find(|r| r.path == "trailing.txt ").unwrap();
+    assert_eq!(trailing.action().to_string(), "invalid");
+    let v = verify(&emu, work.path());
+    assert!(
+        v.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&v.stdout),
+        String::from_utf8_lossy(&v.stderr)
+    );
+}

@@ -232,10 +232,8 @@ fn names_box_rejects_are_invalid_rows() {
         status_of(&rows, "back\\slash.txt"),
         "invalid:name_has_slash"
     );
-    assert_eq!(
-        status_of(&rows, " leading.txt"),
-        "invalid:name_leading_space"
-    );
+    // Box forbids trailing spaces only: a leading space is a valid name (issue 11).
+    assert_eq!(status_of(&rows, " leading.txt"), "ok");
     assert_eq!(
         status_of(&rows, "trailing.txt "),
         "invalid:name_trailing_space"
@@ -265,6 +263,49 @@ fn names_box_rejects_are_invalid_rows() {
     assert_eq!(status_of(&rows, "fine name.txt"), "ok");
     // Linux caps names at 255 bytes, so Box's 255-character limit only bites on multi-byte
     // names longer than that, which no local filesystem here can hold: covered by unit tests.
+}
+
+/// Issue 11: the scanner follows Box's wording exactly (trailing spaces, `/`, `\\`, `.`/`..`,
+/// non-printable ASCII, over 255 characters) and refuses nothing more. Real files on disk; names
+/// Linux cannot hold (`.`, `..`, NUL, 256 bytes) are in `scan::names`'s unit table.
+#[test]
+fn box_name_edge_table_scanned() {
+    let t = Tree::new();
+    let long255 = "a".repeat(255);
+    let ok = [
+        " leading space.txt",
+        "  two leading",
+        "...",
+        "next\u{85}line.txt",
+        "nbsp\u{a0}.txt",
+        "emoji 🎉.txt",
+        "中文文件名.txt",
+        long255.as_str(),
+    ];
+    let bad = [
+        ("trailing space.txt ", "invalid:name_trailing_space"),
+        ("tab\there.txt", "invalid:name_unprintable"),
+        ("del\u{7f}.txt", "invalid:name_unprintable"),
+        ("unit\u{1f}sep.txt", "invalid:name_unprintable"),
+        ("esc\u{1b}.txt", "invalid:name_unprintable"),
+        ("back\\slash.txt", "invalid:name_has_slash"),
+    ];
+    for name in ok {
+        t.file(name, b"ok");
+    }
+    t.file(" leading dir/inside.txt", b"in");
+    for (name, _) in bad {
+        t.file(name, b"bad");
+    }
+    let rows = scan(t.root(), &[]);
+    for name in ok {
+        assert_eq!(status_of(&rows, name), "ok", "{name:?}");
+    }
+    assert_eq!(status_of(&rows, " leading dir"), "ok");
+    assert_eq!(status_of(&rows, " leading dir/inside.txt"), "ok");
+    for (name, status) in bad {
+        assert_eq!(status_of(&rows, name), status, "{name:?}");
+    }
 }
 
 #[test]

@@ -3,6 +3,7 @@
 mod common;
 
 mod client;
+mod clients;
 mod config;
 mod deploy;
 mod emulator;

@@ -296,6 +296,10 @@ impl TokenCache {
                         .and_then(|v| v.to_str().ok())
                         .and_then(parse_retry_after),
                 ),
+                // A refused certificate is permanent: no retry (issue 11).
+                Err(e) if let Some(why) = super::tls::tls_failure(e) => {
+                    return Err(super::tls::tls_error("token request", why));
+                }
                 Err(e) if e.is_connect() => (Outcome::ConnectFailed, None),
                 Err(_) => (Outcome::NoReply, None),
             };

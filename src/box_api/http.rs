@@ -194,6 +194,12 @@ impl BoxClient {
                     }
                 }
                 Err(e) => {
+                    // A refused certificate is permanent: stop now, say why (issue 11).
+                    if let Some(why) = super::tls::tls_failure(&e) {
+                        Counters::add(&counters.transport_errors, 1);
+                        tracing::debug!(op = req.op, %method, path = %url_path, attempt, "{why}");
+                        return Err(Fail::Final(super::tls::tls_error(req.op, why)));
+                    }
                     let o = if e.is_connect() {
                         Outcome::ConnectFailed
                     } else {

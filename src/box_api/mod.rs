@@ -28,6 +28,7 @@ pub mod names;
 pub mod pace;
 pub mod retry;
 pub mod secret;
+pub mod tls;
 mod upload_session;
 
 pub use auth::{AuthConfig, JwtAppConfig};

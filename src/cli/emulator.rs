@@ -90,6 +90,13 @@ pub struct EmulatorArgs {
     /// Concurrent creations of the same folder may both succeed (Box's race).
     #[arg(long)]
     pub folder_race: bool,
+    /// Serve HTTPS with this PEM certificate chain (leaf first), e.g. one valid for
+    /// api.box.com and upload.box.com, for clients whose Box URLs are fixed.
+    #[arg(long, requires = "tls_key", value_name = "CERT.pem")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of `--tls-cert`.
+    #[arg(long, requires = "tls_cert", value_name = "KEY.pem")]
+    pub tls_key: Option<PathBuf>,
 }
 
 impl EmulatorArgs {
@@ -140,6 +147,9 @@ impl EmulatorArgs {
         config.lost_reply_rate = self.lost_reply_rate;
         config.parts_mismatch = self.parts_mismatch;
         config.folder_race = self.folder_race;
+        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
+            config.tls = Some(crate::emulator::tls::server_config_from_pem(cert, key)?);
+        }
         Ok(config)
     }
 }
@@ -206,5 +216,13 @@ mod tests {
             .to_string();
         assert!(err.contains("/nonexistent/key.pem"), "{err}");
         assert!(config(&["--client-id", "only-id"]).is_err());
+        assert!(
+            config(&["--tls-cert", "c.pem"]).is_err(),
+            "--tls-key is required"
+        );
+        let err = config(&["--tls-cert", "/nonexistent/c.pem", "--tls-key", "k.pem"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/nonexistent/c.pem"), "{err}");
     }
 }

@@ -25,7 +25,12 @@ pub fn run(args: EmulatorArgs, _global: &GlobalArgs) -> anyhow::Result<ExitCode>
                 .with_context(|| format!("cannot write port file {}", file.display()))?;
         }
         let mut out = std::io::stdout();
-        writeln!(out, "listening on http://{addr}")?;
+        let scheme = if config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        writeln!(out, "listening on {scheme}://{addr}")?;
         out.flush()?;
         serve(listener, config, shutdown_signal())
             .await

@@ -21,6 +21,8 @@ pub(crate) struct Tally {
     pub sessions_created: AtomicU64,
     pub sessions_committed: AtomicU64,
     pub sessions_aborted: AtomicU64,
+    pub tls_handshakes: AtomicU64,
+    pub tls_handshakes_failed: AtomicU64,
 }
 
 /// Add one to a counter.
@@ -80,6 +82,8 @@ impl Tally {
             sessions_created: self.sessions_created.load(Relaxed),
             sessions_committed: self.sessions_committed.load(Relaxed),
             sessions_aborted: self.sessions_aborted.load(Relaxed),
+            tls_handshakes: self.tls_handshakes.load(Relaxed),
+            tls_handshakes_failed: self.tls_handshakes_failed.load(Relaxed),
         }
     }
 }

@@ -41,6 +41,12 @@ pub struct Counters {
     pub sessions_committed: u64,
     /// Upload sessions aborted.
     pub sessions_aborted: u64,
+    /// TLS handshakes completed (TLS listener only).
+    #[serde(default)]
+    pub tls_handshakes: u64,
+    /// TLS handshakes that failed: the client refused the certificate, or gave up.
+    #[serde(default)]
+    pub tls_handshakes_failed: u64,
 }
 
 impl Counters {

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -41,7 +41,21 @@ fn is_upload(method: &Method, route: &str) -> bool {
 }
 
 /// The layer (`axum::middleware::from_fn_with_state`).
-pub(crate) async fn handle(State(app): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+pub(crate) async fn handle(
+    State(app): State<Arc<Shared>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    // HTTP/2 carries the host in `:authority` (the URI), not in a `host` header; handlers read
+    // `host` to build the URLs they hand out (preflight, session endpoints).
+    if !req.headers().contains_key(header::HOST)
+        && let Some(host) = req
+            .uri()
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    {
+        req.headers_mut().insert(header::HOST, host);
+    }
     let n = app.next_request.fetch_add(1, Ordering::Relaxed);
     // Box's request ids are opaque hex strings; a mixed counter keeps them unique and short.
     let rid = format!(

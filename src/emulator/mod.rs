@@ -44,6 +44,7 @@ mod routes;
 mod rules;
 mod sessions;
 mod store;
+pub mod tls;
 
 pub use faults::Switches;
 pub use inspect::{Counters, EmulatorState, TreeEntry};
@@ -91,6 +92,8 @@ pub struct EmulatorConfig {
     pub parts_mismatch: u32,
     /// Concurrent creations of the same folder may both succeed.
     pub folder_race: bool,
+    /// Serve HTTPS with this configuration instead of plain HTTP (see [`tls`]).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Default for EmulatorConfig {
@@ -116,6 +119,7 @@ impl Default for EmulatorConfig {
             lost_reply_rate: s.lost_reply_rate,
             parts_mismatch: s.parts_mismatch,
             folder_race: s.folder_race,
+            tls: None,
         }
     }
 }
@@ -145,6 +149,7 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("discard", &self.discard)
             .field("seed", &self.seed)
             .field("switches", &self.switches())
+            .field("tls", &self.tls.is_some())
             .finish()
     }
 }
@@ -179,6 +184,8 @@ pub(crate) struct Shared {
     pub tally: counters::Tally,
     pub folder_race: routes::folders::RaceTable,
     pub next_request: AtomicU64,
+    /// Serve TLS with this configuration.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Shared {
@@ -196,6 +203,7 @@ impl Shared {
             tally: counters::Tally::default(),
             folder_race: routes::folders::RaceTable::default(),
             next_request: AtomicU64::new(1),
+            tls: config.tls.clone(),
         })
     }
 
@@ -237,9 +245,13 @@ async fn serve_shared(
     shared: Arc<Shared>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let listener = match shared.tls.clone() {
+        Some(tls) => net::KillListener::tls(listener, tls, shared.clone())?,
+        None => net::KillListener::plain(listener)?,
+    };
     let app = routes::router(shared);
     axum::serve(
-        net::KillListener(listener),
+        listener,
         app.into_make_service_with_connect_info::<net::Conn>(),
     )
     .with_graceful_shutdown(shutdown)
@@ -303,8 +315,13 @@ impl Emulator {
         ready_rx
             .recv()
             .map_err(|_| std::io::Error::other("emulator thread died at start"))??;
+        let scheme = if config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         Ok(EmulatorHandle {
-            base_url: format!("http://127.0.0.1:{port}"),
+            base_url: format!("{scheme}://127.0.0.1:{port}"),
             shared,
             stop: tx,
             thread: Some(thread),
@@ -322,7 +339,7 @@ pub struct EmulatorHandle {
 }
 
 impl EmulatorHandle {
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (`https://` when serving TLS).
     pub fn base_url(&self) -> String {
         self.base_url.clone()
     }

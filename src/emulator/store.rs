@@ -366,6 +366,25 @@ impl Tree {
         } else {
             Kind::Folder
         };
+        // The four times are mostly one or two instants (an upload stamps created, modified
+        // and, without attributes, the content times with "now"): format each instant once.
+        let created = self.time(r.created_at);
+        let modified = if r.modified_at == r.created_at {
+            created.clone()
+        } else {
+            self.time(r.modified_at)
+        };
+        let again = |s: Stamp| {
+            if s == r.created_at {
+                created.clone()
+            } else if s == r.modified_at {
+                modified.clone()
+            } else {
+                self.time(s)
+            }
+        };
+        let content_created_at = again(r.content_created_at);
+        let content_modified_at = again(r.content_modified_at);
         Some(Item {
             id,
             kind,
@@ -380,10 +399,10 @@ impl Tree {
             versions: r.versions,
             version_id: r.version_id,
             etag: u64::from(r.etag),
-            created_at: self.time(r.created_at).unwrap_or_default(),
-            modified_at: self.time(r.modified_at).unwrap_or_default(),
-            content_created_at: self.time(r.content_created_at),
-            content_modified_at: self.time(r.content_modified_at),
+            created_at: created.clone().unwrap_or_default(),
+            modified_at: modified.clone().unwrap_or_default(),
+            content_created_at,
+            content_modified_at,
             content: self.content.get(&id).cloned(),
         })
     }

@@ -1,6 +1,15 @@
 //! Box's name rules, checked offline so a migration never learns them one 400 at a time:
-//! at most 255 characters, no `/` or `\`, not `.` or `..`, no leading or trailing space, no
-//! unprintable characters, and unique per folder case-insensitively (see box-api.md, Names).
+//! at most 255 characters, no `/` or `\`, not `.` or `..`, no trailing space, no non-printable
+//! ASCII characters, and unique per folder case-insensitively (see box-api.md, Names).
+//!
+//! The rules are Box's own words, nothing more (box/box-openapi, the `name` of
+//! `POST /folders` and `POST /files/content` attributes): "Names containing non-printable ASCII
+//! characters, forward and backward slashes (`/`, `\`), as well as names with trailing spaces
+//! are prohibited. Additionally, the names `.` and `..` are not allowed either." and "Box only
+//! supports file or folder names that are 255 characters or less" (Common Errors,
+//! `item_name_invalid` / `item_name_too_long`). A *leading* space is allowed (the older error
+//! page also listed leading spaces; Box accepts them, as rclone's Box backend also found), and
+//! non-ASCII characters, even the C1 control U+0085 or U+00A0, are not Box's to refuse.
 use std::collections::HashMap;
 
 /// Box's limit on the length of a file or folder name, in characters.
@@ -24,13 +33,10 @@ pub enum NameProblem {
     /// Is `.` or `..`.
     #[error("name {0:?} is reserved")]
     Dot(&'static str),
-    /// Starts with a space.
-    #[error("name starts with a space")]
-    LeadingSpace,
     /// Ends with a space.
     #[error("name ends with a space")]
     TrailingSpace,
-    /// Contains a control character.
+    /// Contains a non-printable ASCII character (0x00-0x1F or 0x7F).
     #[error("name contains the unprintable character U+{:04X}", *.0 as u32)]
     Unprintable(char),
 }
@@ -43,7 +49,6 @@ impl NameProblem {
             NameProblem::TooLong { .. } => "name_too_long",
             NameProblem::Separator(_) => "name_has_slash",
             NameProblem::Dot(_) => "name_dot",
-            NameProblem::LeadingSpace => "name_leading_space",
             NameProblem::TrailingSpace => "name_trailing_space",
             NameProblem::Unprintable(_) => "name_unprintable",
         }
@@ -58,18 +63,19 @@ pub fn check_box_name(name: &str) -> Result<(), NameProblem> {
         ".." => return Err(NameProblem::Dot("..")),
         _ => {}
     }
-    if let Some(c) = name.chars().find(|c| c.is_control()) {
+    // Non-printable *ASCII* only: `char::is_control` would also refuse U+0080-U+009F, which
+    // Box's rule does not name.
+    if let Some(c) = name.chars().find(|c| c.is_ascii_control()) {
         return Err(NameProblem::Unprintable(c));
     }
     if let Some(c) = name.chars().find(|&c| c == '/' || c == '\\') {
         return Err(NameProblem::Separator(c));
     }
-    if name.starts_with(' ') {
-        return Err(NameProblem::LeadingSpace);
-    }
     if name.ends_with(' ') {
         return Err(NameProblem::TrailingSpace);
     }
+    // "255 characters": counted as Unicode scalar values (what a person calls characters; Box
+    // does not say it counts bytes or UTF-16 units).
     let chars = name.chars().count();
     if chars > MAX_NAME_CHARS {
         return Err(NameProblem::TooLong { chars });
@@ -121,28 +127,51 @@ impl Collisions {
 mod tests {
     use super::*;
 
+    /// Edge names against Box's wording (see the module doc); the same table runs against the
+    /// emulator over HTTP in tests/emulator/names.rs.
     #[test]
     fn box_name_rules() {
-        assert_eq!(check_box_name("report.pdf"), Ok(()));
-        assert_eq!(check_box_name("naïve café.txt"), Ok(()));
-        assert_eq!(check_box_name(&"é".repeat(255)), Ok(()));
-        assert_eq!(
-            check_box_name(&"é".repeat(256)),
-            Err(NameProblem::TooLong { chars: 256 })
-        );
-        assert_eq!(check_box_name("a\\b"), Err(NameProblem::Separator('\\')));
-        assert_eq!(check_box_name("a/b"), Err(NameProblem::Separator('/')));
-        assert_eq!(check_box_name("."), Err(NameProblem::Dot(".")));
-        assert_eq!(check_box_name(".."), Err(NameProblem::Dot("..")));
-        assert_eq!(check_box_name("..."), Ok(()));
-        assert_eq!(check_box_name(" a"), Err(NameProblem::LeadingSpace));
-        assert_eq!(check_box_name("a "), Err(NameProblem::TrailingSpace));
-        assert_eq!(check_box_name("a\tb"), Err(NameProblem::Unprintable('\t')));
-        assert_eq!(
-            check_box_name("a\u{7f}"),
-            Err(NameProblem::Unprintable('\u{7f}'))
-        );
-        assert_eq!(check_box_name(""), Err(NameProblem::Empty));
+        let long255 = "a".repeat(255);
+        let long256 = "a".repeat(256);
+        let e255 = "é".repeat(255);
+        let e256 = "é".repeat(256);
+        let ok: &[&str] = &[
+            "report.pdf",
+            "naïve café.txt",
+            " leading space.txt",
+            "  two leading",
+            "...",
+            ".hidden",
+            "a\u{85}b",
+            "nbsp\u{a0}",
+            "emoji 🎉.txt",
+            "中文文件名.txt",
+            "tab-free ~!@#$%^&*()[]{}<>:;\"'|?.txt",
+            &long255,
+            &e255,
+        ];
+        for name in ok {
+            assert_eq!(check_box_name(name), Ok(()), "{name:?}");
+        }
+        let bad: &[(&str, NameProblem)] = &[
+            ("", NameProblem::Empty),
+            (".", NameProblem::Dot(".")),
+            ("..", NameProblem::Dot("..")),
+            ("a/b", NameProblem::Separator('/')),
+            ("a\\b", NameProblem::Separator('\\')),
+            ("a ", NameProblem::TrailingSpace),
+            (" ", NameProblem::TrailingSpace),
+            ("a\tb", NameProblem::Unprintable('\t')),
+            ("a\u{0}", NameProblem::Unprintable('\u{0}')),
+            ("\u{1f}x", NameProblem::Unprintable('\u{1f}')),
+            ("a\nb", NameProblem::Unprintable('\n')),
+            ("a\u{7f}", NameProblem::Unprintable('\u{7f}')),
+            (&long256, NameProblem::TooLong { chars: 256 }),
+            (&e256, NameProblem::TooLong { chars: 256 }),
+        ];
+        for (name, problem) in bad {
+            assert_eq!(check_box_name(name).as_ref(), Err(problem), "{name:?}");
+        }
         assert_eq!(
             NameProblem::Unprintable('\u{1}').to_string(),
             "name contains the unprintable character U+0001"

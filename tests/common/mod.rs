@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod emu;
+pub mod tls;
 pub mod tree;
 
 /// Path of the `boxlift` binary cargo built for these tests.

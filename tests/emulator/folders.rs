@@ -41,7 +41,6 @@ async fn invalid_names_are_rejected_with_box_codes() {
         ("a\\b", "item_name_invalid"),
         (".", "item_name_invalid"),
         ("..", "item_name_invalid"),
-        (" lead", "item_name_invalid"),
         ("trail ", "item_name_invalid"),
         ("bell\u{7}", "item_name_invalid"),
         ("", "item_name_invalid"),
@@ -63,6 +62,76 @@ async fn invalid_names_are_rejected_with_box_codes() {
     }
     assert!(emu.handle.state().tree.is_empty());
     assert_eq!(emu.mkdir("0", &"é".repeat(255)).await.0, 201);
+}
+
+/// Issue 11: Box's name rule, edge by edge, for folders, direct uploads, preflight and upload
+/// sessions over HTTP. Box: "Names containing non-printable ASCII characters, forward and
+/// backward slashes (`/`, `\\`), as well as names with trailing spaces are prohibited.
+/// Additionally, the names `.` and `..` are not allowed either." — and nothing else is.
+#[tokio::test]
+async fn box_name_edge_table_over_http() {
+    let emu = Emu::start();
+    let long255 = "a".repeat(255);
+    let long256 = "a".repeat(256);
+    let ok = [
+        " leading space",
+        "  two leading",
+        "...",
+        ".hidden",
+        "next\u{85}line",
+        "nbsp\u{a0}",
+        "emoji 🎉",
+        "中文文件名",
+        long255.as_str(),
+    ];
+    let bad = [
+        ("trailing ", "item_name_invalid"),
+        (" ", "item_name_invalid"),
+        ("tab\there", "item_name_invalid"),
+        ("nul\u{0}", "item_name_invalid"),
+        ("unit\u{1f}sep", "item_name_invalid"),
+        ("del\u{7f}", "item_name_invalid"),
+        ("a/b", "item_name_invalid"),
+        ("a\\b", "item_name_invalid"),
+        (".", "item_name_invalid"),
+        ("..", "item_name_invalid"),
+        (long256.as_str(), "item_name_too_long"),
+    ];
+    let preflight = |name: &str, parent: &str| {
+        send(
+            emu.req(reqwest::Method::OPTIONS, "/2.0/files/content")
+                .json(&serde_json::json!({"name": name, "size": 1, "parent": {"id": parent}})),
+        )
+    };
+    for (i, name) in ok.into_iter().enumerate() {
+        assert_eq!(emu.mkdir("0", name).await.0, 201, "folder {name:?}");
+        let sub = emu.mkdir_ok("0", &format!("files {i}")).await;
+        let preflight = preflight(name, &sub).await;
+        assert_eq!(preflight.0, 200, "preflight {name:?}: {}", preflight.1);
+        let (status, body) = emu.upload(&sub, name, b"x").await;
+        assert_eq!(status, 201, "upload {name:?}: {body}");
+        assert_eq!(body["entries"][0]["name"], name);
+    }
+    for (name, code) in bad {
+        let (status, body) = emu.mkdir("0", name).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some(code)),
+            "{name:?}"
+        );
+        let (status, body) = emu.upload("0", name, b"x").await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some(code)),
+            "{name:?}"
+        );
+        let (status, body) = preflight(name, "0").await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some(code)),
+            "{name:?}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -75,10 +75,24 @@ pub(crate) async fn delete_file(
 
 fn preflight_ok(headers: &HeaderMap, app: &Shared) -> Response {
     axum::Json(model::UploadUrl {
-        upload_url: format!("{}/api/2.0/files/content", base_url(headers)),
+        upload_url: format!("{}/api/2.0/files/content", base_url(app, headers)),
         upload_token: app.faults.hex_id(32),
     })
     .into_response()
+}
+
+/// The preflight's 409 names the conflicting item as one object, folder or file
+/// (`context_info.conflicts`; Box's `POST /folders` 409 lists them instead). rclone's Box
+/// backend decodes the preflight's `conflicts` as a single item and checks its `type` to tell a
+/// folder from a file, against real Box.
+fn one_conflict(mut e: ApiError) -> ApiError {
+    if let Some(conflicts) = e.context_info.as_mut().and_then(|c| c.get_mut("conflicts"))
+        && let serde_json::Value::Array(list) = conflicts
+        && let Some(first) = list.first().cloned()
+    {
+        *conflicts = first;
+    }
+    e
 }
 
 /// `OPTIONS /2.0/files/content`: would this upload be accepted?
@@ -99,7 +113,7 @@ pub(crate) async fn preflight_new(
     let tree = app.store.lock();
     tree.folder(parent)?;
     check_limits(&app, &tree, req.size.unwrap_or(0), 0)?;
-    tree.check_free(parent, &name, None)?;
+    tree.check_free(parent, &name, None).map_err(one_conflict)?;
     Ok(preflight_ok(&headers, &app))
 }
 
@@ -124,7 +138,8 @@ pub(crate) async fn preflight_version(
     let file = tree.file(id)?;
     if let Some(name) = &req.name {
         check_name(name)?;
-        tree.check_free(file.parent, name, Some(id))?;
+        tree.check_free(file.parent, name, Some(id))
+            .map_err(one_conflict)?;
     }
     check_limits(&app, &tree, req.size.unwrap_or(0), file.size)?;
     Ok(preflight_ok(&headers, &app))
@@ -176,6 +191,12 @@ async fn drain(mp: &mut Multipart) {
 }
 
 /// Read the form, enforcing Box's part order and the direct-upload size limit.
+///
+/// Box's spec (`POST /files/content`) names the parts `attributes` and `file` and says "the
+/// `attributes` part of the body must come before the `file` part" (400
+/// `metadata_after_file_contents` otherwise); what Box reads is the part *after* `attributes`,
+/// whatever its form name: rclone's Box backend (1.75) names it `contents` and uploads to Box
+/// fine. So any part not named `attributes` is the file; the first one counts.
 async fn read_form(mp: Result<Multipart, MultipartRejection>) -> ApiResult<Form> {
     let mut mp = mp.map_err(form_error)?;
     let mut attributes: Option<model::UploadAttributes> = None;
@@ -186,7 +207,8 @@ async fn read_form(mp: Result<Multipart, MultipartRejection>) -> ApiResult<Form>
                 let text = field.bytes().await.map_err(form_error)?;
                 attributes = Some(parse_json(&text)?);
             }
-            Some("file") => {
+            _ if file.is_some() => {}
+            _ => {
                 if attributes.is_none() {
                     drop(field);
                     drain(&mut mp).await;
@@ -222,7 +244,6 @@ async fn read_form(mp: Result<Multipart, MultipartRejection>) -> ApiResult<Form>
                     }
                 });
             }
-            _ => {}
         }
     }
     let attributes = attributes

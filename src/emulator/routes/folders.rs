@@ -175,7 +175,52 @@ pub(crate) async fn items(
             ..Default::default()
         }
     };
+    let mut items = serde_json::to_value(items).map_err(|e| ApiError::internal(e.to_string()))?;
+    if let Some(fields) = fields {
+        add_requested_fields(&tree, &mut items, fields);
+    }
     Ok(axum::Json(items).into_response())
+}
+
+/// Fields a listing returns when `fields=` asks for them and `model::ItemFields` (the shape
+/// boxlift reads) does not carry. Box: "fields: A comma-separated list of attributes to include
+/// in the response" (`GET /folders/{id}/items`); rclone's Box backend asks for `item_status`,
+/// `created_at` and `content_created_at` and skips every entry whose `item_status` is not
+/// `active`, so without them it sees an empty folder.
+fn add_requested_fields(tree: &Tree, items: &mut serde_json::Value, fields: &[&str]) {
+    let Some(entries) = items
+        .get_mut("entries")
+        .and_then(serde_json::Value::as_array_mut)
+    else {
+        return;
+    };
+    for entry in entries {
+        let Some(item) = entry
+            .get("id")
+            .and_then(serde_json::Value::as_str)
+            .and_then(|id| id.parse::<u64>().ok())
+            .and_then(|id| tree.get(id))
+        else {
+            continue;
+        };
+        let Some(obj) = entry.as_object_mut() else {
+            continue;
+        };
+        for &f in fields {
+            let value = match f {
+                "item_status" => serde_json::json!("active"),
+                "created_at" => serde_json::json!(item.created_at),
+                "content_created_at" => match &item.content_created_at {
+                    Some(t) => serde_json::json!(t),
+                    None => continue,
+                },
+                // No shared links in the emulator: Box gives `null` for an item without one.
+                "shared_link" => serde_json::Value::Null,
+                _ => continue,
+            };
+            obj.entry(f).or_insert(value);
+        }
+    }
 }
 
 #[derive(Debug, serde::Deserialize)]

@@ -32,6 +32,9 @@ pub(crate) fn router(app: Arc<Shared>) -> Router {
         )
         .route("/2.0/folders/{id}/items", get(folders::items))
         .route("/2.0/files/content", options(files::preflight_new))
+        // Box answers the preflight with a trailing slash too; rclone's Box backend (1.75)
+        // sends `OPTIONS /2.0/files/content/` (backend/box: `Path: "/files/content/"`).
+        .route("/2.0/files/content/", options(files::preflight_new))
         .route(
             "/2.0/files/{id}",
             get(files::get_file)
@@ -129,13 +132,15 @@ pub(crate) fn parse_id(raw: &str) -> Result<u64, ApiError> {
     raw.parse::<u64>().map_err(|_| ApiError::not_found())
 }
 
-/// `http://HOST` of this request, for URLs the emulator hands out.
-pub(crate) fn base_url(headers: &HeaderMap) -> String {
+/// `http://HOST` (`https://` on the TLS listener) of this request, for URLs the emulator hands
+/// out. (HTTP/2's `:authority` is copied into `host` by the layer.)
+pub(crate) fn base_url(app: &Shared, headers: &HeaderMap) -> String {
     let host = headers
         .get(axum::http::header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("127.0.0.1");
-    format!("http://{host}")
+    let scheme = if app.tls.is_some() { "https" } else { "http" };
+    format!("{scheme}://{host}")
 }
 
 pub(crate) fn folder_mini(item: &Item) -> model::FolderMini {

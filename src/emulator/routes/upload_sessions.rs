@@ -29,10 +29,10 @@ use crate::emulator::rules::{
 use crate::emulator::sessions::{Frames, Part, Session, Stream, Target, lock};
 use crate::emulator::store::{Blobs, Content};
 
-fn session_json(headers: &HeaderMap, s: &Session) -> model::UploadSession {
+fn session_json(app: &Shared, headers: &HeaderMap, s: &Session) -> model::UploadSession {
     let base = format!(
         "{}/api/2.0/files/upload_sessions/{}",
-        base_url(headers),
+        base_url(app, headers),
         s.id
     );
     model::UploadSession {
@@ -93,7 +93,7 @@ fn open_session(app: &Shared, headers: &HeaderMap, target: Target, file_size: u6
         commit_202_left: None,
         mismatch_left: None,
     };
-    let reply = session_json(headers, &s);
+    let reply = session_json(app, headers, &s);
     app.sessions.insert(s);
     bump(&app.tally.sessions_created);
     (StatusCode::CREATED, axum::Json(reply)).into_response()
@@ -284,7 +284,7 @@ pub(crate) async fn status(
 ) -> ApiResult<Response> {
     let session = app.sessions.get(&id)?;
     let s = lock(&session);
-    Ok(axum::Json(session_json(&headers, &s)).into_response())
+    Ok(axum::Json(session_json(&app, &headers, &s)).into_response())
 }
 
 /// `DELETE /api/2.0/files/upload_sessions/{id}` → 204.
