@@ -1195,3 +1195,68 @@ fn names_with_a_leading_space_or_non_ascii_characters_are_migrated() {
         String::from_utf8_lossy(&v.stderr)
     );
 }
+
+/// Issue 11, item 3: a chunked upload interrupted with its session open (its parts failed: the
+/// row fails and the journal keeps the session), then the file changes: the re-run cannot resume
+/// that session, opens a new one, and aborts the old one. No session boxlift opened is left open.
+#[test]
+fn a_stale_upload_session_is_aborted_when_the_file_changed_before_the_rerun() {
+    let emu = std::sync::Arc::new(Emulator::start(EmulatorConfig::default()).unwrap());
+    let t = Tree::new();
+    let big = t.file_sized("big.bin", 21_000_000);
+    let work = tempfile::tempdir().unwrap();
+    // First run: as soon as the session is open, every request fails (5xx) and the client
+    // gives up at once, so the session stays open, as after a crash.
+    let opened = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
+    let (seen, faults) = (opened.clone(), emu.clone());
+    let mut config = migrate_config(&emu, t.root(), work.path(), 4);
+    config.chunked_threshold = 20_000_000;
+    config.client.retry.max_attempts = 1;
+    config.observer = Some(Observer::new(move |ev| {
+        if let Event::SessionOpened(s) = ev {
+            *seen.lock().unwrap() = Some(s.session_id.clone());
+            faults.set_switches(|s| s.fail_rate = 1.0);
+        }
+    }));
+    let summary = boxlift::migrate::run(config, Cancel::new()).unwrap();
+    assert_eq!(summary.rows.failures(), 1);
+    let old = opened
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("a session was opened");
+    let c = emu.state().counters;
+    assert_eq!((c.sessions_created, c.sessions_aborted), (1, 0), "{c:?}");
+    emu.set_switches(|s| s.fail_rate = 0.0);
+
+    // The file changes (same size, other content); the re-run completes it.
+    let mut bytes = std::fs::read(&big).unwrap();
+    bytes[0] ^= 0xff;
+    std::fs::write(&big, &bytes).unwrap();
+    touched_later(&big);
+    let mut config = migrate_config(&emu, t.root(), work.path(), 4);
+    config.chunked_threshold = 20_000_000;
+    let summary = boxlift::migrate::run(config, Cancel::new()).unwrap();
+    assert_eq!(summary.rows.failures(), 0);
+    let c = emu.state().counters;
+    assert_eq!(c.sessions_created, 2, "{c:?}");
+    assert_eq!(c.sessions_committed, 1, "{c:?}");
+    assert_eq!(c.sessions_aborted, 1, "the old session was aborted: {c:?}");
+    assert_eq!(
+        c.sessions_created - c.sessions_committed - c.sessions_aborted,
+        0,
+        "no session is left open"
+    );
+    let url = format!("{}/files/upload_sessions/{old}", emu.upload_url());
+    let status = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        reqwest::Client::new()
+            .get(url)
+            .bearer_auth("dev-token")
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert_eq!(status.as_u16(), 404, "the old session is gone");
+    assert_tree_landed(&emu, &manifest(work.path()));
+}

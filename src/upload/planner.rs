@@ -91,12 +91,15 @@ impl Planner {
             row.as_user = p.as_user.clone();
             return Ok(Work::Done(row));
         }
-        let resume_session = match &self.state {
-            Some(s) => s
-                .session(&r.path)?
-                .filter(|s| s.size == r.size && s.sha1 == r.sha1)
-                .map(|s| s.session_id),
-            None => None,
+        // A journalled session resumes if it carries this very content; otherwise the file
+        // changed since it was opened, and the task aborts it (issue 11, item 3).
+        let (resume_session, stale_session) = match &self.state {
+            Some(s) => match s.session(&r.path)? {
+                Some(s) if s.size == r.size && s.sha1 == r.sha1 => (Some(s.session_id), None),
+                Some(s) => (None, Some(s.session_id)),
+                None => (None, None),
+            },
+            None => (None, None),
         };
         let parent = r.path.rsplit_once('/').map_or("", |(p, _)| p).to_string();
         let folder_hint = if parent.is_empty() {
@@ -125,6 +128,7 @@ impl Planner {
             modified: r.mtime,
             prior,
             resume_session,
+            stale_session,
             folder_hint,
             as_user,
             parts_done: Default::default(),

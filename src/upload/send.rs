@@ -113,6 +113,10 @@ pub(super) async fn send(
         // afresh (a committed file then meets the 409-same-SHA-1 check and is not duplicated).
         Err(e) if t.resume_session.is_some() && !is_name_in_use(&e) => {
             tracing::info!(path = %t.path, error = %e.message, "could not resume the upload session; starting a new one");
+            // The old session must not stay open beside the new one.
+            if let Some(id) = &t.resume_session {
+                super::task::abort_stale(client, &t.path, id).await;
+            }
             Ok(client.upload_chunked(&src, target, opts(None)).await?)
         }
         Err(e) => Err(e.into()),

@@ -50,6 +50,10 @@ pub struct FileTask {
     pub prior: Option<DoneFile>,
     /// An upload session an earlier run opened for this very content.
     pub resume_session: Option<String>,
+    /// An upload session an earlier run opened for this path whose content has changed since:
+    /// aborted (`DELETE /files/upload_sessions/{id}`) before anything else, so no session
+    /// boxlift opened stays open in Box.
+    pub stale_session: Option<String>,
     /// The parent directory's Box folder id, if the journal knows it.
     pub folder_hint: Option<String>,
     /// The managed user to act as, if any.
@@ -167,6 +171,17 @@ pub(super) fn fill_file(row: &mut ReportRow, f: &crate::box_api::model::File) {
         .unwrap_or_default();
     if let Some(p) = &f.parent {
         row.box_folder_id = p.id.clone();
+    }
+}
+
+/// Abort an upload session this file no longer needs (best effort: an expired or already
+/// aborted session is as good as aborted; a failure is logged, the row goes on).
+pub(super) async fn abort_stale(client: &BoxClient, path: &str, id: &str) {
+    match client.abort_upload_session(id).await {
+        Ok(()) => tracing::info!(path, session_id = id, "aborted a stale upload session"),
+        Err(e) => {
+            tracing::warn!(path, session_id = id, error = %e.message, "could not abort a stale upload session")
+        }
     }
 }
 
@@ -400,6 +415,9 @@ async fn upload_file(ctx: &Ctx, t: &FileTask, row: &mut ReportRow) -> Result<(),
         Some(u) => ctx.client.as_user(u),
         None => ctx.client.clone(),
     };
+    if let Some(id) = &t.stale_session {
+        abort_stale(&client, &t.path, id).await;
+    }
     // What Box holds at this name. A file an earlier run uploaded (the journal's record, in
     // this run's folder): one `GET /files/{id}` for what Box holds now, since someone may have
     // put a newer version there since; it was changed in Box if its version is not the one the
