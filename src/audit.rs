@@ -448,8 +448,10 @@ pub fn render(manifest: &Path, out: &Path, e: &Estimate, l: &Limits, compared: b
     let _ = writeln!(s);
     let _ = writeln!(
         s,
-        "API calls           {:>14}  (folders {} + direct {} + sessions {}×2 + parts {})",
+        "API calls           {:>14}  (check {} + listings {} + folders {} + direct {} + sessions {}×2 + parts {})",
         thousands(e.api_calls()),
+        thousands(crate::plan::estimate::RUN_CALLS),
+        thousands(e.listings),
         thousands(e.folders),
         thousands(e.direct_files),
         thousands(e.chunked_files),

@@ -300,6 +300,13 @@ mod tests {
     /// tokio's clock, not on the OS clock or a timer thread.
     #[tokio::test(start_paused = true)]
     async fn acquire_spaces_requests_on_tokios_clock() {
+        // Bounded in tokio time: pacing that slept on the OS clock would spin here, not hang.
+        tokio::time::timeout(Duration::from_secs(60), acquire_spaces_requests())
+            .await
+            .expect("pacing must run on tokio's clock");
+    }
+
+    async fn acquire_spaces_requests() {
         let p = Pacer::new(600, 600); // 10/s, burst 2
         let real = std::time::Instant::now();
         let t = Instant::now();
