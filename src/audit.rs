@@ -23,9 +23,6 @@ use crate::plan::estimate::{Action, Estimate, Limits};
 use crate::plan::kind::UploadKind;
 use crate::plan::units::{human_bytes, human_duration, thousands};
 
-/// SQLite page cache of the destination index, KiB.
-const CACHE_KIB: i64 = 16 * 1024;
-
 /// Where to compare with.
 #[derive(Debug, Clone)]
 pub enum Destination {
@@ -141,15 +138,11 @@ pub struct DiskIndex {
 impl DiskIndex {
     /// An empty index in a private temporary database.
     pub fn open() -> rusqlite::Result<DiskIndex> {
-        let db = Connection::open("")?;
-        db.execute_batch(&format!(
-            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA temp_store=FILE;
-             PRAGMA cache_size=-{CACHE_KIB};
-             CREATE TABLE items(key TEXT PRIMARY KEY, folder INTEGER NOT NULL,
+        let db = crate::fsutil::scratch_db(
+            "CREATE TABLE items(key TEXT PRIMARY KEY, folder INTEGER NOT NULL,
                size INTEGER NOT NULL, sha1 TEXT NOT NULL) WITHOUT ROWID;
-             CREATE TABLE dirs(key TEXT PRIMARY KEY) WITHOUT ROWID;
-             BEGIN;"
-        ))?;
+             CREATE TABLE dirs(key TEXT PRIMARY KEY) WITHOUT ROWID;",
+        )?;
         Ok(DiskIndex { db })
     }
 

@@ -1,6 +1,7 @@
 //! Writing a file so that readers see the old version or the complete new one, never a torn
 //! one: write `<name>.partial` beside it, fsync, rename over it. One helper for every output
-//! that a crash must not leave half-written (manifests, merged reports).
+//! that a crash must not leave half-written (manifests, merged reports). Also the private
+//! scratch database that verify and audit index a whole tree in, so memory stays bounded.
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -88,6 +89,24 @@ impl Drop for AtomicFile {
             let _ = std::fs::remove_file(&self.tmp);
         }
     }
+}
+
+/// Page cache of a [`scratch_db`]: its memory stays this size whatever the tree's size (pages
+/// and sorts beyond it spill to temporary files).
+pub const SCRATCH_CACHE_KIB: i64 = 16 * 1024;
+
+/// A private temporary SQLite database (deleted when closed) with `schema` created and a
+/// transaction open: no journal and no fsync (nothing in it outlives the process), a page cache
+/// capped at [`SCRATCH_CACHE_KIB`].
+pub fn scratch_db(schema: &str) -> rusqlite::Result<rusqlite::Connection> {
+    let db = rusqlite::Connection::open("")?;
+    db.execute_batch(&format!(
+        "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA temp_store=FILE;
+         PRAGMA cache_size=-{SCRATCH_CACHE_KIB};
+         {schema}
+         BEGIN;"
+    ))?;
+    Ok(db)
 }
 
 #[cfg(test)]

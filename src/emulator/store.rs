@@ -60,6 +60,28 @@ pub(crate) struct Item {
     pub content: Option<Bytes>,
 }
 
+impl Item {
+    /// A new, empty folder created at `now`.
+    fn folder(id: u64, parent: u64, name: &str, now: String) -> Item {
+        Item {
+            id,
+            kind: Kind::Folder,
+            parent,
+            name: name.into(),
+            size: 0,
+            sha1: String::new(),
+            versions: 0,
+            version_id: 0,
+            etag: 0,
+            created_at: now.clone(),
+            modified_at: now,
+            content_created_at: None,
+            content_modified_at: None,
+            content: None,
+        }
+    }
+}
+
 /// New content for a file: what an upload, a commit or a copy brings.
 #[derive(Debug, Clone)]
 pub(crate) struct Content {
@@ -207,22 +229,7 @@ impl Store {
             db: None,
         };
         let now = now_text();
-        tree.index(Item {
-            id: ROOT,
-            kind: Kind::Folder,
-            parent: ROOT,
-            name: "All Files".into(),
-            size: 0,
-            sha1: String::new(),
-            versions: 0,
-            version_id: 0,
-            etag: 0,
-            created_at: now.clone(),
-            modified_at: now,
-            content_created_at: None,
-            content_modified_at: None,
-            content: None,
-        });
+        tree.index(Item::folder(ROOT, ROOT, "All Files", now));
         tree.next_id = 1000;
         let blobs = match (data_dir, discard) {
             (_, true) => Blobs::Discard,
@@ -712,22 +719,7 @@ impl Tree {
         let id = self.next_id;
         self.next_id += 1;
         let now = now_text();
-        self.index(Item {
-            id,
-            kind: Kind::Folder,
-            parent,
-            name: name.into(),
-            size: 0,
-            sha1: String::new(),
-            versions: 0,
-            version_id: 0,
-            etag: 0,
-            created_at: now.clone(),
-            modified_at: now,
-            content_created_at: None,
-            content_modified_at: None,
-            content: None,
-        });
+        self.index(Item::folder(id, parent, name, now));
         self.persist(id);
         id
     }

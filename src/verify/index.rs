@@ -3,15 +3,12 @@
 //! at 10,000 rows or 10,000,000 (a `HashMap` of the manifest took ~370 bytes a row).
 //!
 //! SQLite's empty file name opens a private on-disk database deleted when the connection
-//! closes; its page cache is capped ([`CACHE_KIB`]) and sorts spill to temporary files.
+//! closes; its page cache is capped ([`crate::fsutil::SCRATCH_CACHE_KIB`], enough for one folder's rows and the B-tree's upper levels) and sorts spill to temporary files.
 use rusqlite::{Connection, params};
 
 use crate::box_api::names::box_name_key;
 
 use super::{Difference, Problem};
-
-/// SQLite page cache, KiB: enough for one folder's rows and the B-tree's upper levels.
-const CACHE_KIB: i64 = 16 * 1024;
 
 /// What the manifest says should be at a path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,19 +42,15 @@ pub struct Index {
 impl Index {
     /// A fresh private temporary database.
     pub fn open() -> rusqlite::Result<Index> {
-        let db = Connection::open("")?;
-        db.execute_batch(&format!(
-            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA temp_store=FILE;
-             PRAGMA cache_size=-{CACHE_KIB};
-             CREATE TABLE expected(parent TEXT NOT NULL, name TEXT NOT NULL, path TEXT NOT NULL,
+        let db = crate::fsutil::scratch_db(
+            "CREATE TABLE expected(parent TEXT NOT NULL, name TEXT NOT NULL, path TEXT NOT NULL,
                is_dir INTEGER NOT NULL, size INTEGER NOT NULL, sha1 TEXT NOT NULL,
                PRIMARY KEY(parent, name)) WITHOUT ROWID;
              CREATE TABLE listed(parent TEXT PRIMARY KEY) WITHOUT ROWID;
              CREATE TABLE diffs(path TEXT NOT NULL, problem INTEGER NOT NULL,
                expected_size INTEGER, box_size INTEGER, expected_sha1 TEXT NOT NULL,
-               box_sha1 TEXT NOT NULL, box_id TEXT NOT NULL);
-             BEGIN;"
-        ))?;
+               box_sha1 TEXT NOT NULL, box_id TEXT NOT NULL);",
+        )?;
         Ok(Index { db, in_load: true })
     }
 
