@@ -5,6 +5,8 @@
 //! destination listing into an on-disk index ([`DiskIndex`], a private temporary SQLite
 //! database), so a 10-million-row audit against a full destination runs in the memory of a
 //! small one.
+pub mod access;
+
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
@@ -59,6 +61,8 @@ pub struct AuditSummary {
     pub estimate: Estimate,
     /// A destination was compared.
     pub compared: bool,
+    /// With a live `--dest`: whether each identity can upload there (issue 14).
+    pub access: Vec<access::IdentityAccess>,
 }
 
 /// Why `audit` could not run to the end.
@@ -109,9 +113,11 @@ pub fn default_output(manifest: &Path) -> PathBuf {
 
 /// Run the audit: index the destination (if any), then stream the manifest into the CSV.
 pub fn run(config: &AuditConfig) -> Result<AuditSummary, AuditError> {
+    let mut access = Vec::new();
     let dest = match &config.dest {
         None => None,
         Some(Destination::Box { folder_id, client }) => {
+            access = check_access(client, folder_id)?;
             Some(list_destination(&config.manifest, client, folder_id)?)
         }
         Some(Destination::Listing(p)) => Some(load_listing(p)?),
@@ -125,7 +131,24 @@ pub fn run(config: &AuditConfig) -> Result<AuditSummary, AuditError> {
     Ok(AuditSummary {
         estimate,
         compared: dest.is_some(),
+        access,
     })
+}
+
+/// Can each identity (the service account, each `--as-user`) upload into `folder_id`?
+fn check_access(
+    client: &ClientConfig,
+    folder_id: &str,
+) -> Result<Vec<access::IdentityAccess>, AuditError> {
+    let client = BoxClient::new(client.clone()).map_err(|source| AuditError::Box {
+        folder: folder_id.to_string(),
+        source: Box::new(source),
+    })?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(AuditError::Runtime)?;
+    Ok(rt.block_on(access::check(&client, folder_id)))
 }
 
 /// The destination by path, on disk: (Box name key of the path) → item; plus the manifest's

@@ -198,10 +198,12 @@ fn check_indexed_job(spec: &Value, docs: &[(String, Value)], config: &ShippedCon
     let cm = one(docs, "ConfigMap", None);
     assert_eq!(s(spec, &["completionMode"]), "Indexed");
     let completions = int(spec, &["completions"]);
-    assert_eq!(
-        int(spec, &["parallelism"]),
-        completions,
-        "all shards at once"
+    let parallelism = int(spec, &["parallelism"]);
+    // Many more shards than pods: Kubernetes balances the work (a pod that finishes its index
+    // takes the next), so a large shard never holds the others' budget idle (issue 14).
+    assert!(
+        parallelism >= 1 && completions >= 4 * parallelism,
+        "completions {completions} >> parallelism {parallelism}"
     );
     assert!(int(spec, &["backoffLimitPerIndex"]) >= 1);
     assert_eq!(s(spec, &["podReplacementPolicy"]), "Failed");
@@ -267,6 +269,13 @@ fn check_indexed_job(spec: &Value, docs: &[(String, Value)], config: &ShippedCon
         "BOXLIFT_SHARD's N is the completions"
     );
     let env_value = |name: &str| s(&env[pos(name)], &["value"]).to_string();
+    // The budget is divided by the number of pods that run at once, not by the shard count.
+    let rate_share = env_value("BOXLIFT_RATE_SHARE");
+    assert_eq!(
+        rate_share,
+        parallelism.to_string(),
+        "BOXLIFT_RATE_SHARE is the parallelism"
+    );
 
     let mounts = seq(c, &["volumeMounts"]);
     let volumes = seq(pod, &["volumes"]);
@@ -341,10 +350,12 @@ fn check_indexed_job(spec: &Value, docs: &[(String, Value)], config: &ShippedCon
             .collect();
         // BOXLIFT_SHARD as the pod sees it, given as the flag it backs.
         argv.extend(["--shard".to_string(), expand(shard, &vars)]);
+        argv.extend(["--rate-share".to_string(), rate_share.clone()]);
         match cli(config, &argv).command {
             Verb::Migrate(m) => {
                 let got = m.shard.expect("--shard");
                 assert_eq!((got.index as usize, got.count as usize), (k, n));
+                assert_eq!(m.rate_share().unwrap() as i64, parallelism);
                 let report = m.report.expect("a report path per shard");
                 let state = m.state.expect("a state dir per shard");
                 assert!(report.starts_with(&data), "{report:?} not on the PVC");

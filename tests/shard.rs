@@ -156,8 +156,9 @@ fn four_shards_at_once_land_the_tree_once_and_their_reports_partition_it() {
         "the shards' manifests cover the tree"
     );
 
-    // Reports: one row per manifest row, every row a success, and one folder's files (with the
-    // folder's own row) all in one shard.
+    // Reports: one row per manifest row, every row a success. Sharding is by file (issue 14):
+    // most folders' files are spread over several shards, which all resolve the same folder
+    // (created once, above: `folders_created` is the folder count).
     let mut all: Vec<(u32, ReportRow)> = Vec::new();
     for k in 0..SHARDS {
         for r in read_report(&work.path().join(format!("shard-{k}.csv"))).unwrap() {
@@ -179,13 +180,12 @@ fn four_shards_at_once_land_the_tree_once_and_their_reports_partition_it() {
             .or_default()
             .insert(*k);
     }
-    for (folder, shards) in &folder_shard {
-        assert_eq!(
-            shards.len(),
-            1,
-            "folder {folder:?} split over shards {shards:?}"
-        );
-    }
+    let split = folder_shard.values().filter(|s| s.len() > 1).count();
+    assert!(
+        split * 2 > folder_shard.len(),
+        "{split} of {} folders split over shards",
+        folder_shard.len()
+    );
 
     // `boxlift report merge` of the four reports: one row per file and folder, no conflict.
     let merged = work.path().join("all.csv");

@@ -2,6 +2,7 @@
 //! the Box-compatible emulator over real HTTP on 127.0.0.1, or runs the built `boxlift` binary.
 mod common;
 
+mod ceiling;
 mod client;
 mod clients;
 mod config;

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::RetryHook;
 use super::auth::AuthConfig;
+use super::pace::PaceMode;
 use super::retry::RetryPolicy;
 #[cfg(test)]
 use super::secret::Secret;
@@ -33,6 +34,8 @@ pub struct ClientConfig {
     pub api_calls_per_minute: u32,
     /// Uploads per minute per identity (Box: 240).
     pub uploads_per_minute: u32,
+    /// Whether pacing stays at these rates or probes above them (`--pace`).
+    pub pace: PaceMode,
     /// Retry policy for every call.
     pub retry: RetryPolicy,
     /// Parts of one file in flight at once (Box recommends 3–5).
@@ -68,6 +71,7 @@ impl ClientConfig {
             as_users: Vec::new(),
             api_calls_per_minute: DEFAULT_API_CALLS_PER_MINUTE,
             uploads_per_minute: DEFAULT_UPLOADS_PER_MINUTE,
+            pace: PaceMode::Fixed,
             retry: RetryPolicy::default(),
             part_concurrency: 4,
             connect_timeout: Some(Duration::from_secs(30)),

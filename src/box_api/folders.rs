@@ -100,6 +100,26 @@ impl BoxClient {
             .json("get folder")
     }
 
+    /// `GET /folders/{id}?fields=permissions,name` as this client's identity: can it upload
+    /// there? (Box answers 404 `not_found` to a user who is not a collaborator.)
+    pub async fn folder_permissions(&self, id: &str) -> Result<Folder, ApiError> {
+        let url = self.api(&format!(
+            "/folders/{}?fields=permissions,name",
+            urlencoding::encode(id)
+        ));
+        let mut ctx = self.retry_context();
+        let req = Req {
+            op: "get folder permissions",
+            path: "/folders/{id}",
+            bucket: Bucket::Api,
+            idempotent: true,
+            body_len: 0,
+        };
+        self.execute(&mut ctx, req, |h| Ok(h.get(&url)))
+            .await?
+            .json("get folder permissions")
+    }
+
     /// `GET /files/{id}` with the fields an upload check needs.
     pub async fn get_file(&self, id: &str) -> Result<super::File, ApiError> {
         let url = self.api(&format!("/files/{}", urlencoding::encode(id)));

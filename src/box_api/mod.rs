@@ -9,7 +9,7 @@
 #![allow(clippy::result_large_err)]
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rand::SeedableRng;
@@ -119,6 +119,29 @@ struct Shared {
 struct Identity {
     as_user: Option<String>,
     pacer: Pacer,
+    /// Files leased to this identity and not finished yet ([`BoxClient::lease`]).
+    busy: AtomicUsize,
+}
+
+/// One file's hold on an identity ([`BoxClient::lease`]): every request of the file (all parts
+/// and the commit of a chunked upload) goes through [`Lease::client`]; dropping it frees the
+/// identity for the next file.
+#[derive(Debug)]
+pub struct Lease {
+    client: BoxClient,
+}
+
+impl Lease {
+    /// The client acting as the leased identity.
+    pub fn client(&self) -> &BoxClient {
+        &self.client
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.client.identity.busy.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// A Box client. Cheap to clone (an `Arc` inside); share one per identity across all tasks.
@@ -174,7 +197,12 @@ impl BoxClient {
         );
         let identity = Arc::new(Identity {
             as_user: None,
-            pacer: Pacer::new(config.api_calls_per_minute, config.uploads_per_minute),
+            pacer: Pacer::with_mode(
+                config.api_calls_per_minute,
+                config.uploads_per_minute,
+                config.pace,
+            ),
+            busy: AtomicUsize::new(0),
         });
         let jitter = Mutex::new(config.retry.jitter_rng());
         Ok(BoxClient {
@@ -204,10 +232,12 @@ impl BoxClient {
             .or_insert_with(|| {
                 Arc::new(Identity {
                     as_user: Some(user_id.to_owned()),
-                    pacer: Pacer::new(
+                    pacer: Pacer::with_mode(
                         self.shared.config.api_calls_per_minute,
                         self.shared.config.uploads_per_minute,
+                        self.shared.config.pace,
                     ),
+                    busy: AtomicUsize::new(0),
                 })
             })
             .clone();
@@ -229,6 +259,39 @@ impl BoxClient {
             .iter()
             .map(|u| self.as_user(u))
             .collect()
+    }
+
+    /// Lease an identity for one file: `user` when given (a session an earlier run opened as
+    /// that user must be finished by it), else the configured identity with the fewest files
+    /// in flight, ties going to the one with the most budget left now (the highest current
+    /// rate: not slowed by a 429), then to the first. A file waits for its identity's pacing
+    /// while it holds the lease, so an identity whose budget frees later holds its files longer
+    /// and is picked less: no identity idles while another has a queue.
+    pub fn lease(&self, user: Option<&str>) -> Lease {
+        let client = match user {
+            Some(u) => self.as_user(u),
+            None => {
+                // (files in flight, minus the budget left now): the smallest wins, the first
+                // on a tie.
+                let key = |c: &BoxClient| {
+                    let (api, upload) = c.current_rates();
+                    (
+                        c.identity.busy.load(Ordering::Relaxed),
+                        -(api.min(upload * 4.0)),
+                    )
+                };
+                self.identities()
+                    .into_iter()
+                    .min_by(|a, b| {
+                        key(a)
+                            .partial_cmp(&key(b))
+                            .unwrap_or(std::cmp::Ordering::Equal)
+                    })
+                    .unwrap_or_else(|| self.clone())
+            }
+        };
+        client.identity.busy.fetch_add(1, Ordering::Relaxed);
+        Lease { client }
     }
 
     /// The `As-User` this client acts as, if any.
@@ -301,5 +364,34 @@ mod tests {
         assert!(a1.current_rates().0 < b.current_rates().0);
         assert_eq!(a2.current_rates(), a1.current_rates());
         assert!(!format!("{c:?}").contains("\"t\""));
+    }
+
+    #[test]
+    fn leases_go_to_the_least_busy_identity_and_a_named_one_is_kept() {
+        let mut cfg = ClientConfig::new(AuthConfig::DeveloperToken(Secret::new("t")));
+        cfg.as_users = vec!["a".into(), "b".into(), "c".into()];
+        let c = BoxClient::new(cfg).unwrap();
+        let who = |l: &Lease| l.client().acting_as().unwrap().to_string();
+        let l1 = c.lease(None);
+        let l2 = c.lease(None);
+        let l3 = c.lease(None);
+        assert_eq!([who(&l1), who(&l2), who(&l3)], ["a", "b", "c"]);
+        // "b" finishes first: the next file goes to it, not round-robin to "a".
+        drop(l2);
+        let l4 = c.lease(None);
+        assert_eq!(who(&l4), "b");
+        // A session opened as "c" stays with "c" even though it is as busy as the others.
+        let l5 = c.lease(Some("c"));
+        assert_eq!(who(&l5), "c");
+        // Equal load: the identity slowed by a 429 is passed over.
+        drop((l1, l3, l4, l5));
+        c.as_user("a").identity.pacer.on_429(pace::Bucket::Api);
+        assert_eq!(who(&c.lease(None)), "b");
+        // No As-User: the service account itself.
+        let plain = BoxClient::new(ClientConfig::new(AuthConfig::DeveloperToken(Secret::new(
+            "t",
+        ))))
+        .unwrap();
+        assert_eq!(plain.lease(None).client().acting_as(), None);
     }
 }

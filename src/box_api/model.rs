@@ -125,6 +125,29 @@ pub struct Folder {
     pub item_status: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item_collection: Option<Items>,
+    /// What the caller may do here (only with `fields=permissions`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<FolderPermissions>,
+}
+
+/// `permissions` of a full folder (Box's OpenAPI `Folder--Full.permissions`): what the user
+/// making the request (the `As-User`, if any) may do in this folder.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct FolderPermissions {
+    #[serde(default)]
+    pub can_upload: bool,
+    #[serde(default)]
+    pub can_download: bool,
+    #[serde(default)]
+    pub can_delete: bool,
+    #[serde(default)]
+    pub can_rename: bool,
+    #[serde(default)]
+    pub can_share: bool,
+    #[serde(default)]
+    pub can_invite_collaborator: bool,
+    #[serde(default)]
+    pub can_set_share_access: bool,
 }
 
 /// An entry of a folder listing: a file, a folder or a web link, told apart by `type`.

@@ -72,11 +72,35 @@ pub enum Bucket {
     Upload,
 }
 
+/// How far pacing may go above the configured rates.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum PaceMode {
+    /// Never above the configured rate (Box's documented limits by default); 429s slow down.
+    #[default]
+    Fixed,
+    /// Start at the configured rate and, while no 429 comes, raise it up to `cap` times the
+    /// configured rate; a 429 cuts it (AIMD). For users with raised limits or servers with
+    /// other ones: find the ceiling from the server's replies (`--pace probe`).
+    Probe {
+        /// Highest rate as a multiple of the configured one (at least 1).
+        cap: f64,
+    },
+}
+
+impl PaceMode {
+    /// The default cap of `--pace probe`: 4 times the configured rate.
+    pub const DEFAULT_CAP: f64 = 4.0;
+}
+
 /// The AIMD arithmetic, separate from the clock and the limiter so it can be unit tested.
 #[derive(Debug, Clone)]
 pub(crate) struct Aimd {
-    /// Configured ceiling, per minute.
+    /// Configured rate, per minute (the unit of the additive steps, and the floor's base).
+    base: f64,
+    /// Highest rate, per minute: the configured rate, or `cap ×` it when probing.
     max: f64,
+    /// Probing above the configured rate.
+    probe: bool,
     /// Current rate, per minute.
     rate: f64,
     /// Rate at which the last 429 came.
@@ -95,12 +119,32 @@ impl Aimd {
     /// rate, 0.1 % near it.
     const RAISE_FAST: f64 = 0.01;
     const RAISE_SLOW: f64 = 0.001;
+    /// Probing: before the first 429 the rate grows 10 % of itself per second (1× to 3× in
+    /// about 12 s, like TCP's slow start but gentler); after it, 2 % of the configured rate per
+    /// second far from the refused rate and 0.5 % near it.
+    const PROBE_START: f64 = 0.10;
+    const PROBE_FAST: f64 = 0.02;
+    const PROBE_SLOW: f64 = 0.005;
+    /// Probing: a 429 means the ceiling was found, not that the server is overloaded; a
+    /// gentler cut keeps the rate near it (the 429ed request is retried after Retry-After).
+    const PROBE_CUT: f64 = 0.85;
 
+    #[cfg(test)]
     pub(crate) fn new(per_minute: u32, now: Instant) -> Self {
-        let max = f64::from(per_minute.max(1));
+        Self::with_mode(per_minute, PaceMode::Fixed, now)
+    }
+
+    pub(crate) fn with_mode(per_minute: u32, mode: PaceMode, now: Instant) -> Self {
+        let base = f64::from(per_minute.max(1));
+        let (max, probe) = match mode {
+            PaceMode::Fixed => (base, false),
+            PaceMode::Probe { cap } => (base * cap.max(1.0), true),
+        };
         Aimd {
+            base,
             max,
-            rate: max,
+            probe,
+            rate: base,
             refused_at: None,
             last_cut: None,
             last_raise: now,
@@ -119,8 +163,13 @@ impl Aimd {
             return false;
         }
         self.refused_at = Some(self.rate);
-        let floor = (self.max * Self::FLOOR_FRACTION).max(6.0).min(self.max);
-        self.rate = (self.rate * Self::CUT).max(floor);
+        let floor = (self.base * Self::FLOOR_FRACTION).max(6.0).min(self.base);
+        let cut = if self.probe {
+            Self::PROBE_CUT
+        } else {
+            Self::CUT
+        };
+        self.rate = (self.rate * cut).max(floor);
         self.last_cut = Some(now);
         self.last_raise = now;
         true
@@ -133,12 +182,14 @@ impl Aimd {
             return;
         }
         let near = self.refused_at.is_some_and(|r| self.rate >= 0.9 * r);
-        let step = if near {
-            Self::RAISE_SLOW
-        } else {
-            Self::RAISE_FAST
+        let step = match (self.probe, self.refused_at, near) {
+            (true, None, _) => self.rate * Self::PROBE_START,
+            (true, Some(_), true) => self.base * Self::PROBE_SLOW,
+            (true, Some(_), false) => self.base * Self::PROBE_FAST,
+            (false, _, true) => self.base * Self::RAISE_SLOW,
+            (false, _, false) => self.base * Self::RAISE_FAST,
         };
-        self.rate = (self.rate + self.max * step * dt).min(self.max);
+        self.rate = (self.rate + step * dt).min(self.max);
         self.last_raise = now;
     }
 }
@@ -163,8 +214,8 @@ fn limiter(per_minute: f64) -> Arc<Limiter> {
 }
 
 impl Adaptive {
-    fn new(per_minute: u32) -> Self {
-        let aimd = Aimd::new(per_minute, Instant::now());
+    fn new(per_minute: u32, mode: PaceMode) -> Self {
+        let aimd = Aimd::with_mode(per_minute, mode, Instant::now());
         let lim = limiter(aimd.rate());
         let built = aimd.rate();
         Adaptive {
@@ -229,11 +280,16 @@ pub struct Pacer {
 }
 
 impl Pacer {
-    /// Budgets at the given rates (per minute).
+    /// Budgets at the given rates (per minute), never above them.
     pub fn new(api_per_minute: u32, uploads_per_minute: u32) -> Self {
+        Self::with_mode(api_per_minute, uploads_per_minute, PaceMode::Fixed)
+    }
+
+    /// Budgets starting at the given rates (per minute), free to probe above them in `mode`.
+    pub fn with_mode(api_per_minute: u32, uploads_per_minute: u32, mode: PaceMode) -> Self {
         Pacer {
-            api: Adaptive::new(api_per_minute),
-            upload: Adaptive::new(uploads_per_minute),
+            api: Adaptive::new(api_per_minute, mode),
+            upload: Adaptive::new(uploads_per_minute, mode),
         }
     }
 
@@ -294,6 +350,67 @@ mod tests {
             a.on_429(t);
         }
         assert_eq!(a.rate(), 60.0);
+    }
+
+    #[test]
+    fn probe_rises_above_the_configured_rate_to_its_cap_and_falls_back_on_429() {
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let mut a = Aimd::with_mode(600, PaceMode::Probe { cap: 3.0 }, t0);
+        assert_eq!(a.rate(), 600.0, "starts at the configured rate");
+        // No 429 yet: +10 % of itself per second.
+        a.on_ok(at(1));
+        assert!((a.rate() - 660.0).abs() < 1e-6, "{}", a.rate());
+        for s in 2..=30 {
+            a.on_ok(at(s));
+        }
+        assert_eq!(a.rate(), 1800.0, "capped at 3x");
+        // A 429: multiplicative decrease (x0.85), once per burst.
+        assert!(a.on_429(at(31)));
+        assert!((a.rate() - 1530.0).abs() < 1e-6, "{}", a.rate());
+        assert!(!a.on_429(at(31) + Duration::from_millis(300)));
+        // Additive increase: 2 % of the configured rate per second below 0.9 x the refused
+        // rate (1620), then 0.5 %.
+        a.on_ok(at(36));
+        assert!((a.rate() - 1590.0).abs() < 1e-6, "{}", a.rate());
+        a.on_ok(at(38));
+        assert!((a.rate() - 1614.0).abs() < 1e-6, "{}", a.rate());
+        a.on_ok(at(40));
+        assert!((a.rate() - 1638.0).abs() < 1e-6, "{}", a.rate());
+        a.on_ok(at(50));
+        assert!((a.rate() - 1668.0).abs() < 1e-6, "{}", a.rate());
+        // Fixed mode, the default, never goes above the configured rate.
+        let mut f = Aimd::with_mode(600, PaceMode::Fixed, t0);
+        f.on_ok(at(100));
+        assert_eq!(f.rate(), 600.0);
+    }
+
+    /// A probing pacer, on tokio's paused clock, grants more than the configured rate within
+    /// a minute; a fixed one grants the configured rate.
+    #[tokio::test(start_paused = true)]
+    async fn probing_pacer_grants_more_than_the_configured_rate() {
+        async fn granted(mode: PaceMode) -> u32 {
+            let p = Pacer::with_mode(600, 6000, mode); // 10 calls/s configured
+            let end = Instant::now() + Duration::from_secs(60);
+            let mut n = 0;
+            while Instant::now() < end {
+                p.acquire(Bucket::Api).await;
+                n += 1;
+            }
+            n
+        }
+        let fixed = tokio::time::timeout(Duration::from_secs(120), granted(PaceMode::Fixed))
+            .await
+            .unwrap();
+        let probe = tokio::time::timeout(
+            Duration::from_secs(120),
+            granted(PaceMode::Probe { cap: 3.0 }),
+        )
+        .await
+        .unwrap();
+        assert!((600..=603).contains(&fixed), "{fixed}");
+        // 1x to 3x in about 12 s, then 3x: about 1,600 in the minute.
+        assert!(probe > 1400 && probe <= 1800, "{probe}");
     }
 
     /// Under a paused clock the spacing is exact and costs no real time: pacing waits on

@@ -6,6 +6,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 
 use super::BoxArgs;
+use crate::box_api::pace::PaceMode;
 use crate::log::LogFormat;
 use crate::migrate::{MigrateConfig, Paths};
 use crate::plan::units::parse_bytes;
@@ -72,18 +73,48 @@ pub struct MigrateArgs {
     #[arg(long)]
     pub exclude: Vec<String>,
     /// Migrate only shard K of N (0 <= K < N): N processes, on one host or many, each with its
-    /// own report and state, split the tree by a stable hash of each file's folder and need no
+    /// own report and state, split the tree by a stable hash of each file's path and need no
     /// coordination but Box. In a Kubernetes Indexed Job: `$(JOB_COMPLETION_INDEX)/N`.
     #[arg(long, env = "BOXLIFT_SHARD", value_name = "K/N")]
     pub shard: Option<Shard>,
-    /// Use 1/M of each per-identity rate limit (API calls, uploads), so that M processes
-    /// sharing one identity stay within Box's limits together. Default: N with `--shard K/N`,
-    /// else 1. To set a shard's rates directly: `--rate-share 1 --api-calls-per-minute R`.
+    /// Divide each per-identity rate limit (API calls, uploads) by M, the number of boxlift
+    /// processes that run AT ONCE with the same identities (not the number of shards): an
+    /// Indexed Job's `parallelism`. Default: N with `--shard K/N` (safe if all N run at once),
+    /// else 1. To set a process's rates directly: `--rate-share 1 --api-calls-per-minute R`.
     #[arg(long, env = "BOXLIFT_RATE_SHARE", value_name = "M")]
     pub rate_share: Option<u32>,
+    /// Pacing: `fixed` never goes above the configured rates (Box's documented limits by
+    /// default); `probe` starts there and, while Box sends no 429, raises them slowly up to
+    /// `--pace-cap`, cutting back on each 429 (for users with raised limits).
+    #[arg(long, value_enum, default_value_t = PaceArg::Fixed)]
+    pub pace: PaceArg,
+    /// Highest rate `--pace probe` may reach, as a multiple of the configured rates (e.g. 4x).
+    #[arg(long, value_parser = parse_factor, default_value = "4x", value_name = "FACTOR")]
+    pub pace_cap: f64,
     /// Box connection and credentials.
     #[command(flatten)]
     pub box_args: BoxArgs,
+}
+
+/// `--pace`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PaceArg {
+    /// At most the configured rates.
+    Fixed,
+    /// Find the server's ceiling from its 429s, up to `--pace-cap`.
+    Probe,
+}
+
+/// `4x`, `4` or `2.5x`: a factor of at least 1.
+fn parse_factor(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let n = t.strip_suffix(['x', 'X']).unwrap_or(t);
+    match n.trim().parse::<f64>() {
+        Ok(f) if f.is_finite() && f >= 1.0 => Ok(f),
+        _ => Err(format!(
+            "{s:?} is not a factor of at least 1 (e.g. 4x: four times the configured rates)"
+        )),
+    }
 }
 
 impl MigrateArgs {
@@ -115,6 +146,10 @@ impl MigrateArgs {
             .to_client_config()
             .context("Box credentials")?;
         client.share_rates(self.rate_share()?);
+        client.pace = match self.pace {
+            PaceArg::Fixed => PaceMode::Fixed,
+            PaceArg::Probe => PaceMode::Probe { cap: self.pace_cap },
+        };
         // Shards create folders in one tree at once: converge on one of same-named twins.
         client.settle_folder_twins = self.shard.is_some_and(|s| s.count > 1);
         Ok(MigrateConfig {
@@ -201,6 +236,26 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(bad.contains("K must be less than N"), "{bad}");
+    }
+
+    #[test]
+    fn pace_probe_carries_its_cap_and_bad_caps_are_refused() {
+        let c = |a: &[&str]| {
+            let mut v = vec!["s", "--dest", "0", "--developer-token", "t"];
+            v.extend_from_slice(a);
+            parse(&v).to_config(LogFormat::Text).unwrap().client.pace
+        };
+        assert_eq!(c(&[]), PaceMode::Fixed);
+        assert_eq!(c(&["--pace", "probe"]), PaceMode::Probe { cap: 4.0 });
+        assert_eq!(
+            c(&["--pace", "probe", "--pace-cap", "2.5x"]),
+            PaceMode::Probe { cap: 2.5 }
+        );
+        let bad = MigrateArgs::augment_args(clap::Command::new("t"))
+            .try_get_matches_from(["t", "s", "--dest", "0", "--pace-cap", "0.5x"])
+            .unwrap_err()
+            .to_string();
+        assert!(bad.contains("at least 1"), "{bad}");
     }
 
     #[test]

@@ -50,5 +50,12 @@ pub fn run(args: AuditArgs, _global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             summary.compared
         )
     );
+    if let (Some(id), false) = (&args.dest, summary.access.is_empty()) {
+        print!("{}", crate::audit::access::render(id, &summary.access));
+    }
+    // An identity that cannot write would fail every file it takes: say so in the exit code.
+    if summary.access.iter().any(|a| !a.can_upload()) {
+        return Ok(ExitCode::SomeFailed);
+    }
     Ok(ExitCode::Success)
 }

@@ -10,12 +10,12 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::Shared;
 use super::auth::bearer;
 use super::counters::bump;
 use super::error::{ApiError, REQUEST_ID, unauthorized};
 use super::faults::Roll;
 use super::net::Conn;
+use super::{Shared, UserAccess};
 
 /// Response marker: the handler stored something (upload, part, commit), so a lost reply may
 /// be simulated.
@@ -147,6 +147,23 @@ async fn guarded(app: Arc<Shared>, req: Request, next: Next, route: String) -> R
                     Ok(())
                 }
             });
+        // Collaborations (a minimal model): a user who is not a collaborator sees nothing
+        // (Box: 404 `not_found`), a viewer may read but not write (403).
+        match app.access_of(req.headers()) {
+            Some(UserAccess::None) => {
+                return ApiError::new(StatusCode::NOT_FOUND, "not_found", "Not Found")
+                    .into_response();
+            }
+            Some(UserAccess::Viewer) if req.method() != Method::GET => {
+                return ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "access_denied_insufficient_permissions",
+                    "Access denied - insufficient permission",
+                )
+                .into_response();
+            }
+            _ => {}
+        }
         if let Err(secs) = limited {
             bump(&app.tally.rate_limited);
             return ApiError::new(

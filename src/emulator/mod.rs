@@ -27,6 +27,7 @@
 //!   refresh grant can be exercised; developer tokens never expire.
 //! - Upload sessions live in memory even with `data_dir` (a restart loses open sessions, as
 //!   an expired session would on Box: 404).
+use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -94,6 +95,20 @@ pub struct EmulatorConfig {
     pub folder_race: bool,
     /// Serve HTTPS with this configuration instead of plain HTTP (see [`tls`]).
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Managed users (`As-User` ids) with less than Editor access to the whole tree; every other
+    /// user, and the token's own user, may read and write everywhere.
+    pub access: Vec<(String, UserAccess)>,
+}
+
+/// What a managed user may do in the tree (a minimal model of Box collaborations).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserAccess {
+    /// Not a collaborator: Box answers 404 `not_found` for every item (it does not reveal that
+    /// the item exists).
+    None,
+    /// Viewer: reads succeed, `permissions.can_upload` is false, and writes get 403
+    /// `access_denied_insufficient_permissions`.
+    Viewer,
 }
 
 impl Default for EmulatorConfig {
@@ -120,6 +135,7 @@ impl Default for EmulatorConfig {
             parts_mismatch: s.parts_mismatch,
             folder_race: s.folder_race,
             tls: None,
+            access: Vec::new(),
         }
     }
 }
@@ -186,6 +202,16 @@ pub(crate) struct Shared {
     pub next_request: AtomicU64,
     /// Serve TLS with this configuration.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Managed users with less than Editor access.
+    pub access: HashMap<String, UserAccess>,
+}
+
+impl Shared {
+    /// The access of the request's `As-User` (`None`: full access).
+    pub(crate) fn access_of(&self, headers: &axum::http::HeaderMap) -> Option<UserAccess> {
+        let user = headers.get("as-user")?.to_str().ok()?;
+        self.access.get(user).copied()
+    }
 }
 
 impl Shared {
@@ -204,6 +230,7 @@ impl Shared {
             folder_race: routes::folders::RaceTable::default(),
             next_request: AtomicU64::new(1),
             tls: config.tls.clone(),
+            access: config.access.iter().cloned().collect(),
         })
     }
 

@@ -78,7 +78,6 @@ pub fn run(mut config: MigrateConfig, cancel: Cancel) -> Result<Summary, Migrate
     config.client.on_retry = Some(RetryHook::new(move |status| {
         let _ = retries.send(Event::Retried { status });
     }));
-    let users = config.client.as_users.clone();
     let client = BoxClient::new(config.client).map_err(|e| MigrateError::Client(Box::new(e)))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -134,7 +133,7 @@ pub fn run(mut config: MigrateConfig, cancel: Cancel) -> Result<Summary, Migrate
         shard: config.shard,
         ..ScanOptions::new(&config.src)
     };
-    let planner = Planner::new(&config.src, reader, config.chunked_threshold, users);
+    let planner = Planner::new(&config.src, reader, config.chunked_threshold);
     let manifest = paths.manifest.clone();
     let scan_events = ev_tx;
     let scan_cancel = cancel.clone();

@@ -60,4 +60,6 @@ pub struct SessionRecord {
     pub size: u64,
     /// SHA-1 of the file content the session carries.
     pub sha1: String,
+    /// The `As-User` that opened it ("" for the service account): only it may resume it.
+    pub as_user: String,
 }

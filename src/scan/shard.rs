@@ -1,16 +1,22 @@
 //! `--shard K/N`: a deterministic partition of a tree among N independent processes (one host
 //! or many, e.g. a Kubernetes Indexed Job) that share nothing but the Box destination.
 //!
-//! A row belongs to a shard by a stable hash of its *folder*: a file by its parent directory,
-//! a directory by its own path. So one folder's files, and the folder's own row, always land in
-//! the same shard: each shard lists, creates and fills its own folders, and the only folders two
-//! shards both touch are shared ancestors, which Box resolves (409 `item_name_in_use` → the
-//! existing folder's id). Every row of the manifest is in exactly one shard, so the shards'
-//! reports merge into one row per path.
+//! A row belongs to a shard by a stable hash of its own relative path, files and directories
+//! alike (issue 14 item 2). Sharding by folder, as before, split a tree of 8 large folders into
+//! 4 very uneven shards, and 64 shards over 8 folders would leave most of them empty; by file,
+//! every shard gets about 1/N of the files whatever the tree's shape, which is what lets
+//! Kubernetes balance many small shards over a few pods. The price: a folder's files are spread
+//! over the shards, so each shard resolves (and lists) the folders its files sit in. Folder
+//! creation is idempotent — two shards creating one folder meet Box's 409
+//! `item_name_in_use` and reuse the existing id, and `settle_folder_twins` converges on one
+//! folder if both creations succeeded — so no folder or file is made twice. Every row of the
+//! manifest is in exactly one shard, so the shards' reports merge into one row per path.
 //!
-//! The hash is the first 8 bytes of the SHA-1 of the folder path's UTF-8 bytes, big-endian,
-//! modulo N. It never changes between versions or machines (a test pins it): shards of one
-//! migration may run different boxlift builds, and a re-run must find its own journal's files.
+//! The hash is the first 8 bytes of the SHA-1 of the path's UTF-8 bytes, big-endian, modulo N.
+//! It never changes between machines (a test pins it): shards of one migration must run the same
+//! partition. Journals of a by-folder run (boxlift before issue 14) are still honoured file by
+//! file: a file another shard finished meets Box's listing with the same SHA-1 and is reported
+//! `skipped_exists`, never uploaded twice.
 use std::fmt;
 use std::str::FromStr;
 
@@ -66,29 +72,23 @@ impl fmt::Display for Shard {
 }
 
 impl Shard {
-    /// The shard that owns the folder at `folder` ('/'-separated, relative; "" is the root).
-    pub fn of_folder(folder: &str, count: u32) -> u32 {
-        let digest = Sha1::digest(folder.as_bytes());
+    /// The shard that owns the row at `path` ('/'-separated, relative).
+    pub fn of_path(path: &str, count: u32) -> u32 {
+        let digest = Sha1::digest(path.as_bytes());
         let mut head = [0u8; 8];
         head.copy_from_slice(&digest[..8]);
         (u64::from_be_bytes(head) % u64::from(count.max(1))) as u32
     }
 
-    /// Whether this shard owns the manifest row at `path` (a directory's row goes with its own
-    /// contents, a file's with its siblings).
-    pub fn owns(&self, path: &str, is_dir: bool) -> bool {
-        if self.count <= 1 {
-            return true;
-        }
-        let folder = if is_dir {
-            path
-        } else {
-            path.rsplit_once('/').map_or("", |(parent, _)| parent)
-        };
-        Shard::of_folder(folder, self.count) == self.index
+    /// Whether this shard owns the manifest row at `path` (file or directory: by its own path).
+    pub fn owns(&self, path: &str, _is_dir: bool) -> bool {
+        self.count <= 1 || Shard::of_path(path, self.count) == self.index
     }
 
-    /// The share of each rate limit this shard may use by default: 1/N.
+    /// The share of each rate limit this shard takes when `--rate-share` is not given: 1/N,
+    /// safe when all N shards run at once. With fewer at once (an Indexed Job's
+    /// `parallelism` below its `completions`) give `--rate-share` that number instead, or the
+    /// running shards leave most of the budget unused.
     pub fn default_rate_share(&self) -> u32 {
         self.count
     }
@@ -121,41 +121,39 @@ mod tests {
     fn the_hash_is_pinned() {
         let got: Vec<u32> = ["", "a", "docs", "docs/2024", "d001/s07"]
             .iter()
-            .map(|f| Shard::of_folder(f, 1000))
+            .map(|f| Shard::of_path(f, 1000))
             .collect();
         // First 8 bytes of SHA-1("") = da39a3ee5e6b4b0d = 15724779818122431245; % 1000 = 245.
         assert_eq!(got, vec![245, 108, 477, 349, 230]);
     }
 
+    /// 8 folders of 250 files over 64 shards: by file, every shard gets a fair share (by folder,
+    /// 56 of them would be empty), and every row has exactly one owner.
     #[test]
-    fn a_folder_and_its_files_share_a_shard_and_every_row_has_one_owner() {
-        let n = 4;
+    fn files_spread_evenly_over_many_shards_and_every_row_has_one_owner() {
+        let n = 64;
         let shards: Vec<Shard> = (0..n).map(|index| Shard { index, count: n }).collect();
         let mut per_shard = vec![0usize; n as usize];
-        for d in 0..300 {
-            let dir = format!("top{}/d{d:03}", d % 7);
-            let owners: Vec<u32> = shards
-                .iter()
-                .filter(|s| s.owns(&dir, true))
-                .map(|s| s.index)
-                .collect();
-            assert_eq!(owners.len(), 1, "{dir}");
-            for f in 0..5 {
-                let file = format!("{dir}/f{f}.txt");
-                let file_owners: Vec<u32> = shards
+        for d in 0..8 {
+            let dir = format!("d{d}");
+            assert_eq!(shards.iter().filter(|s| s.owns(&dir, true)).count(), 1);
+            for f in 0..250 {
+                let file = format!("{dir}/f{f:03}.txt");
+                let owners: Vec<u32> = shards
                     .iter()
                     .filter(|s| s.owns(&file, false))
                     .map(|s| s.index)
                     .collect();
-                assert_eq!(file_owners, owners, "{file}");
+                assert_eq!(owners.len(), 1, "{file}");
+                per_shard[owners[0] as usize] += 1;
             }
-            per_shard[owners[0] as usize] += 1;
         }
-        // 300 folders over 4 shards: none is starved (expected 75 each).
-        assert!(per_shard.iter().all(|&c| c > 40), "{per_shard:?}");
-        // Top-level files belong with the root folder "".
-        let root = Shard::of_folder("", n);
-        assert!(shards[root as usize].owns("README.txt", false));
+        // 2,000 files, 31.25 expected per shard.
+        let (min, max) = (
+            *per_shard.iter().min().unwrap(),
+            *per_shard.iter().max().unwrap(),
+        );
+        assert!(min >= 15 && max <= 50, "{per_shard:?}");
     }
 
     #[test]

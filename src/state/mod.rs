@@ -65,8 +65,20 @@ CREATE TABLE IF NOT EXISTS files(
     box_sha1 TEXT NOT NULL, as_user TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS folders(path TEXT PRIMARY KEY, box_folder_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions(
-    path TEXT PRIMARY KEY, session_id TEXT NOT NULL, size INTEGER NOT NULL, sha1 TEXT NOT NULL);
+    path TEXT PRIMARY KEY, session_id TEXT NOT NULL, size INTEGER NOT NULL, sha1 TEXT NOT NULL,
+    as_user TEXT NOT NULL DEFAULT '');
 ";
+
+/// Whether the journal's `sessions` table records the session's `As-User` (journals written
+/// before issue 14 do not; the writer adds the column, a read-only reader reads "").
+fn sessions_have_as_user(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT count(*) FROM pragma_table_info('sessions') WHERE name='as_user'",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
+}
 
 /// A file an earlier run finished.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,6 +128,10 @@ fn open(dir: &Path, read_only: bool) -> Result<(Connection, PathBuf), StateError
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(sql_err(&path))?;
         conn.execute_batch(SCHEMA).map_err(sql_err(&path))?;
+        if !sessions_have_as_user(&conn).map_err(sql_err(&path))? {
+            conn.execute_batch("ALTER TABLE sessions ADD COLUMN as_user TEXT NOT NULL DEFAULT ''")
+                .map_err(sql_err(&path))?;
+        }
     }
     Ok((conn, path))
 }
@@ -197,7 +213,12 @@ pub fn open_reader(dir: &Path, dest: &str) -> Result<Option<StateReader>, StateE
             requested: dest.to_string(),
         });
     }
-    Ok(Some(StateReader { conn, path }))
+    let session_owner = sessions_have_as_user(&conn).map_err(sql_err(&path))?;
+    Ok(Some(StateReader {
+        conn,
+        path,
+        session_owner,
+    }))
 }
 
 /// Lookups for the planner (one connection, owned by the planning thread).
@@ -205,6 +226,8 @@ pub fn open_reader(dir: &Path, dest: &str) -> Result<Option<StateReader>, StateE
 pub struct StateReader {
     conn: Connection,
     path: PathBuf,
+    /// The `sessions` table has the `as_user` column.
+    session_owner: bool,
 }
 
 impl StateReader {
@@ -243,7 +266,11 @@ impl StateReader {
     /// The open upload session recorded for `path`.
     pub fn session(&self, path: &str) -> Result<Option<SessionRecord>, StateError> {
         self.conn
-            .prepare_cached("SELECT session_id, size, sha1 FROM sessions WHERE path=?1")
+            .prepare_cached(if self.session_owner {
+                "SELECT session_id, size, sha1, as_user FROM sessions WHERE path=?1"
+            } else {
+                "SELECT session_id, size, sha1, '' FROM sessions WHERE path=?1"
+            })
             .and_then(|mut st| {
                 st.query_row(params![path], |r| {
                     Ok(SessionRecord {
@@ -251,6 +278,7 @@ impl StateReader {
                         session_id: r.get(0)?,
                         size: r.get::<_, i64>(1)? as u64,
                         sha1: r.get(2)?,
+                        as_user: r.get(3)?,
                     })
                 })
                 .optional()
@@ -279,10 +307,10 @@ impl StateWriter {
                 self.begin()?;
                 self.conn
                     .prepare_cached(
-                        "INSERT OR REPLACE INTO sessions(path, session_id, size, sha1) VALUES(?1,?2,?3,?4)",
+                        "INSERT OR REPLACE INTO sessions(path, session_id, size, sha1, as_user) VALUES(?1,?2,?3,?4,?5)",
                     )
                     .and_then(|mut st| {
-                        st.execute(params![s.path, s.session_id, s.size as i64, s.sha1])
+                        st.execute(params![s.path, s.session_id, s.size as i64, s.sha1, s.as_user])
                     })
                     .map_err(sql_err(&self.path))?;
                 true
@@ -414,6 +442,7 @@ mod tests {
             session_id: "S1".into(),
             size: 99,
             sha1: "ab".into(),
+            as_user: "7".into(),
         };
         w.apply(&Event::SessionOpened(rec.clone())).unwrap();
         // The session is committed at once: a reader sees it while the writer lives.

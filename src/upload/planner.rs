@@ -17,25 +17,16 @@ pub struct Planner {
     state: Option<StateReader>,
     /// Files above this many bytes use an upload session.
     chunk_cutoff: u64,
-    users: Vec<String>,
-    next_user: usize,
     last_folder: Option<(String, Option<String>)>,
 }
 
 impl Planner {
     /// A planner for the tree at `root`.
-    pub fn new(
-        root: &Path,
-        state: Option<StateReader>,
-        chunk_cutoff: u64,
-        users: Vec<String>,
-    ) -> Self {
+    pub fn new(root: &Path, state: Option<StateReader>, chunk_cutoff: u64) -> Self {
         Planner {
             root: root.to_path_buf(),
             state,
             chunk_cutoff,
-            users,
-            next_user: 0,
             last_folder: None,
         }
     }
@@ -93,25 +84,24 @@ impl Planner {
         }
         // A journalled session resumes if it carries this very content; otherwise the file
         // changed since it was opened, and the task aborts it (issue 11, item 3).
-        let (resume_session, stale_session) = match &self.state {
+        // Either way the session belongs to the identity that opened it: the file is sent as
+        // that user (resume and abort need the owner); any other file takes whichever identity
+        // is least busy when it starts (`BoxClient::lease`, issue 14 item 1).
+        let (resume_session, stale_session, as_user) = match &self.state {
             Some(s) => match s.session(&r.path)? {
-                Some(s) if s.size == r.size && s.sha1 == r.sha1 => (Some(s.session_id), None),
-                Some(s) => (None, Some(s.session_id)),
-                None => (None, None),
+                Some(s) if s.size == r.size && s.sha1 == r.sha1 => {
+                    (Some(s.session_id), None, owner(s.as_user))
+                }
+                Some(s) => (None, Some(s.session_id), owner(s.as_user)),
+                None => (None, None, None),
             },
-            None => (None, None),
+            None => (None, None, None),
         };
         let parent = r.path.rsplit_once('/').map_or("", |(p, _)| p).to_string();
         let folder_hint = if parent.is_empty() {
             None
         } else {
             self.folder_of(&parent)?
-        };
-        let as_user = if self.users.is_empty() {
-            None
-        } else {
-            self.next_user = (self.next_user + 1) % self.users.len();
-            Some(self.users[self.next_user].clone())
         };
         let abs = r
             .path
@@ -137,6 +127,11 @@ impl Planner {
     }
 }
 
+/// The journal's "" is the service account (no `As-User`).
+fn owner(as_user: String) -> Option<String> {
+    (!as_user.is_empty()).then_some(as_user)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,6 +151,44 @@ mod tests {
         }
     }
 
+    /// A journalled session belongs to the user that opened it: the file (resumed, or with a
+    /// stale session to abort) is sent as that user; other files pick an identity later.
+    #[test]
+    fn a_journalled_session_keeps_its_owner() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = open_writer(dir.path(), "0").unwrap();
+        for (path, user) in [("big.bin", "13"), ("old.bin", "12"), ("sa.bin", "")] {
+            w.apply(&Event::SessionOpened(crate::model::SessionRecord {
+                path: path.into(),
+                session_id: format!("S-{path}"),
+                size: 500,
+                sha1: "aaa".into(),
+                as_user: user.into(),
+            }))
+            .unwrap();
+        }
+        w.commit().unwrap();
+        let r = crate::state::open_reader(dir.path(), "0").unwrap();
+        let mut p = Planner::new(Path::new("/src"), r, 100);
+        let task = |p: &mut Planner, path: &str, sha1: &str| match p
+            .plan(row(path, 500, sha1, "ok"))
+            .unwrap()
+        {
+            Work::File(t) => t,
+            other => panic!("{other:?}"),
+        };
+        let t = task(&mut p, "big.bin", "aaa");
+        assert_eq!(t.resume_session.as_deref(), Some("S-big.bin"));
+        assert_eq!(t.as_user.as_deref(), Some("13"));
+        let t = task(&mut p, "old.bin", "changed");
+        assert_eq!(t.stale_session.as_deref(), Some("S-old.bin"));
+        assert_eq!(t.as_user.as_deref(), Some("12"));
+        // Opened as the service account: no As-User, and no fixed identity either.
+        let t = task(&mut p, "sa.bin", "aaa");
+        assert_eq!(t.resume_session.as_deref(), Some("S-sa.bin"));
+        assert_eq!(t.as_user, None);
+    }
+
     #[test]
     fn done_files_are_skipped_changed_ones_carry_their_prior() {
         let dir = tempfile::tempdir().unwrap();
@@ -170,7 +203,7 @@ mod tests {
         .unwrap();
         w.commit().unwrap();
         let r = crate::state::open_reader(dir.path(), "0").unwrap();
-        let mut p = Planner::new(Path::new("/src"), r, 100, vec![]);
+        let mut p = Planner::new(Path::new("/src"), r, 100);
         match p.plan(row("d/a.txt", 3, "aaa", "ok")).unwrap() {
             Work::Done(r) => {
                 assert_eq!(r.action(), Action::SkippedDone);
@@ -188,7 +221,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         match p.plan(row("big", 101, "ccc", "ok")).unwrap() {
-            Work::File(t) => assert!(t.chunked && t.prior.is_none()),
+            Work::File(t) => assert!(t.chunked && t.prior.is_none() && t.as_user.is_none()),
             other => panic!("{other:?}"),
         }
         match p

@@ -85,12 +85,16 @@ pub(super) async fn send(
     }
     let ev = ctx.events.clone();
     let (path, size, sha1) = (t.path.clone(), t.size, t.sha1.clone());
+    // The session belongs to the identity that opens it: the journal keeps which, so a re-run
+    // resumes (or aborts) it as the same user.
+    let as_user = client.acting_as().unwrap_or_default().to_string();
     let on_session = Arc::new(move |s: &UploadSession| {
         let _ = ev.send(Event::SessionOpened(SessionRecord {
             path: path.clone(),
             session_id: s.id.clone(),
             size,
             sha1: sha1.clone(),
+            as_user: as_user.clone(),
         }));
     });
     let (ev, counted) = (ctx.events.clone(), t.parts_done.clone());

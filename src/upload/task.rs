@@ -56,7 +56,9 @@ pub struct FileTask {
     pub stale_session: Option<String>,
     /// The parent directory's Box folder id, if the journal knows it.
     pub folder_hint: Option<String>,
-    /// The managed user to act as, if any.
+    /// The managed user this file must be uploaded as: the owner of the journalled session it
+    /// resumes (a session belongs to the user that opened it). `None`: the least busy
+    /// identity when the file starts ([`BoxClient::lease`]).
     pub as_user: Option<String>,
     /// Bytes of confirmed parts, already counted by progress (chunked files).
     pub parts_done: Arc<std::sync::atomic::AtomicU64>,
@@ -264,11 +266,15 @@ pub fn free_name(listing: Option<&Listing>, name: &str) -> String {
 pub async fn run_file(ctx: &Ctx, t: &FileTask) -> ReportRow {
     let started = Instant::now();
     let mut row = ReportRow::new(&t.path, Kind::File, t.size, &t.sha1);
-    row.as_user = t.as_user.clone().unwrap_or_default();
+    // The identity is chosen now, when the file starts, and kept for all its requests.
+    let lease = ctx.client.lease(t.as_user.as_deref());
+    let client = lease.client();
+    let as_user = client.acting_as().unwrap_or_default().to_string();
+    row.as_user = as_user.clone();
     let mut res = if ctx.opts.dry_run {
         dry_file(ctx, t, &mut row).await
     } else {
-        upload_file(ctx, t, &mut row).await
+        upload_file(ctx, client, t, &mut row).await
     };
     // The journal's folder or file id is gone from Box (deleted since the last run): forget
     // what the journal said and take the path from the top once.
@@ -285,8 +291,8 @@ pub async fn run_file(ctx: &Ctx, t: &FileTask) -> ReportRow {
             ..t.clone()
         };
         row = ReportRow::new(&t.path, Kind::File, t.size, &t.sha1);
-        row.as_user = t.as_user.clone().unwrap_or_default();
-        res = upload_file(ctx, &fresh, &mut row).await;
+        row.as_user = as_user;
+        res = upload_file(ctx, client, &fresh, &mut row).await;
     }
     if let Err(e) = res {
         fill_error(&mut row, &e);
@@ -404,19 +410,20 @@ fn name_in_use(e: &Existing) -> TaskError {
     }
 }
 
-async fn upload_file(ctx: &Ctx, t: &FileTask, row: &mut ReportRow) -> Result<(), TaskError> {
+async fn upload_file(
+    ctx: &Ctx,
+    client: &BoxClient,
+    t: &FileTask,
+    row: &mut ReportRow,
+) -> Result<(), TaskError> {
     let (parent, name) = split(&t.path);
     if let Some(id) = &t.folder_hint {
         ctx.folders.seed(parent, id);
     }
     let (folder_id, _) = ctx.folders.ensure(parent).await?;
     row.box_folder_id = folder_id.clone();
-    let client = match &t.as_user {
-        Some(u) => ctx.client.as_user(u),
-        None => ctx.client.clone(),
-    };
     if let Some(id) = &t.stale_session {
-        abort_stale(&client, &t.path, id).await;
+        abort_stale(client, &t.path, id).await;
     }
     // What Box holds at this name. A file an earlier run uploaded (the journal's record, in
     // this run's folder): one `GET /files/{id}` for what Box holds now, since someone may have
@@ -497,7 +504,7 @@ async fn upload_file(ctx: &Ctx, t: &FileTask, row: &mut ReportRow) -> Result<(),
                 dedup_upload(
                     ctx,
                     d,
-                    &client,
+                    client,
                     t,
                     target.clone(),
                     parent_id,
@@ -507,7 +514,7 @@ async fn upload_file(ctx: &Ctx, t: &FileTask, row: &mut ReportRow) -> Result<(),
                 )
                 .await
             }
-            _ => send(ctx, &client, t, target)
+            _ => send(ctx, client, t, target)
                 .await
                 .map(|u| fill_uploaded(row, &u, action)),
         };

@@ -83,14 +83,36 @@ fn page(
     (entries, total)
 }
 
-/// `GET /2.0/folders/{id}`.
+/// `GET /2.0/folders/{id}`. With `fields=permissions`, what the caller may do there (Box's
+/// `Folder--Full.permissions`; only `can_upload` and its read-side siblings are modelled).
 pub(crate) async fn get_folder(
     State(app): State<Arc<Shared>>,
     Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: axum::http::HeaderMap,
 ) -> ApiResult<Response> {
     let id = parse_id(&id)?;
     let tree = app.store.lock();
-    folder_reply(&tree, id, StatusCode::OK)
+    let wants_permissions = q
+        .get("fields")
+        .is_some_and(|f| f.split(',').any(|f| f.trim() == "permissions"));
+    if !wants_permissions {
+        return folder_reply(&tree, id, StatusCode::OK);
+    }
+    let item = tree.folder(id)?;
+    let mut folder = folder_json(&tree, &item);
+    // The layer already answered 404 for a user who is not a collaborator.
+    let write = app.access_of(&headers).is_none();
+    folder.permissions = Some(model::FolderPermissions {
+        can_upload: write,
+        can_download: true,
+        can_delete: write,
+        can_rename: write,
+        can_share: write,
+        can_invite_collaborator: write,
+        can_set_share_access: write,
+    });
+    Ok((StatusCode::OK, axum::Json(folder)).into_response())
 }
 
 fn query_u64(q: &HashMap<String, String>, key: &str, default: u64) -> ApiResult<u64> {

@@ -213,6 +213,7 @@ pub(crate) fn folder_json(tree: &Tree, item: &Item) -> model::Folder {
         modified_at: (!is_root).then(|| item.modified_at.clone()),
         item_status: Some("active".into()),
         item_collection: None,
+        permissions: None,
     }
 }
 
