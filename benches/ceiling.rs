@@ -21,7 +21,6 @@
 //! `CEILING_FILES=400 CEILING_PROBE_FILES=600 CEILING_BIG_FILES=0 cargo bench --bench ceiling`.
 use std::collections::HashMap;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,17 +28,13 @@ use std::time::{Duration, Instant};
 
 use boxlift::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 
+mod common;
+use common::env_u64;
+
 /// Box's documented limits, per second.
 const BOX_CALLS: f64 = 1000.0 / 60.0;
 const BOX_UPLOADS: f64 = 240.0 / 60.0;
 const IDENTITIES: &str = "11,12,13,14";
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn emulator(calls: f64, uploads: Option<f64>) -> EmulatorHandle {
     Emulator::start(EmulatorConfig {
@@ -188,29 +183,6 @@ fn small_tree(root: &Path, files: u64, folders: u64) {
     }
 }
 
-fn big_tree(root: &Path, files: u64, size: u64) {
-    fs::create_dir_all(root).unwrap();
-    let mut chunk = vec![0u8; 1 << 20];
-    for i in 0..files {
-        let mut f =
-            std::io::BufWriter::new(fs::File::create(root.join(format!("big{i}.bin"))).unwrap());
-        let mut s = 0x9e37_79b9_7f4a_7c15u64 ^ i;
-        let mut left = size;
-        while left > 0 {
-            for c in chunk.chunks_mut(8) {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                c.copy_from_slice(&s.to_le_bytes()[..c.len()]);
-            }
-            let n = left.min(chunk.len() as u64) as usize;
-            f.write_all(&chunk[..n]).unwrap();
-            left -= n as u64;
-        }
-        f.flush().unwrap();
-    }
-}
-
 fn pct(a: u64, b: u64) -> f64 {
     100.0 * a as f64 / (b.max(1)) as f64
 }
@@ -321,7 +293,7 @@ fn main() {
     // Big files with --pace probe against the same limit: can this machine move the parts?
     if big_files > 0 {
         let big = tmp.path().join("big");
-        big_tree(&big, big_files, big_mb << 20);
+        common::big_files(&big, big_files, big_mb << 20);
         let emu = emulator(limit, None);
         let job = vec!["--pace".to_string(), "probe".into()];
         let (secs, rss, samples) = run_sampled(&emu, &big, &tmp.path().join("big-probe"), job);
