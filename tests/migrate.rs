@@ -21,6 +21,9 @@ use boxlift::upload::{Limits, OnConflict};
 use crate::common::boxlift_bin;
 use crate::common::tree::Tree;
 
+mod flags;
+mod repair;
+
 /// The three big files (chunked: over the 50,000,000-byte cut-off).
 const BIG: [(&str, u64); 3] = [
     ("media/big-a.bin", 51_000_000),
@@ -643,6 +646,12 @@ fn migrate_config(emu: &EmulatorHandle, src: &Path, work: &Path, files: usize) -
         chunked_threshold: 50_000_000,
         dedup: false,
         exclude: Vec::new(),
+        include: Vec::new(),
+        files_from: None,
+        min_age: None,
+        max_file_size: None,
+        max_duration: None,
+        repair: Vec::new(),
         shard: None,
         client,
         progress: ShowProgress::None,
