@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use boxlift::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 
-use super::{boxlift, migrate_cmd, report, run};
+use super::{boxlift, get_file, migrate_cmd, report, run};
 use crate::common::tree::Tree;
 
 /// The files in Box, by path.
@@ -279,19 +279,4 @@ fn content_created_at_is_the_local_birth_time_where_there_is_one() {
         Err(_) => assert!(f["content_created_at"].is_string(), "{f}"),
     }
     assert!(f["content_modified_at"].is_string(), "{f}");
-}
-
-fn get_file(emu: &EmulatorHandle, id: &str) -> serde_json::Value {
-    let url = format!("{}/files/{id}", emu.api_url());
-    tokio::runtime::Runtime::new().unwrap().block_on(async {
-        reqwest::Client::new()
-            .get(url)
-            .bearer_auth("dev-token")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    })
 }

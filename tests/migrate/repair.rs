@@ -2,11 +2,9 @@
 //! or different in Box: a deleted file comes back as a new file, a file whose content was
 //! replaced in Box gets ours back as a new version (never a duplicate), nothing else is sent,
 //! and `verify` passes afterwards.
-use std::path::Path;
-
 use boxlift::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 
-use super::{actions, boxlift, migrate_cmd, report, run};
+use super::{actions, migrate_cmd, report, run, verify_with};
 use crate::common::tree::Tree;
 
 /// `DELETE /files/{id}` or `POST /files/{id}/content` straight to the emulator, behind
@@ -50,24 +48,6 @@ fn damage(emu: &EmulatorHandle, delete: &str, replace: &str) {
     });
 }
 
-fn verify_to(emu: &EmulatorHandle, work: &Path, csv: &Path) -> std::process::Output {
-    let m = work.join("report.state/manifest.csv");
-    boxlift(
-        emu,
-        &[
-            "verify",
-            "--manifest",
-            m.to_str().unwrap(),
-            "--dest",
-            "0",
-            "--report",
-            csv.to_str().unwrap(),
-        ],
-    )
-    .output()
-    .unwrap()
-}
-
 #[test]
 fn repair_resends_exactly_what_verify_found_missing_or_changed() {
     let emu = Emulator::start(EmulatorConfig::default()).unwrap();
@@ -83,7 +63,7 @@ fn repair_resends_exactly_what_verify_found_missing_or_changed() {
     damage(&emu, "d1/f5.txt", "d2/f6.txt");
 
     let v1 = work.path().join("verify/before.csv");
-    let out = verify_to(&emu, work.path(), &v1);
+    let out = verify_with(&emu, work.path(), &["--report", v1.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let text = std::fs::read_to_string(&v1).unwrap();
     assert!(text.contains("d1/f5.txt,missing"), "{text}");
@@ -137,7 +117,7 @@ fn repair_resends_exactly_what_verify_found_missing_or_changed() {
     assert_eq!(e.versions, 3);
 
     let v2 = work.path().join("verify/after.csv");
-    let out = verify_to(&emu, work.path(), &v2);
+    let out = verify_with(&emu, work.path(), &["--report", v2.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     // The repair is recorded: a plain re-run sends nothing again.
     run(migrate_cmd(&emu, t.root(), work.path(), &[]));
