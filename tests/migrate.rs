@@ -18,6 +18,8 @@ use boxlift::progress::ShowProgress;
 use boxlift::report::{ReportRow, read_report};
 use boxlift::upload::{Limits, OnConflict};
 
+mod resume;
+
 use crate::common::boxlift_bin;
 use crate::common::tree::Tree;
 

@@ -30,12 +30,14 @@ pub mod retry;
 pub mod secret;
 pub mod tls;
 mod upload_session;
+mod users;
 
 pub use auth::{AuthConfig, JwtAppConfig};
 pub use config::{ClientConfig, DEFAULT_API_CALLS_PER_MINUTE, DEFAULT_UPLOADS_PER_MINUTE};
 pub use error::{ApiError, ConfigError, ErrorKind};
 pub use files::{UploadSource, UploadTarget, Uploaded};
-pub use model::{File, Folder, Item, UploadPart, UploadSession};
+pub use model::{File, Folder, Item, UploadPart, UploadSession, User};
+pub use users::UNLIMITED_SPACE;
 pub use retry::RetryPolicy;
 pub use secret::Secret;
 pub use upload_session::ChunkedOptions;

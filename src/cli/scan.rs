@@ -44,6 +44,8 @@ impl ScanArgs {
             follow_symlinks: self.follow_symlinks,
             exclude: self.exclude.clone(),
             previous: self.previous.clone(),
+            resume: None,
+            known: None,
             max_file_size: self.max_file_size,
             progress,
             shard: None,

@@ -50,5 +50,9 @@ pub fn run(args: AuditArgs, _global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             summary.compared
         )
     );
+    if let Some(space) = &summary.space {
+        let e = &summary.estimate;
+        print!("{}", space.render(e.direct_bytes + e.chunked_bytes));
+    }
     Ok(ExitCode::Success)
 }

@@ -20,17 +20,19 @@ mod config;
 mod error;
 mod feed;
 mod sink;
+mod space;
 
 pub use self::config::{MigrateConfig, Observer, Paths};
-pub use self::error::{LocalError, MigrateError};
+pub use self::error::{LocalError, LocalWriteError, MigrateError};
 use crate::box_api::{BoxClient, ClientStats, RetryHook};
 use crate::exit::ExitCode;
 pub use crate::model::Cancel;
-use crate::model::Event;
+use crate::model::{Event, Halt};
 use crate::plan::kind::check_threshold;
 use crate::progress::Progress;
 use crate::report::ReportWriter;
 use crate::scan::ScanOptions;
+use crate::scan::quick::Known;
 use crate::state::{open_reader, open_writer};
 use crate::upload::folders::Folders;
 use crate::upload::{Ctx, Dedup, Planner, TaskOptions, Work, execute};
@@ -51,6 +53,32 @@ pub struct Summary {
     pub interrupted: bool,
     /// The report CSV.
     pub report: PathBuf,
+    /// How the scan came by each file's SHA-1.
+    pub scan: ScanCounts,
+}
+
+/// How the scan came by each file's SHA-1: read and hashed, reused from an earlier manifest
+/// (complete, or an interrupted run's partial one), or trusted from the state journal (same
+/// size and mtime as when it was finished: stat'ed, never opened).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScanCounts {
+    /// Files opened and hashed.
+    pub hashed: u64,
+    /// Files whose SHA-1 came from an earlier manifest.
+    pub reused: u64,
+    /// Files whose SHA-1 came from the state journal.
+    pub known: u64,
+}
+
+impl ScanCounts {
+    fn of(p: &crate::scan::Progress) -> Self {
+        use std::sync::atomic::Ordering::Relaxed;
+        ScanCounts {
+            hashed: p.hashed.load(Relaxed),
+            reused: p.reused.load(Relaxed),
+            known: p.known.load(Relaxed),
+        }
+    }
 }
 
 impl Summary {
@@ -98,6 +126,23 @@ pub fn run(mut config: MigrateConfig, cancel: Cancel) -> Result<Summary, Migrate
         Some(open_writer(&paths.state, &config.dest).map_err(MigrateError::State)?)
     };
     let reader = open_reader(&paths.state, &config.dest).map_err(MigrateError::State)?;
+    // A second reader for the walk thread: finished files it trusts without reading them.
+    let known = open_reader(&paths.state, &config.dest)
+        .map_err(MigrateError::State)?
+        .map(Known::new);
+    let scan_progress = Arc::new(crate::scan::Progress::default());
+    let scan_opts = ScanOptions {
+        exclude: config.exclude.clone(),
+        previous: paths.manifest.is_file().then(|| paths.manifest.clone()),
+        shard: config.shard,
+        known,
+        progress: Some(scan_progress.clone()),
+        ..ScanOptions::new(&config.src)
+    };
+    let space = space::check(&rt, &client, &scan_opts)?;
+    if let Some(free) = space.free {
+        tracing::info!(free, to_send = space.to_send, "the Box account has room for this run");
+    }
     let report = ReportWriter::create(&paths.report).map_err(MigrateError::Report)?;
     let progress = Progress::start(config.progress, config.status_interval, config.log_format);
     let sink = sink::spawn(
@@ -108,6 +153,7 @@ pub fn run(mut config: MigrateConfig, cancel: Cancel) -> Result<Summary, Migrate
             progress,
             extra: config.observer.take(),
         },
+        cancel.clone(),
     );
 
     let ctx = Arc::new(Ctx {
@@ -128,12 +174,6 @@ pub fn run(mut config: MigrateConfig, cancel: Cancel) -> Result<Summary, Migrate
         dedup: config.dedup.then(Dedup::default),
     });
     let (work_tx, work_rx) = mpsc::channel::<Work>(WORK_QUEUE);
-    let scan_opts = ScanOptions {
-        exclude: config.exclude.clone(),
-        previous: paths.manifest.is_file().then(|| paths.manifest.clone()),
-        shard: config.shard,
-        ..ScanOptions::new(&config.src)
-    };
     let planner = Planner::new(&config.src, reader, config.chunked_threshold, users);
     let manifest = paths.manifest.clone();
     let scan_events = ev_tx;
@@ -159,6 +199,12 @@ pub fn run(mut config: MigrateConfig, cancel: Cancel) -> Result<Summary, Migrate
     drop(rt);
     let (rows, written) = sink.join().map_err(|_| MigrateError::Panicked("report"))?;
     written?;
+    if let Some(Halt::Quota { path, message }) = cancel.halted() {
+        return Err(MigrateError::QuotaExceeded {
+            path: path.clone(),
+            message: message.clone(),
+        });
+    }
     let interrupted = cancel.is_cancelled();
     if !interrupted {
         scanned?;
@@ -169,5 +215,6 @@ pub fn run(mut config: MigrateConfig, cancel: Cancel) -> Result<Summary, Migrate
         elapsed: started.elapsed(),
         interrupted,
         report: paths.report,
+        scan: ScanCounts::of(&scan_progress),
     })
 }
