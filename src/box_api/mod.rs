@@ -37,10 +37,10 @@ pub use config::{ClientConfig, DEFAULT_API_CALLS_PER_MINUTE, DEFAULT_UPLOADS_PER
 pub use error::{ApiError, ConfigError, ErrorKind};
 pub use files::{UploadSource, UploadTarget, Uploaded};
 pub use model::{File, Folder, Item, UploadPart, UploadSession, User};
-pub use users::UNLIMITED_SPACE;
 pub use retry::RetryPolicy;
 pub use secret::Secret;
 pub use upload_session::ChunkedOptions;
+pub use users::UNLIMITED_SPACE;
 
 use pace::Pacer;
 

@@ -38,8 +38,14 @@ impl User {
     /// Bytes the account can still store: `None` when Box gives no limit (unlimited, or the
     /// fields are missing).
     pub fn free_space(&self) -> Option<u64> {
-        let amount = self.space_amount.filter(|a| (0..UNLIMITED_SPACE).contains(a))?;
-        Some(amount.saturating_sub(self.space_used.unwrap_or(0).max(0)) as u64)
+        let amount = self
+            .space_amount
+            .filter(|a| (0..UNLIMITED_SPACE).contains(a))?;
+        Some(
+            amount
+                .saturating_sub(self.space_used.unwrap_or(0).max(0))
+                .max(0) as u64,
+        )
     }
 }
 

@@ -76,7 +76,10 @@ pub(super) fn scan_and_plan(
             let kept = out.flush().map_err(io::Error::other);
             drop(out);
             if let Err(e) = kept.and_then(|()| file.keep_partial()) {
-                tracing::warn!("cannot keep the partial manifest {}: {e}", partial.display());
+                tracing::warn!(
+                    "cannot keep the partial manifest {}: {e}",
+                    partial.display()
+                );
             }
             return Err(MigrateError::Scan {
                 root: opts.root.clone(),

@@ -141,7 +141,11 @@ pub fn run(mut config: MigrateConfig, cancel: Cancel) -> Result<Summary, Migrate
     };
     let space = space::check(&rt, &client, &scan_opts)?;
     if let Some(free) = space.free {
-        tracing::info!(free, to_send = space.to_send, "the Box account has room for this run");
+        tracing::info!(
+            free,
+            to_send = space.to_send,
+            "the Box account has room for this run"
+        );
     }
     let report = ReportWriter::create(&paths.report).map_err(MigrateError::Report)?;
     let progress = Progress::start(config.progress, config.status_interval, config.log_format);

@@ -67,15 +67,14 @@ fn drain(
         failed = Some(e);
     }
     o.progress.finish();
-    (summary, failed.map_or(Ok(()), |e| Err(MigrateError::LocalWrite(e))))
+    (
+        summary,
+        failed.map_or(Ok(()), |e| Err(MigrateError::LocalWrite(e))),
+    )
 }
 
 /// Journal the event; write the finished rows the journal has committed to the report.
-fn record(
-    o: &mut Observers,
-    ev: &Event,
-    held: &mut Vec<ReportRow>,
-) -> Result<(), LocalWriteError> {
+fn record(o: &mut Observers, ev: &Event, held: &mut Vec<ReportRow>) -> Result<(), LocalWriteError> {
     if let Some(s) = &mut o.state {
         s.apply(ev).map_err(LocalWriteError::State)?;
     }

@@ -29,7 +29,9 @@ pub(super) fn check(
     let user = match rt.block_on(client.current_user()) {
         Ok(u) => u,
         Err(e) => {
-            tracing::warn!("cannot read the account's free space (GET /users/me), not checked: {e}");
+            tracing::warn!(
+                "cannot read the account's free space (GET /users/me), not checked: {e}"
+            );
             return Ok(Space {
                 free: None,
                 to_send: 0,

@@ -275,12 +275,7 @@ impl Source {
         Ok(Source { rows, failed: None })
     }
 
-    fn reuse(
-        &mut self,
-        path: &str,
-        size: u64,
-        mtime: Option<&DateTime<Utc>>,
-    ) -> Option<String> {
+    fn reuse(&mut self, path: &str, size: u64, mtime: Option<&DateTime<Utc>>) -> Option<String> {
         if self.failed.is_some() {
             return None;
         }

@@ -251,7 +251,12 @@ impl StateReader {
     /// The SHA-1 journalled for the finished file `path`, if it was finished with exactly this
     /// size and mtime (the manifest's mtime cell): the scan then trusts it without opening
     /// the file.
-    pub fn done_sha1(&self, path: &str, size: u64, mtime: &str) -> Result<Option<String>, StateError> {
+    pub fn done_sha1(
+        &self,
+        path: &str,
+        size: u64,
+        mtime: &str,
+    ) -> Result<Option<String>, StateError> {
         self.conn
             .prepare_cached(
                 "SELECT sha1 FROM files WHERE path=?1 AND size=?2 AND mtime=?3 AND mtime<>''",

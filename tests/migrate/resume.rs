@@ -22,6 +22,15 @@ fn tree_2000(t: &Tree) {
     }
 }
 
+/// An emulator answering every request after `latency_ms`.
+fn emulator(latency_ms: u64) -> EmulatorHandle {
+    Emulator::start(EmulatorConfig {
+        latency_ms,
+        ..EmulatorConfig::default()
+    })
+    .unwrap()
+}
+
 /// Successful direct uploads the emulator answered.
 fn uploads(emu: &EmulatorHandle) -> u64 {
     emu.state().counters.uploads
@@ -38,7 +47,7 @@ fn upload_attempts(emu: &EmulatorHandle) -> u64 {
 
 #[test]
 fn a_resumed_run_opens_no_file_the_interrupted_run_finished() {
-    let emu = Emulator::start(EmulatorConfig::default()).unwrap();
+    let emu = emulator(0);
     let t = Tree::new();
     tree_2000(&t);
     let work = tempfile::tempdir().unwrap();
@@ -64,9 +73,11 @@ fn a_resumed_run_opens_no_file_the_interrupted_run_finished() {
     assert!((500..2000).contains(&done), "{done}");
     assert_eq!(uploads(&emu), done as u64);
 
-    let second =
-        boxlift::migrate::run(migrate_config(&emu, t.root(), work.path(), 4), Cancel::new())
-            .unwrap();
+    let second = boxlift::migrate::run(
+        migrate_config(&emu, t.root(), work.path(), 4),
+        Cancel::new(),
+    )
+    .unwrap();
     assert!(!second.interrupted);
     // Each of the 2,000 files got its SHA-1 one way; every finished one from the journal,
     // by a stat: none of them was opened.
@@ -89,9 +100,11 @@ fn a_resumed_run_opens_no_file_the_interrupted_run_finished() {
     assert_eq!(state.tree.iter().filter(|e| e.kind == "file").count(), 2000);
 
     // A third run over the unchanged tree opens nothing at all.
-    let third =
-        boxlift::migrate::run(migrate_config(&emu, t.root(), work.path(), 4), Cancel::new())
-            .unwrap();
+    let third = boxlift::migrate::run(
+        migrate_config(&emu, t.root(), work.path(), 4),
+        Cancel::new(),
+    )
+    .unwrap();
     assert_eq!((third.scan.hashed, third.scan.known), (0, 2000));
     assert_eq!(uploads(&emu), 2000);
 }
@@ -109,11 +122,7 @@ fn file_rows(path: &Path) -> usize {
 fn a_scan_cut_short_loses_at_most_the_rows_in_flight() {
     // Slow uploads, one at a time: the scan runs far ahead of them, so most scanned rows are
     // hashed but not uploaded when the run dies.
-    let emu = Emulator::start(EmulatorConfig {
-        latency_ms: 20,
-        ..EmulatorConfig::default()
-    })
-    .unwrap();
+    let emu = emulator(20);
     let t = Tree::new();
     tree_2000(&t);
     let work = tempfile::tempdir().unwrap();
@@ -148,9 +157,11 @@ fn a_scan_cut_short_loses_at_most_the_rows_in_flight() {
     std::fs::rename(&snapshot, &partial).unwrap();
     assert!(!work.path().join("report.state/manifest.csv").exists());
 
-    let second =
-        boxlift::migrate::run(migrate_config(&emu, t.root(), work.path(), 8), Cancel::new())
-            .unwrap();
+    let second = boxlift::migrate::run(
+        migrate_config(&emu, t.root(), work.path(), 8),
+        Cancel::new(),
+    )
+    .unwrap();
     let s = second.scan;
     eprintln!("killed with {kept} file rows on disk, {done} uploaded; run 2 scan: {s:?}");
     assert_eq!(s.hashed + s.reused + s.known, 2000, "{s:?}");
@@ -160,13 +171,18 @@ fn a_scan_cut_short_loses_at_most_the_rows_in_flight() {
     // The manifest is complete and in place; the leftovers are gone.
     assert_eq!(manifest(work.path()).len(), 2000 + 10);
     assert!(!partial.exists());
-    assert!(!work.path().join("report.state/manifest.csv.resume").exists());
+    assert!(
+        !work
+            .path()
+            .join("report.state/manifest.csv.resume")
+            .exists()
+    );
     assert_eq!(uploads(&emu), 2000);
 }
 
 #[test]
 fn a_full_box_account_stops_the_job_after_at_most_the_uploads_in_flight() {
-    let emu = Arc::new(Emulator::start(EmulatorConfig::default()).unwrap());
+    let emu = Arc::new(emulator(0));
     let t = Tree::new();
     tree_2000(&t);
     let work = tempfile::tempdir().unwrap();
@@ -194,10 +210,7 @@ fn a_full_box_account_stops_the_job_after_at_most_the_uploads_in_flight() {
         }
     }));
     let err = boxlift::migrate::run(config, Cancel::new()).unwrap_err();
-    assert!(
-        matches!(err, MigrateError::QuotaExceeded { .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, MigrateError::QuotaExceeded { .. }), "{err:?}");
     let msg = err.to_string();
     assert!(
         msg.contains("Box storage is full") && msg.contains("run the same command to resume"),
@@ -255,7 +268,12 @@ fn a_migration_that_cannot_fit_is_refused_before_any_upload() {
     // `audit --dest` says the same before anything runs.
     let m = work.path().join("manifest.csv");
     let scan = std::process::Command::new(crate::common::boxlift_bin())
-        .args(["scan", t.root().to_str().unwrap(), "-o", m.to_str().unwrap()])
+        .args([
+            "scan",
+            t.root().to_str().unwrap(),
+            "-o",
+            m.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(scan.status.success());
@@ -284,11 +302,7 @@ fn an_unwritable_report_stops_the_uploads_with_one_message() {
         eprintln!("skipped: no /dev/full");
         return;
     }
-    let emu = Emulator::start(EmulatorConfig {
-        latency_ms: 5,
-        ..EmulatorConfig::default()
-    })
-    .unwrap();
+    let emu = emulator(5);
     let t = Tree::new();
     tree_2000(&t);
     let work = tempfile::tempdir().unwrap();
