@@ -40,7 +40,6 @@ pub use model::{File, Folder, Item, UploadPart, UploadSession, User};
 pub use retry::RetryPolicy;
 pub use secret::Secret;
 pub use upload_session::ChunkedOptions;
-pub use users::UNLIMITED_SPACE;
 
 use pace::Pacer;
 

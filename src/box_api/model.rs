@@ -99,6 +99,10 @@ pub struct File {
     pub item_status: Option<String>,
 }
 
+/// Box's `space_amount` for an account without a storage limit (999,999,999,999,999 bytes, as
+/// Box reports "unlimited"); any figure this large is treated as no limit.
+pub const UNLIMITED_SPACE: i64 = 999_999_999_999_999;
+
 /// A user (`GET /users/me`), with the fields boxlift reads (OpenAPI `User`). `space_amount` is
 /// the account's storage in bytes (Box reports "unlimited" as a huge number), `space_used` what
 /// is stored; both are absent unless asked for with `fields=` or in the default set.

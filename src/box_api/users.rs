@@ -3,12 +3,8 @@
 use super::BoxClient;
 use super::error::ApiError;
 use super::http::Req;
-use super::model::User;
+use super::model::{UNLIMITED_SPACE, User};
 use super::pace::Bucket;
-
-/// Box's `space_amount` for an account without a storage limit (999,999,999,999,999 bytes, as
-/// Box reports "unlimited"); any figure this large is treated as no limit.
-pub const UNLIMITED_SPACE: i64 = 999_999_999_999_999;
 
 impl BoxClient {
     /// `GET /users/me` with the storage fields: the account's space and what it uses (the

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 
-use crate::box_api::UNLIMITED_SPACE;
 use crate::box_api::model;
+use crate::box_api::model::UNLIMITED_SPACE;
 use crate::emulator::Shared;
 
 /// The one user the emulator's tokens stand for.
