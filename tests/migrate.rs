@@ -21,6 +21,8 @@ use boxlift::upload::{Limits, OnConflict};
 use crate::common::boxlift_bin;
 use crate::common::tree::Tree;
 
+mod output;
+
 /// The three big files (chunked: over the 50,000,000-byte cut-off).
 const BIG: [(&str, u64); 3] = [
     ("media/big-a.bin", 51_000_000),

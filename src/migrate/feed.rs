@@ -35,12 +35,13 @@ pub(super) fn scan_and_plan(
             return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted"));
         }
         out.write(&row).map_err(io::Error::other)?;
+        let kind = row.kind;
         let w = planner.plan(row).map_err(io::Error::other)?;
         let bytes = match &w {
             Work::File(t) => t.size,
             _ => 0,
         };
-        let _ = events.send(Event::Planned { bytes });
+        let _ = events.send(Event::Planned { bytes, kind });
         work.blocking_send(w)
             .map_err(|_| io::Error::other("the upload stage stopped"))
     });
