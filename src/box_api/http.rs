@@ -207,7 +207,11 @@ impl BoxClient {
                         ),
                         Err(e) => {
                             let why = describe(&e, false);
-                            (Outcome::NoReply, None, Some((Arc::new(e.without_url()), why)))
+                            (
+                                Outcome::NoReply,
+                                None,
+                                Some((Arc::new(e.without_url()), why)),
+                            )
                         }
                     }
                 }

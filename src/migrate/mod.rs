@@ -81,8 +81,8 @@ pub fn run(mut config: MigrateConfig, cancel: Cancel) -> Result<Summary, Migrate
     }));
     let users = config.client.as_users.clone();
     // The ETA never assumes more files a second than the pacing lets through.
-    let paced = (!config.dry_run)
-        .then(|| paced_files_per_s(config.client.uploads_per_minute, users.len()));
+    let paced =
+        (!config.dry_run).then(|| paced_files_per_s(config.client.uploads_per_minute, users.len()));
     let client = BoxClient::new(config.client).map_err(|e| MigrateError::Client(Box::new(e)))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -278,7 +278,10 @@ impl Status {
         let (fd, ft) = (c.files_done.load(Relaxed), c.files_total.load(Relaxed));
         let (bd, bt) = (c.bytes_done.load(Relaxed), c.bytes_total.load(Relaxed));
         let scan_done = c.scan_done.load(Relaxed);
-        let (ef, eb) = (c.expected_files.load(Relaxed), c.expected_bytes.load(Relaxed));
+        let (ef, eb) = (
+            c.expected_files.load(Relaxed),
+            c.expected_bytes.load(Relaxed),
+        );
         let estimated = !scan_done && ef > 0;
         // While the scan runs, the files it has not reached yet are taken at the previous
         // manifest's average size.
@@ -441,7 +444,12 @@ mod tests {
 
     #[test]
     fn directories_are_not_files_and_each_outcome_has_its_count() {
-        let p = Progress::start(ShowProgress::None, Duration::from_secs(10), LogFormat::Text, None);
+        let p = Progress::start(
+            ShowProgress::None,
+            Duration::from_secs(10),
+            LogFormat::Text,
+            None,
+        );
         p.on_event(&planned(0, Kind::Dir));
         p.on_event(&Event::FileDone(
             ReportRow::new("d", Kind::Dir, 0, "").with(Action::FolderCreated),
@@ -465,7 +473,12 @@ mod tests {
 
     #[test]
     fn a_previous_manifest_gives_the_total_before_the_scan_ends() {
-        let p = Progress::start(ShowProgress::None, Duration::from_secs(10), LogFormat::Text, None);
+        let p = Progress::start(
+            ShowProgress::None,
+            Duration::from_secs(10),
+            LogFormat::Text,
+            None,
+        );
         // The previous manifest: 100 files of 1 MB.
         p.on_event(&Event::Expected {
             files: 100,
@@ -481,7 +494,12 @@ mod tests {
         assert_eq!(s.total_files(), "~100");
         assert_eq!(s.eta_s, Some(90));
         // Without the manifest the total is unknown, and so is the ETA.
-        let q = Progress::start(ShowProgress::None, Duration::from_secs(10), LogFormat::Text, None);
+        let q = Progress::start(
+            ShowProgress::None,
+            Duration::from_secs(10),
+            LogFormat::Text,
+            None,
+        );
         q.on_event(&planned(1_000_000, Kind::File));
         let s = Status::read(q.counters(), Duration::from_secs(10));
         assert_eq!((s.total_files().as_str(), s.eta_s), ("1+", None));

@@ -249,12 +249,19 @@ mod tests {
         assert_eq!(s.exit_code(), ExitCode::Success);
         s.add(&ReportRow::new("d", Kind::Dir, 0, "").with(Action::FolderCreated));
         s.add(&ReportRow::new("e", Kind::File, 0, "").with(Action::Skipped));
-        assert_eq!(s.exit_code(), ExitCode::Success, "skipped rows alone exit 0");
+        assert_eq!(
+            s.exit_code(),
+            ExitCode::Success,
+            "skipped rows alone exit 0"
+        );
         s.add(&ReportRow::new("c", Kind::File, 1, "").with(Action::Invalid));
         assert_eq!(s.exit_code(), ExitCode::SomeFailed);
         assert_eq!(s.count(Action::Uploaded), 1);
         assert_eq!(s.total(), 5);
-        assert_eq!((s.files(), s.failed(), s.invalid(), s.skipped()), (4, 0, 1, 1));
+        assert_eq!(
+            (s.files(), s.failed(), s.invalid(), s.skipped()),
+            (4, 0, 1, 1)
+        );
         let t = s.render(Duration::from_secs(2));
         assert!(t.contains("skipped_exists"), "{t}");
         assert!(t.contains("4 files;"), "{t}");

@@ -228,7 +228,13 @@ pub fn run(
         .enable_all()
         .build()
         .map_err(VerifyError::Runtime)?;
-    rt.block_on(walk(&client, &config.dest, &mut index, &mut summary, counters))?;
+    rt.block_on(walk(
+        &client,
+        &config.dest,
+        &mut index,
+        &mut summary,
+        counters,
+    ))?;
     progress.finish();
     index.sweep_missing()?;
     index.differences(&mut |d| {

@@ -39,12 +39,12 @@ fn closed_port() -> u16 {
 fn assert_said_once(msg: &str) {
     let parts: Vec<&str> = msg.split(": ").map(str::trim).collect();
     for (i, p) in parts.iter().enumerate() {
-        assert!(
-            !parts[i + 1..].contains(p),
-            "{p:?} is said twice in: {msg}"
-        );
+        assert!(!parts[i + 1..].contains(p), "{p:?} is said twice in: {msg}");
     }
-    assert!(!msg.contains("error sending request"), "reqwest's words: {msg}");
+    assert!(
+        !msg.contains("error sending request"),
+        "reqwest's words: {msg}"
+    );
 }
 
 #[test]
@@ -53,7 +53,9 @@ fn a_closed_port_says_connection_refused_and_the_host() {
     let e = get_folder_error(once(&format!("http://127.0.0.1:{port}")));
     let msg = e.to_string();
     assert!(
-        msg.contains(&format!("no reply from 127.0.0.1:{port}: connection refused")),
+        msg.contains(&format!(
+            "no reply from 127.0.0.1:{port}: connection refused"
+        )),
         "{msg}"
     );
     assert_said_once(&msg);
@@ -63,7 +65,10 @@ fn a_closed_port_says_connection_refused_and_the_host() {
 fn an_unknown_host_says_dns() {
     let e = get_folder_error(once("http://box-api.invalid"));
     let msg = e.to_string();
-    assert!(msg.contains("no reply from box-api.invalid: DNS lookup failed"), "{msg}");
+    assert!(
+        msg.contains("no reply from box-api.invalid: DNS lookup failed"),
+        "{msg}"
+    );
     assert_said_once(&msg);
 }
 
@@ -76,7 +81,9 @@ fn a_server_that_never_answers_says_timed_out_after_the_timeout() {
     config.read_timeout = Some(Duration::from_millis(300));
     let msg = get_folder_error(config).to_string();
     assert!(
-        msg.contains(&format!("no reply from 127.0.0.1:{port}: timed out after 300 ms")),
+        msg.contains(&format!(
+            "no reply from 127.0.0.1:{port}: timed out after 300 ms"
+        )),
         "{msg}"
     );
     assert_said_once(&msg);
@@ -91,7 +98,10 @@ fn an_untrusted_certificate_says_tls_and_the_host() {
     let emu = tls_emulator(&cert, &key);
     // No --ca-cert: the emulator's certificate is not trusted.
     let msg = get_folder_error(once(&emu.base_url())).to_string();
-    assert!(msg.contains("TLS: certificate of 127.0.0.1 not trusted"), "{msg}");
+    assert!(
+        msg.contains("TLS: certificate of 127.0.0.1 not trusted"),
+        "{msg}"
+    );
     assert_said_once(&msg);
 }
 
@@ -115,9 +125,14 @@ fn the_command_line_says_host_and_cause_once_without_ansi() {
     t.file("a.txt", b"a");
     let work = tempfile::tempdir().unwrap();
     let port = closed_port();
-    let out = migrate_to(&format!("http://127.0.0.1:{port}"), t.root(), work.path(), "1")
-        .output()
-        .unwrap();
+    let out = migrate_to(
+        &format!("http://127.0.0.1:{port}"),
+        t.root(),
+        work.path(),
+        "1",
+    )
+    .output()
+    .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     let line = err
@@ -142,11 +157,16 @@ fn requests_failing_for_seconds_are_announced_at_the_default_verbosity() {
     let port = closed_port();
     // Enough attempts that the backoff outlasts the 5 s before the warning, whatever the
     // jitter draws; the test ends at the warning line.
-    let mut child = migrate_to(&format!("http://127.0.0.1:{port}"), t.root(), work.path(), "30")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = migrate_to(
+        &format!("http://127.0.0.1:{port}"),
+        t.root(),
+        work.path(),
+        "30",
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
     let stderr = BufReader::new(child.stderr.take().unwrap());
     let mut seen = Vec::new();
     let mut warning = None;
@@ -165,7 +185,13 @@ fn requests_failing_for_seconds_are_announced_at_the_default_verbosity() {
         warning.contains(&format!("requests to 127.0.0.1:{port} failing for ")),
         "{warning}"
     );
-    assert!(warning.contains(" s: connection refused; retrying"), "{warning}");
+    assert!(
+        warning.contains(" s: connection refused; retrying"),
+        "{warning}"
+    );
     assert!(warning.contains("WARN"), "{warning}");
-    assert!(!warning.contains('\x1b'), "ANSI escapes on a pipe: {warning:?}");
+    assert!(
+        !warning.contains('\x1b'),
+        "ANSI escapes on a pipe: {warning:?}"
+    );
 }

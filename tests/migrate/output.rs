@@ -56,9 +56,16 @@ fn failed_invalid_and_skipped_are_counted_apart_and_directories_are_not_files() 
     assert_eq!(j["exit_code"], 1);
     assert_eq!(j["files"], 6, "{j}");
     assert_eq!(j["rows"], rows.len() as u64, "{j}");
-    assert_eq!((&j["failed"], &j["invalid"], &j["skipped"]), (&1.into(), &1.into(), &1.into()), "{j}");
+    assert_eq!(
+        (&j["failed"], &j["invalid"], &j["skipped"]),
+        (&1.into(), &1.into(), &1.into()),
+        "{j}"
+    );
     assert_eq!(j["actions"]["uploaded"], 3, "{j}");
-    assert_eq!(j["report"], work.path().join("report.csv").display().to_string());
+    assert_eq!(
+        j["report"],
+        work.path().join("report.csv").display().to_string()
+    );
 
     // The human summary went to stderr, with the same counts.
     let err = String::from_utf8_lossy(&out.stderr);
@@ -77,7 +84,10 @@ fn skipped_rows_alone_exit_0_and_the_text_summary_stays_on_stdout() {
     assert_eq!(out.status.code(), Some(0));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("2 files; sent "), "{stdout}");
-    assert!(stdout.contains("0 failed, 0 invalid, 1 skipped"), "{stdout}");
+    assert!(
+        stdout.contains("0 failed, 0 invalid, 1 skipped"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -91,7 +101,14 @@ fn verify_and_audit_print_a_json_summary_on_stdout() {
 
     let out = boxlift(
         &emu,
-        &["verify", "--manifest", m.to_str().unwrap(), "--dest", "0", "--json"],
+        &[
+            "verify",
+            "--manifest",
+            m.to_str().unwrap(),
+            "--dest",
+            "0",
+            "--json",
+        ],
     )
     .output()
     .unwrap();
@@ -109,7 +126,12 @@ fn verify_and_audit_print_a_json_summary_on_stdout() {
     let out = boxlift(&emu, &["audit", m.to_str().unwrap(), "--json"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let j = json_of(&out);
     assert_eq!(j["command"], "audit");
     assert_eq!(j["direct_files"], 4, "{j}");
@@ -124,7 +146,12 @@ fn log_file_gets_the_logs_in_a_directory_it_creates() {
     t.file("a.txt", b"a");
     let work = tempfile::tempdir().unwrap();
     let log = work.path().join("logs/nightly/boxlift.log");
-    let mut c = migrate_cmd(&emu, t.root(), work.path(), &["--log-file", log.to_str().unwrap()]);
+    let mut c = migrate_cmd(
+        &emu,
+        t.root(),
+        work.path(),
+        &["--log-file", log.to_str().unwrap()],
+    );
     // The default filter at -v: info events reach the file.
     c.env_remove("BOXLIFT_LOG").arg("-v");
     let out = run(c);
@@ -153,7 +180,10 @@ fn log_file_that_cannot_be_created_stops_before_the_run() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--log-file: cannot create the directory"), "{err}");
+    assert!(
+        err.contains("--log-file: cannot create the directory"),
+        "{err}"
+    );
     assert!(!work.path().join("m.csv").exists(), "nothing ran");
 }
 
@@ -173,5 +203,8 @@ fn scan_ends_with_a_one_line_summary_on_a_pipe() {
     let err = String::from_utf8_lossy(&out.stderr);
     let lines: Vec<&str> = err.lines().collect();
     assert_eq!(lines.len(), 1, "{err}");
-    assert!(lines[0].starts_with("boxlift: scanned 2 files (3 B), "), "{err}");
+    assert!(
+        lines[0].starts_with("boxlift: scanned 2 files (3 B), "),
+        "{err}"
+    );
 }
