@@ -413,18 +413,23 @@ mod tests {
         Event::FileDone(ReportRow::new(path, Kind::File, size, "x").with(action))
     }
 
+    /// Counting, no display.
+    fn quiet() -> Progress {
+        Progress::start(
+            ShowProgress::None,
+            Duration::from_secs(10),
+            LogFormat::Text,
+            None,
+        )
+    }
+
     fn planned(bytes: u64, kind: Kind) -> Event {
         Event::Planned { bytes, kind }
     }
 
     #[test]
     fn status_line_counts_events() {
-        let p = Progress::start(
-            ShowProgress::None,
-            Duration::from_secs(10),
-            LogFormat::Text,
-            None,
-        );
+        let p = quiet();
         p.on_event(&planned(2_000_000, Kind::File));
         p.on_event(&planned(2_000_000, Kind::File));
         p.on_event(&Event::BytesSent { bytes: 2_000_000 });
@@ -444,12 +449,7 @@ mod tests {
 
     #[test]
     fn directories_are_not_files_and_each_outcome_has_its_count() {
-        let p = Progress::start(
-            ShowProgress::None,
-            Duration::from_secs(10),
-            LogFormat::Text,
-            None,
-        );
+        let p = quiet();
         p.on_event(&planned(0, Kind::Dir));
         p.on_event(&Event::FileDone(
             ReportRow::new("d", Kind::Dir, 0, "").with(Action::FolderCreated),
@@ -473,12 +473,7 @@ mod tests {
 
     #[test]
     fn a_previous_manifest_gives_the_total_before_the_scan_ends() {
-        let p = Progress::start(
-            ShowProgress::None,
-            Duration::from_secs(10),
-            LogFormat::Text,
-            None,
-        );
+        let p = quiet();
         // The previous manifest: 100 files of 1 MB.
         p.on_event(&Event::Expected {
             files: 100,
@@ -494,12 +489,7 @@ mod tests {
         assert_eq!(s.total_files(), "~100");
         assert_eq!(s.eta_s, Some(90));
         // Without the manifest the total is unknown, and so is the ETA.
-        let q = Progress::start(
-            ShowProgress::None,
-            Duration::from_secs(10),
-            LogFormat::Text,
-            None,
-        );
+        let q = quiet();
         q.on_event(&planned(1_000_000, Kind::File));
         let s = Status::read(q.counters(), Duration::from_secs(10));
         assert_eq!((s.total_files().as_str(), s.eta_s), ("1+", None));
