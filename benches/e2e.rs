@@ -7,19 +7,14 @@
 //! (536870912). Goals on a 2-core machine: ≥ 1,500 small files/s, ≥ 400 MB/s on big files,
 //! peak memory ≤ 300 MB.
 use std::fs;
-use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use boxlift::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+mod common;
+use common::env_u64;
 
 fn total_requests(emu: &EmulatorHandle) -> u64 {
     emu.state().counters.total_requests()
@@ -57,25 +52,15 @@ fn spawn_migrate(
 
 /// Wait for a child started by [`spawn_migrate`]; returns its own peak RSS in bytes.
 fn reap(child: std::process::Child, work: &Path) -> u64 {
-    // Reaped here with wait4 (std's `wait` would not give the rusage).
-    #[allow(clippy::zombie_processes)]
-    let child = child;
-    // wait4 gives this child's own peak RSS (ru_maxrss, KiB on Linux), not the max over all
-    // children as getrusage(RUSAGE_CHILDREN) would.
-    let mut status = 0;
-    // SAFETY: a zeroed rusage is a valid value for wait4 to overwrite.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: pid is our unreaped child; status and ru point to live locals.
-    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut ru) };
-    assert_eq!(pid, child.id() as libc::pid_t, "wait4 failed");
-    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+    let r = common::reap(child);
+    if !r.success() {
         eprintln!(
             "{}",
             fs::read_to_string(work.join("stdout.txt")).unwrap_or_default()
         );
-        panic!("boxlift migrate failed: status {status}");
+        panic!("boxlift migrate failed: exit {:?}", r.code);
     }
-    ru.ru_maxrss as u64 * 1024
+    r.rss
 }
 
 /// Run one migration of `src`; returns (seconds, requests, peak RSS of the child).
@@ -135,43 +120,11 @@ fn main() {
     .expect("start the emulator");
     let tmp = tempfile::tempdir().expect("temp dir");
 
-    // Small files: 100 per directory, distinct content.
+    // Small files: 100 per directory, distinct content; big files: pseudo-random content.
     let small = tmp.path().join("small");
-    let mut body = vec![0u8; small_size as usize];
-    for i in 0..small_files {
-        let dir = small.join(format!("d{:03}", i / 100));
-        if i % 100 == 0 {
-            fs::create_dir_all(&dir).unwrap();
-        }
-        let n = 8.min(body.len());
-        body[..n].copy_from_slice(&i.to_le_bytes()[..n]);
-        fs::File::create(dir.join(format!("f{i}.bin")))
-            .and_then(|mut f| f.write_all(&body))
-            .unwrap();
-    }
-    // Big files: generated pseudo-random content (not sparse zeros, so hashing and the
-    // emulator's digest checks do real work).
+    common::small_tree(&small, small_files, small_size);
     let big = tmp.path().join("big");
-    fs::create_dir_all(&big).unwrap();
-    let mut chunk = vec![0u8; 1 << 20];
-    for i in 0..big_files {
-        let mut f =
-            std::io::BufWriter::new(fs::File::create(big.join(format!("big{i}.bin"))).unwrap());
-        let mut s = 0x9e37_79b9_7f4a_7c15u64 ^ i;
-        let mut left = big_size;
-        while left > 0 {
-            for c in chunk.chunks_mut(8) {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                c.copy_from_slice(&s.to_le_bytes()[..c.len()]);
-            }
-            let n = left.min(chunk.len() as u64) as usize;
-            f.write_all(&chunk[..n]).unwrap();
-            left -= n as u64;
-        }
-        f.flush().unwrap();
-    }
+    common::big_files(&big, big_files, big_size);
 
     let w1 = tmp.path().join("w1");
     let (secs, reqs, rss1) = migrate(&emu, &small, &w1, &[]);

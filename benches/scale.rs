@@ -24,12 +24,8 @@ use boxlift::emulator::EmulatorState;
 
 const BIN: &str = env!("CARGO_BIN_EXE_boxlift");
 
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+mod common;
+use common::env_u64;
 
 /// `files` files of `size` bytes (distinct content) spread over `folders` folders under `root`.
 fn make_tree(root: &Path, files: u64, folders: u64, size: u64) {
@@ -197,27 +193,12 @@ fn run(args: &[String], log: &Path) -> Ran {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("run boxlift");
-    // Reaped here with wait4 (std's `wait` would not give the rusage).
-    #[allow(clippy::zombie_processes)]
-    let child = child;
-    let mut status = 0;
-    // SAFETY: a zeroed rusage is a valid value for wait4 to overwrite.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: pid is our unreaped child; status and ru point to live locals.
-    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut ru) };
-    assert_eq!(pid, child.id() as libc::pid_t, "wait4 failed");
-    let secs = started.elapsed().as_secs_f64();
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -1
-    };
-    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let r = common::reap(child);
     Ran {
-        secs,
-        cpu: tv(ru.ru_utime) + tv(ru.ru_stime),
-        rss: ru.ru_maxrss as u64 * 1024,
-        code,
+        secs: started.elapsed().as_secs_f64(),
+        cpu: r.cpu,
+        rss: r.rss,
+        code: r.code.unwrap_or(-1),
     }
 }
 

@@ -2,8 +2,10 @@
 //! `boxlift` binary and reference commands on page-cached data, and prints a table of figures
 //! and their ratios to the goals of issue 3:
 //!
-//! 1. hashing 1 × 2 GiB + 20,000 × 64 KiB files vs `openssl speed -evp sha1` (8 KiB) × cores
-//!    (goal ≥ 85 %);
+//! 1. hashing 1 × 2 GiB + 20,000 × 64 KiB files: the goal is the share of the attainable
+//!    bound, max(largest file ÷ one core's rate, total ÷ (cores × rate)) with the rate from
+//!    `openssl speed -evp sha1` (8 KiB, wall clock): keep it ≥ 95% (issue 14 item 5), with the
+//!    big file first and last in walk order; the share of openssl × cores is shown beside it;
 //! 2. `scan --no-hash` of a 200,000-file tree vs `find SRC -printf '%s %T@ %p\n'` (≤ 1.5×);
 //! 3. re-scan with `--previous` vs the no-hash scan (≤ 1.2×);
 //! 4. peak RSS of a 1,000,000-file scan (≤ 300 MB), from the child's own rusage (wait4).
@@ -19,12 +21,8 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+mod common;
+use common::env_u64;
 
 fn boxlift() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_boxlift"))
@@ -42,25 +40,13 @@ struct Run {
 /// not pollute the peak RSS.
 fn run(cmd: &mut Command) -> Run {
     let start = Instant::now();
-    let child = cmd.stdout(Stdio::null()).spawn().expect("spawn");
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: zeroed rusage is a valid value for wait4 to fill in.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `pid` is our own child, not yet reaped; status and usage point to live locals.
-    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let r = common::reap(cmd.stdout(Stdio::null()).spawn().expect("spawn"));
     let secs = start.elapsed().as_secs_f64();
-    assert_eq!(rc, pid, "wait4");
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "{cmd:?} failed"
-    );
-    std::mem::forget(child); // already reaped by wait4
-    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    assert!(r.success(), "{cmd:?} failed");
     Run {
         wall: secs,
-        cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
-        rss: usage.ru_maxrss as u64 * 1024,
+        cpu: r.cpu,
+        rss: r.rss,
     }
 }
 
@@ -226,7 +212,7 @@ fn main() {
                     "hash 1×big + N×small (wall)",
                     format!("{:.0} MB/s", rate / 1e6),
                     format!("openssl -elapsed {:.0} MB/s × {cores}", per_core / 1e6),
-                    format!("{:.1}% (goal ≥ 85%)", rate / ceiling * 100.0),
+                    format!("{:.1}% of ceiling", rate / ceiling * 100.0),
                 );
                 // One file's SHA-1 is sequential: the big file alone takes big/per_core
                 // seconds however many cores there are, which bounds this mix.
@@ -238,7 +224,7 @@ fn main() {
                         "{bound:.2} s = {:.1}% of ceil.",
                         bytes as f64 / bound / ceiling * 100.0
                     ),
-                    format!("{:.1}% of attainable", bound / r.wall * 100.0),
+                    format!("{:.1}% of attainable (goal ≥ 95%)", bound / r.wall * 100.0),
                 );
                 // The same files with the big one walked last: it can only start hashing once
                 // the walk reaches it, so this shows whether it then jumps the queue.
@@ -253,7 +239,10 @@ fn main() {
                         "  same, big file last in walk order",
                         format!("{:.2} s", last.wall),
                         format!("{bound:.2} s"),
-                        format!("{:.1}% of attainable", bound / last.wall * 100.0),
+                        format!(
+                            "{:.1}% of attainable (goal ≥ 95%)",
+                            bound / last.wall * 100.0
+                        ),
                     );
                 }
                 // Load-independent: bytes per CPU-second spent (user + sys, all threads)

@@ -2,13 +2,16 @@
 //! bearer grant (claims and RS256/384/512 signature checked as Box does) and refresh tokens.
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
+// Token expiry on tokio's clock: real time on a normal runtime, and moved by
+// `tokio::time::advance` when a test serves the emulator on a paused one.
+use tokio::time::Instant;
 
 use super::Shared;
 use super::error::oauth_error;

@@ -315,17 +315,49 @@ impl Emulator {
         ready_rx
             .recv()
             .map_err(|_| std::io::Error::other("emulator thread died at start"))??;
-        let scheme = if config.tls.is_some() {
-            "https"
-        } else {
-            "http"
-        };
         Ok(EmulatorHandle {
-            base_url: format!("{scheme}://127.0.0.1:{port}"),
+            base_url: format!("{}://127.0.0.1:{port}", scheme(&config)),
             shared,
             stop: tx,
             thread: Some(thread),
         })
+    }
+
+    /// Start on `127.0.0.1:0` as a task of the current tokio runtime (not a thread of its
+    /// own), so its clocks (token and session expiry) are that runtime's: a test on a paused
+    /// clock moves them with `tokio::time::advance`. The server stops when the handle is
+    /// dropped. Panics outside a tokio runtime, as `tokio::spawn` does.
+    pub fn spawn(config: EmulatorConfig) -> std::io::Result<EmulatorHandle> {
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        std_listener.set_nonblocking(true)?;
+        let port = std_listener.local_addr()?.port();
+        let listener = tokio::net::TcpListener::from_std(std_listener)?;
+        let shared = Arc::new(Shared::new(&config)?);
+        let (tx, mut rx) = tokio::sync::watch::channel(false);
+        let stop = async move {
+            let _ = rx.wait_for(|v| *v).await;
+        };
+        let for_task = shared.clone();
+        tokio::spawn(async move {
+            if let Err(e) = serve_shared(listener, for_task, stop).await {
+                tracing::error!("emulator stopped: {e}");
+            }
+        });
+        Ok(EmulatorHandle {
+            base_url: format!("{}://127.0.0.1:{port}", scheme(&config)),
+            shared,
+            stop: tx,
+            thread: None,
+        })
+    }
+}
+
+/// `https` when the emulator serves TLS, else `http`.
+fn scheme(config: &EmulatorConfig) -> &'static str {
+    if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
     }
 }
 

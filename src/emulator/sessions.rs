@@ -7,10 +7,12 @@
 //! parallelism, 3-5 parts as Box recommends).
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use bytes::Bytes;
 use sha1::{Digest, Sha1};
+// Session expiry on tokio's clock: real time on a normal runtime, and moved by
+// `tokio::time::advance` when a test serves the emulator on a paused one.
+use tokio::time::Instant;
 
 use super::error::{ApiError, ApiResult};
 use crate::box_api::model::UploadPart;

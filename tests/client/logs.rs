@@ -63,30 +63,41 @@ fn log_scenario() {
         .with_ansi(false)
         .init();
     let dir = tempfile::tempdir().unwrap();
-    let emu = start(EmulatorConfig {
+    // One current-thread runtime on a paused clock, the emulator on it: the token's expiry is
+    // reached with `advance`, not by sleeping past it. No client timers (connect, read, pool
+    // idle): tokio moves a paused clock to the next timer while tasks wait on sockets
+    // (tokio-rs/tokio#4522), so the only timers left are the retries' backoffs.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let _on_rt = rt.enter();
+    let emu = Emulator::spawn(EmulatorConfig {
         developer_tokens: vec![DEV_TOKEN.into()],
         clients: vec![("emu-client".into(), CLIENT_SECRET.into())],
         token_ttl: Duration::from_secs(1),
         fail_rate: 0.1,
         seed: 9,
         ..Default::default()
-    });
-    let rt = tokio::runtime::Runtime::new().unwrap();
+    })
+    .expect("emulator starts");
+    let untimed = |auth| {
+        let mut c = with_urls(&emu, auth);
+        c.connect_timeout = None;
+        c.read_timeout = None;
+        c.pool_idle_timeout = None;
+        c
+    };
     rt.block_on(async {
-        let dev = BoxClient::new(with_urls(
-            &emu,
-            AuthConfig::DeveloperToken(Secret::new(DEV_TOKEN)),
-        ))
-        .unwrap();
-        let ccg = BoxClient::new(with_urls(
-            &emu,
-            AuthConfig::ClientCredentials {
-                client_id: "emu-client".into(),
-                client_secret: Secret::new(CLIENT_SECRET),
-                subject_type: "enterprise".into(),
-                subject_id: "1".into(),
-            },
-        ))
+        let dev =
+            BoxClient::new(untimed(AuthConfig::DeveloperToken(Secret::new(DEV_TOKEN)))).unwrap();
+        let ccg = BoxClient::new(untimed(AuthConfig::ClientCredentials {
+            client_id: "emu-client".into(),
+            client_secret: Secret::new(CLIENT_SECRET),
+            subject_type: "enterprise".into(),
+            subject_id: "1".into(),
+        }))
         .unwrap();
         for (i, c) in [dev, ccg].iter().enumerate() {
             let folder = c.ensure_path("0", &format!("logs{i}/x")).await.unwrap();
@@ -97,7 +108,8 @@ fn log_scenario() {
             c.upload_chunked(&big, new_file(&folder, "L.bin"), ChunkedOptions::default())
                 .await
                 .unwrap();
-            tokio::time::sleep(Duration::from_millis(1100)).await; // token refresh
+            // Past the token's 1 s life: the next call refreshes it.
+            tokio::time::advance(Duration::from_millis(1100)).await;
             let _ = c.get_folder("does-not-exist").await.unwrap_err();
             tracing::debug!(client = ?c, config = ?c.config(), "client");
         }

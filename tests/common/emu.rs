@@ -29,6 +29,21 @@ impl Emu {
         }
     }
 
+    /// Start with `config` on the current tokio runtime, so a test on a paused clock moves
+    /// the emulator's token and session expiry with `tokio::time::advance`. Its client has
+    /// no pool-idle timer: tokio moves a paused clock to the next timer while tasks wait on
+    /// sockets (tokio-rs/tokio#4522), so the only timers left are the test's own.
+    pub fn here(config: EmulatorConfig) -> Emu {
+        let handle = Emulator::spawn(config).expect("emulator starts");
+        Emu {
+            handle,
+            http: reqwest::Client::builder()
+                .pool_idle_timeout(None)
+                .build()
+                .expect("http client"),
+        }
+    }
+
     /// `{base}{path}`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.handle.base_url())

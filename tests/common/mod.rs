@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod emu;
+pub mod rclone;
 pub mod tls;
 pub mod tree;
 

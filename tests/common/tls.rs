@@ -49,15 +49,33 @@ impl TestCa {
         std::fs::write(&key_pem, key.serialize_pem()).unwrap();
         (cert_pem, key_pem)
     }
+
+    /// A server certificate for Box's hosts (and 127.0.0.1), for clients whose Box URLs are
+    /// fixed and reach the emulator through [`ConnectProxy`].
+    pub fn box_server_cert(&self) -> (PathBuf, PathBuf) {
+        self.server_cert(
+            "box",
+            &[
+                "api.box.com",
+                "upload.box.com",
+                "account.box.com",
+                "127.0.0.1",
+            ],
+        )
+    }
+}
+
+/// The default emulator config, serving HTTPS with this certificate.
+pub fn tls_config(cert_pem: &Path, key_pem: &Path) -> EmulatorConfig {
+    EmulatorConfig {
+        tls: Some(boxlift::emulator::tls::server_config_from_pem(cert_pem, key_pem).unwrap()),
+        ..EmulatorConfig::default()
+    }
 }
 
 /// The in-process emulator serving HTTPS with this certificate.
 pub fn tls_emulator(cert_pem: &Path, key_pem: &Path) -> EmulatorHandle {
-    let config = EmulatorConfig {
-        tls: Some(boxlift::emulator::tls::server_config_from_pem(cert_pem, key_pem).unwrap()),
-        ..EmulatorConfig::default()
-    };
-    Emulator::start(config).unwrap()
+    Emulator::start(tls_config(cert_pem, key_pem)).unwrap()
 }
 
 /// An HTTP CONNECT proxy on 127.0.0.1 that tunnels `*.box.com:443` to one local port (and

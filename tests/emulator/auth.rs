@@ -62,9 +62,11 @@ async fn jwt_grant(emu: &Emu, assertion: &str) -> (u16, serde_json::Value) {
     .await
 }
 
-#[tokio::test]
+// On a paused clock with the emulator on this runtime: the token TTL is measured on tokio's
+// clock, moved by `advance`, not by sleeping past it.
+#[tokio::test(start_paused = true)]
 async fn missing_unknown_and_expired_tokens_get_a_bare_401() {
-    let emu = Emu::with(EmulatorConfig {
+    let emu = Emu::here(EmulatorConfig {
         token_ttl: Duration::from_millis(300),
         ..EmulatorConfig::default()
     });
@@ -92,14 +94,16 @@ async fn missing_unknown_and_expired_tokens_get_a_bare_401() {
     .await;
     assert_eq!(status, 200, "{tok}");
     let token = tok["access_token"].as_str().unwrap().to_string();
-    let ok = emu.http.get(emu.url("/2.0/folders/0")).bearer_auth(&token);
-    assert_eq!(ok.send().await.unwrap().status(), 200);
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    let late = emu.http.get(emu.url("/2.0/folders/0")).bearer_auth(&token);
-    assert_eq!(late.send().await.unwrap().status(), 401);
+    let folder = || emu.http.get(emu.url("/2.0/folders/0")).bearer_auth(&token);
+    assert_eq!(folder().send().await.unwrap().status(), 200);
+    // Live until its TTL (300 ms), expired right after.
+    tokio::time::advance(Duration::from_millis(290)).await;
+    assert_eq!(folder().send().await.unwrap().status(), 200);
+    tokio::time::advance(Duration::from_millis(20)).await;
+    assert_eq!(folder().send().await.unwrap().status(), 401);
     let counts = &emu.handle.state().counters.requests["GET /2.0/folders/{id}"];
     assert_eq!(counts["401"], 3);
-    assert_eq!(counts["200"], 1);
+    assert_eq!(counts["200"], 2);
 }
 
 #[tokio::test]

@@ -214,9 +214,11 @@ async fn commit_202_and_transient_parts_mismatch_then_success() {
     assert_eq!(state.counters.faults["parts_mismatch"], 1);
 }
 
-#[tokio::test]
+// On a paused clock with the emulator on this runtime: the session TTL is measured on tokio's
+// clock, moved by `advance`, not by sleeping past it.
+#[tokio::test(start_paused = true)]
 async fn abort_expiry_and_new_version_sessions() {
-    let emu = Emu::with(EmulatorConfig {
+    let emu = Emu::here(EmulatorConfig {
         discard: true,
         ..EmulatorConfig::default()
     });
@@ -239,9 +241,12 @@ async fn abort_expiry_and_new_version_sessions() {
     emu.handle.set_switches(|s| s.session_ttl_secs = 0.2);
     let (_, s) = create(&emu, "late.bin", SIZE).await;
     let id = s["id"].as_str().unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let file = data(SIZE, 13);
-    assert_eq!(put_part(&emu, id, &file, 0, PART - 1).await.0, 404);
+    // Just before the TTL the session takes a part; just after it, it is gone (404, as on Box).
+    tokio::time::advance(Duration::from_millis(190)).await;
+    assert_eq!(put_part(&emu, id, &file, 0, PART - 1).await.0, 200);
+    tokio::time::advance(Duration::from_millis(20)).await;
+    assert_eq!(put_part(&emu, id, &file, PART, 2 * PART - 1).await.0, 404);
     emu.handle.set_switches(|s| s.session_ttl_secs = 3600.0);
 
     let file_id = emu.upload_ok("0", "v.bin", b"first").await;
