@@ -99,6 +99,8 @@ struct Bench {
     admin: BoxClient,
     rt: tokio::runtime::Runtime,
     runs: u32,
+    /// Some run exited non-zero: keep the work directory.
+    failed: bool,
 }
 
 impl Bench {
@@ -120,8 +122,9 @@ impl Bench {
         self.emu.state().counters
     }
 
-    /// Run `cmd` to its end (output to `work/log.txt`) and measure it on the emulator.
-    fn measure(&self, mut cmd: Command, work: &Path) -> Measured {
+    /// Run `cmd` to its end (output to `work/log.txt`) and measure it on the emulator. A
+    /// failed run is measured too (its row says so); the end of its log goes to stderr.
+    fn measure(&mut self, mut cmd: Command, work: &Path, what: &str) -> Measured {
         let log = fs::File::create(work.join("log.txt")).unwrap();
         cmd.stdout(log.try_clone().unwrap()).stderr(log);
         let before = self.counters();
@@ -129,6 +132,15 @@ impl Bench {
         let reaped = common::reap(cmd.spawn().expect("start the client"));
         let secs = started.elapsed().as_secs_f64();
         let after = self.counters();
+        if reaped.code != Some(0) {
+            self.failed = true;
+            let log = fs::read_to_string(work.join("log.txt")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(20).collect();
+            eprintln!("{what}: exit {:?}; its log ends:", reaped.code);
+            for line in tail.iter().rev() {
+                eprintln!("  {line}");
+            }
+        }
         Measured {
             secs,
             files: after.files_created - before.files_created,
@@ -174,15 +186,7 @@ impl Bench {
             c.env_remove(var);
         }
         self.through_proxy(&mut c);
-        let m = self.measure(c, &work);
-        if m.code != Some(0) {
-            eprintln!(
-                "boxlift {label}: exit {:?}; log: {}",
-                m.code,
-                work.join("log.txt").display()
-            );
-        }
-        m
+        self.measure(c, &work, &format!("boxlift {label}"))
     }
 
     fn rclone(&mut self, label: &str, tree: &Tree) -> Outcome {
@@ -196,15 +200,7 @@ impl Bench {
         let dest = format!("emu:{name}");
         let mut c = setup.command(&["copy", tree.path.to_str().unwrap(), &dest]);
         c.args(RCLONE_CONCURRENCY).args(["--stats", "0"]);
-        let m = self.measure(c, &work);
-        if m.code != Some(0) {
-            eprintln!(
-                "rclone {label}: exit {:?}; log: {}",
-                m.code,
-                work.join("log.txt").display()
-            );
-        }
-        Outcome::Ran(m)
+        Outcome::Ran(self.measure(c, &work, &format!("rclone {label}")))
     }
 
     /// Server at Box's per-identity limits (`true`) or unthrottled.
@@ -354,6 +350,7 @@ fn main() {
             .build()
             .unwrap(),
         runs: 0,
+        failed: false,
     };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let load = || {
@@ -483,4 +480,12 @@ fn main() {
     ));
     println!("load average at end: {}", load());
     println!("\n{}", table.lines.join("\n"));
+    if bench.failed {
+        // Keep the reports and logs of the failed runs (the trees too: they are in the same
+        // directory).
+        println!(
+            "a run failed: its report and log are kept in {}",
+            tmp.keep().display()
+        );
+    }
 }

@@ -9,6 +9,7 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::box_api::model::Item;
@@ -51,6 +52,41 @@ pub struct AuditConfig {
     /// The limits the migration would run under.
     pub limits: Limits,
 }
+
+/// The planner's question (`--deadline`, `--within`): finish by this time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deadline {
+    /// When the migration must be done.
+    pub at: DateTime<Utc>,
+    /// Seconds from now until then.
+    pub secs: f64,
+}
+
+/// A deadline that has already passed.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the deadline {at} is not in the future (now {now}); give a later --deadline or a --within"
+)]
+pub struct PastDeadline {
+    at: String,
+    now: String,
+}
+
+impl Deadline {
+    /// The deadline `at`, seen from `now`.
+    pub fn at(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<Deadline, PastDeadline> {
+        let secs = (at - now).as_seconds_f64();
+        if secs <= 0.0 {
+            return Err(PastDeadline {
+                at: at.format(DEADLINE_FORMAT).to_string(),
+                now: now.format(DEADLINE_FORMAT).to_string(),
+            });
+        }
+        Ok(Deadline { at, secs })
+    }
+}
+
+const DEADLINE_FORMAT: &str = "%Y-%m-%d %H:%M UTC";
 
 /// What an audit found.
 #[derive(Debug, Clone, PartialEq)]
@@ -327,6 +363,7 @@ pub fn audit_to_csv(
         path: out.display().to_string(),
         source,
     };
+    crate::fsutil::create_parent(out).map_err(|e| out_err(e.into()))?;
     let file = File::create(out).map_err(|e| out_err(e.into()))?;
     let mut w = csv::Writer::from_writer(BufWriter::new(file));
     w.write_record([
@@ -388,7 +425,14 @@ pub fn audit_to_csv(
 }
 
 /// The printed summary table.
-pub fn render(manifest: &Path, out: &Path, e: &Estimate, l: &Limits, compared: bool) -> String {
+pub fn render(
+    manifest: &Path,
+    out: &Path,
+    e: &Estimate,
+    l: &Limits,
+    compared: bool,
+    deadline: Option<&Deadline>,
+) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     let _ = writeln!(
@@ -493,6 +537,31 @@ pub fn render(manifest: &Path, out: &Path, e: &Estimate, l: &Limits, compared: b
         _ => {
             let _ = writeln!(s, "  bandwidth: not given (--bandwidth), not bounded");
         }
+    }
+    if let Some(d) = deadline {
+        let _ = writeln!(
+            s,
+            "deadline            {}  (in {})",
+            d.at.format(DEADLINE_FORMAT),
+            human_duration(d.secs)
+        );
+        let _ = match e.identities_within(l, d.secs) {
+            Some(n) => writeln!(
+                s,
+                "identities needed   {:>14}  (--as-user ids, each with its own {:.0} calls/min and {:.0} uploads/min; {} given: {})",
+                thousands(u64::from(n)),
+                l.api_calls_per_min,
+                l.uploads_per_min,
+                l.identities,
+                if total <= d.secs { "on time" } else { "late" }
+            ),
+            None => writeln!(
+                s,
+                "identities needed   {:>14}  (the bandwidth alone needs {}: more identities cannot make the deadline)",
+                "none suffice",
+                human_duration(t.transfer_secs.unwrap_or_default())
+            ),
+        };
     }
     let _ = writeln!(s, "audit CSV: {}", out.display());
     s

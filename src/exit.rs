@@ -11,6 +11,10 @@ pub enum ExitCode {
     CouldNotRun,
     /// Interrupted by SIGINT/SIGTERM; state was saved and a re-run resumes.
     Interrupted,
+    /// `--max-duration` ran out: nothing new was started after it, the files in flight
+    /// finished, and a re-run (the next night) carries on. 75 is sysexits' `EX_TEMPFAIL`
+    /// ("try again later").
+    MoreToDo,
 }
 
 impl ExitCode {
@@ -21,6 +25,7 @@ impl ExitCode {
             ExitCode::SomeFailed => 1,
             ExitCode::CouldNotRun => 2,
             ExitCode::Interrupted => 130,
+            ExitCode::MoreToDo => 75,
         }
     }
 
@@ -30,8 +35,9 @@ impl ExitCode {
             match c {
                 ExitCode::Success => 0,
                 ExitCode::SomeFailed => 1,
-                ExitCode::Interrupted => 2,
-                ExitCode::CouldNotRun => 3,
+                ExitCode::MoreToDo => 2,
+                ExitCode::Interrupted => 3,
+                ExitCode::CouldNotRun => 4,
             }
         }
         if rank(other) > rank(self) {
@@ -65,5 +71,10 @@ mod tests {
             ExitCode::Success
         );
         assert_eq!(ExitCode::CouldNotRun.code(), 2);
+        assert_eq!(ExitCode::MoreToDo.code(), 75);
+        assert_eq!(
+            ExitCode::SomeFailed.merge(ExitCode::MoreToDo),
+            ExitCode::MoreToDo
+        );
     }
 }

@@ -23,9 +23,49 @@ pub fn partial_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// Create the directory `path` will be written in, if missing (outputs may name new folders,
+/// e.g. a report per night under `reports/2026-12-02/`).
+pub fn create_parent(path: &Path) -> io::Result<()> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir),
+        _ => Ok(()),
+    }
+}
+
+/// A path with strftime fields (`%Y-%m-%d`) filled in from `now`; a path without `%` comes back
+/// as is. An unknown field is an error naming the path.
+pub fn dated_path(
+    path: &Path,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<PathBuf, DatedPathError> {
+    use chrono::format::{Item, StrftimeItems};
+    let Some(text) = path.to_str().filter(|t| t.contains('%')) else {
+        return Ok(path.to_path_buf());
+    };
+    let items: Vec<Item<'_>> = StrftimeItems::new(text).collect();
+    if items.iter().any(|i| matches!(i, Item::Error)) {
+        return Err(DatedPathError {
+            path: text.to_string(),
+        });
+    }
+    Ok(PathBuf::from(
+        now.format_with_items(items.into_iter()).to_string(),
+    ))
+}
+
+/// A path whose strftime fields do not parse.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{path}: not a valid strftime pattern (use fields like %Y, %m, %d, %H, %M; write %% for a literal %)"
+)]
+pub struct DatedPathError {
+    path: String,
+}
+
 impl AtomicFile {
-    /// Create (or truncate) `<path>.partial` for writing.
+    /// Create (or truncate) `<path>.partial` for writing, creating its directory if missing.
     pub fn create(path: &Path) -> io::Result<AtomicFile> {
+        create_parent(path)?;
         let tmp = partial_path(path);
         let file = File::create(&tmp)?;
         Ok(AtomicFile {
@@ -112,6 +152,19 @@ pub fn scratch_db(schema: &str) -> rusqlite::Result<rusqlite::Connection> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dated_paths_fill_strftime_fields() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-02T03:04:05Z")
+            .unwrap()
+            .to_utc();
+        let p = |s: &str| dated_path(Path::new(s), now).map_err(|e| e.to_string());
+        assert_eq!(p("r/%Y-%m-%d.csv"), Ok(PathBuf::from("r/2026-12-02.csv")));
+        assert_eq!(p("r/%Y/%H%M.csv"), Ok(PathBuf::from("r/2026/0304.csv")));
+        assert_eq!(p("plain.csv"), Ok(PathBuf::from("plain.csv")));
+        assert_eq!(p("100%%.csv"), Ok(PathBuf::from("100%.csv")));
+        assert!(p("r/%Q.csv").unwrap_err().contains("not a valid strftime"));
+    }
 
     #[test]
     fn commit_replaces_the_file_and_leaves_no_partial() {

@@ -10,6 +10,8 @@ use boxlift::config::{Failure, parse_cli};
 use serde::Deserialize;
 use serde_norway::Value;
 
+mod dated;
+
 fn deploy_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kubernetes")
 }

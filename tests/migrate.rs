@@ -21,7 +21,9 @@ use boxlift::upload::{Limits, OnConflict};
 use crate::common::boxlift_bin;
 use crate::common::tree::Tree;
 
+mod flags;
 mod output;
+mod repair;
 
 /// The three big files (chunked: over the 50,000,000-byte cut-off).
 const BIG: [(&str, u64); 3] = [
@@ -184,11 +186,17 @@ fn total_requests(emu: &EmulatorHandle) -> u64 {
 }
 
 fn verify(emu: &EmulatorHandle, work: &Path) -> Output {
+    verify_with(emu, work, &[])
+}
+
+/// `boxlift verify` of the run's manifest against the root, with `extra` arguments.
+fn verify_with(emu: &EmulatorHandle, work: &Path, extra: &[&str]) -> Output {
     let m = work.join("report.state/manifest.csv");
     boxlift(
         emu,
         &["verify", "--manifest", m.to_str().unwrap(), "--dest", "0"],
     )
+    .args(extra)
     .output()
     .unwrap()
 }
@@ -645,6 +653,12 @@ fn migrate_config(emu: &EmulatorHandle, src: &Path, work: &Path, files: usize) -
         chunked_threshold: 50_000_000,
         dedup: false,
         exclude: Vec::new(),
+        include: Vec::new(),
+        files_from: None,
+        min_age: None,
+        max_file_size: None,
+        max_duration: None,
+        repair: Vec::new(),
         shard: None,
         client,
         progress: ShowProgress::None,
@@ -1060,6 +1074,22 @@ fn dry_run_says_conflict_where_box_holds_another_kind_of_item() {
     assert_eq!(by["docs/readme.txt"].action().to_string(), "would_upload");
 }
 
+/// `GET /files/{id}` straight to the emulator: the file's JSON.
+fn get_file(emu: &EmulatorHandle, id: &str) -> serde_json::Value {
+    let url = format!("{}/files/{id}", emu.api_url());
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        reqwest::Client::new()
+            .get(url)
+            .bearer_auth("dev-token")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    })
+}
+
 /// What Box holds for `path`, through its API: (file id, version id, SHA-1, etag).
 fn box_file(emu: &EmulatorHandle, path: &str) -> (String, String, String, String) {
     let id = emu
@@ -1070,18 +1100,7 @@ fn box_file(emu: &EmulatorHandle, path: &str) -> (String, String, String, String
         .unwrap()
         .id
         .clone();
-    let url = format!("{}/files/{id}", emu.api_url());
-    let f: serde_json::Value = tokio::runtime::Runtime::new().unwrap().block_on(async {
-        reqwest::Client::new()
-            .get(url)
-            .bearer_auth("dev-token")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    });
+    let f = get_file(emu, &id);
     let s = |v: &serde_json::Value| v.as_str().unwrap().to_string();
     (
         id,

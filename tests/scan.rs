@@ -13,6 +13,8 @@ use boxlift::manifest::{Kind, ManifestRow};
 use crate::common::boxlift_bin;
 use crate::common::tree::{Tree, is_root, ok, unprivileged};
 
+mod audit_rates;
+
 fn parse(stdout: &[u8]) -> Vec<ManifestRow> {
     Reader::new(stdout)
         .collect::<Result<Vec<_>, _>>()

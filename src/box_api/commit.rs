@@ -4,9 +4,9 @@
 //! the file that holds our SHA-1 instead of failing or committing twice.
 use super::BoxClient;
 use super::error::{ApiError, ErrorKind};
-use super::files::{UploadSource, UploadTarget, rfc3339};
+use super::files::{UploadSource, UploadTarget};
 use super::http::{Fail, Req};
-use super::model::{CommitUploadSession, Files, UploadAttributes, UploadPart, UploadSession};
+use super::model::{CommitUploadSession, Files, UploadPart, UploadSession};
 use super::names::box_name_key;
 use super::pace::Bucket;
 use super::upload_session::{OpTally, digest_header};
@@ -36,12 +36,12 @@ impl BoxClient {
         };
         let body = CommitUploadSession {
             parts,
-            attributes: Some(UploadAttributes {
-                name: None,
-                parent: None,
-                content_created_at: None,
-                content_modified_at: src.modified.as_ref().map(rfc3339),
-            }),
+            // The session's name and parent were given at its creation; the commit carries the
+            // times (as a version target's attributes: no name, no parent).
+            attributes: Some(src.attributes(&UploadTarget::NewVersion {
+                file_id: String::new(),
+                if_match: None,
+            })),
         };
         let url = self.session_url(&session.id, "/commit");
         let mut ctx = self.retry_context();

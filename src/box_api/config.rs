@@ -51,6 +51,8 @@ pub struct ClientConfig {
     /// folder, list its parent and converge on the oldest of same-named twins (one list call
     /// per folder, worth it only when such races can happen).
     pub settle_folder_twins: bool,
+    /// Upload bandwidth cap in bytes per second across all upload bodies (`--bwlimit`).
+    pub bwlimit: Option<u64>,
     /// Called once per retried request (see [`RetryHook`]): how a pipeline turns the client's
     /// retries into `Retried` events without polling its stats.
     pub on_retry: Option<RetryHook>,
@@ -74,6 +76,7 @@ impl ClientConfig {
             read_timeout: Some(Duration::from_secs(120)),
             pool_idle_timeout: Some(Duration::from_secs(60)),
             settle_folder_twins: false,
+            bwlimit: None,
             on_retry: None,
         }
     }

@@ -143,10 +143,16 @@ impl UploadSource {
             ),
             UploadTarget::NewVersion { .. } => (None, None),
         };
+        // The birth time, where the platform and filesystem give one (statx on Linux, most
+        // filesystems; never on some network mounts): Box shows it as "created".
+        let created = std::fs::metadata(&self.path)
+            .and_then(|m| m.created())
+            .ok()
+            .map(DateTime::<Utc>::from);
         UploadAttributes {
             name,
             parent,
-            content_created_at: None,
+            content_created_at: created.as_ref().map(rfc3339),
             content_modified_at: self.modified.as_ref().map(rfc3339),
         }
     }
@@ -191,7 +197,7 @@ impl BoxClient {
                 tokio::fs::File::from_std(f),
                 256 * 1024,
             );
-            let file_part = Part::stream_with_length(reqwest::Body::wrap_stream(stream), src.size)
+            let file_part = Part::stream_with_length(self.upload_body(stream), src.size)
                 .file_name(part_name.clone())
                 .mime_str("application/octet-stream")
                 .map_err(|e| ApiError::new(ErrorKind::Other, format!("multipart: {e}")))?;
@@ -467,5 +473,30 @@ mod tests {
         }))
         .unwrap();
         assert!(v.get("name").is_none() && v.get("parent").is_none());
+    }
+
+    #[test]
+    fn attributes_carry_the_birth_time_where_the_platform_gives_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"x").unwrap();
+        let src = UploadSource {
+            path: path.clone(),
+            size: 1,
+            sha1_hex: String::new(),
+            modified: None,
+        };
+        let a = serde_json::to_value(src.attributes(&UploadTarget::NewVersion {
+            file_id: "1".into(),
+            if_match: None,
+        }))
+        .unwrap();
+        match std::fs::metadata(&path).unwrap().created() {
+            Ok(t) => assert_eq!(
+                a["content_created_at"],
+                rfc3339(&DateTime::<Utc>::from(t)).as_str()
+            ),
+            Err(_) => assert!(a.get("content_created_at").is_none(), "{a}"),
+        }
     }
 }

@@ -16,6 +16,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 pub mod auth;
+pub mod bandwidth;
 mod commit;
 mod config;
 pub mod error;
@@ -110,6 +111,8 @@ struct Shared {
     counters: Counters,
     identities: Mutex<HashMap<String, Arc<Identity>>>,
     folders: folders::FolderCache,
+    /// `--bwlimit`: the byte bucket every upload body draws from.
+    bandwidth: Option<Arc<bandwidth::Bandwidth>>,
     /// Seeds each operation's jitter RNG: from `retry.jitter_seed` when set (reproducible),
     /// else from the OS.
     jitter: Mutex<StdRng>,
@@ -180,9 +183,11 @@ impl BoxClient {
             pacer: Pacer::new(config.api_calls_per_minute, config.uploads_per_minute),
         });
         let jitter = Mutex::new(config.retry.jitter_rng());
+        let bandwidth = config.bwlimit.map(bandwidth::Bandwidth::new);
         Ok(BoxClient {
             shared: Arc::new(Shared {
                 jitter,
+                bandwidth,
                 config,
                 http,
                 tokens,
@@ -193,6 +198,22 @@ impl BoxClient {
             }),
             identity,
         })
+    }
+
+    /// An upload body, throttled by `--bwlimit` when one is set.
+    pub(crate) fn upload_body<S>(&self, body: S) -> reqwest::Body
+    where
+        S: futures::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static,
+    {
+        match &self.shared.bandwidth {
+            Some(bw) => reqwest::Body::wrap_stream(bw.clone().throttle(body)),
+            None => reqwest::Body::wrap_stream(body),
+        }
+    }
+
+    /// Is upload bandwidth capped (`--bwlimit`)?
+    pub(crate) fn throttled(&self) -> bool {
+        self.shared.bandwidth.is_some()
     }
 
     /// The same client acting as `user_id` (`As-User` header) with its own rate budget. Asking

@@ -258,11 +258,19 @@ impl BoxClient {
         };
         let res = self
             .execute(&mut ctx, req, |h| {
-                Ok(h.put(&url)
+                let rb = h
+                    .put(&url)
                     .header("content-type", "application/octet-stream")
                     .header("digest", &digest)
-                    .header("content-range", &range)
-                    .body(data.clone()))
+                    .header("content-range", &range);
+                Ok(if self.throttled() {
+                    // Streamed through `--bwlimit`'s bucket; the length stays declared.
+                    let body = futures::stream::iter([Ok::<_, std::io::Error>(data.clone())]);
+                    rb.header("content-length", len)
+                        .body(self.upload_body(body))
+                } else {
+                    rb.body(data.clone())
+                })
             })
             .await;
         tally.add(&ctx, len);

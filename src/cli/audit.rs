@@ -1,11 +1,13 @@
 //! `boxlift audit`'s arguments.
 use std::path::PathBuf;
+use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use clap::Args;
 
 use super::BoxArgs;
 use crate::plan::kind::DIRECT_MAX;
-use crate::plan::units::{parse_bandwidth, parse_bytes};
+use crate::plan::units::{parse_bandwidth, parse_bytes, parse_deadline, parse_duration};
 
 /// Arguments of `boxlift audit`.
 #[derive(Debug, Args)]
@@ -37,13 +39,16 @@ pub struct AuditArgs {
     /// Upload bandwidth, e.g. 1Gbit, 100Mbps, 100MB/s.
     #[arg(long, value_parser = parse_bandwidth)]
     pub bandwidth: Option<f64>,
-    /// Box API calls per minute per identity.
-    #[arg(long, default_value_t = crate::plan::estimate::API_CALLS_PER_MIN)]
-    pub api_calls_per_min: f64,
-    /// Box upload requests per minute per identity.
-    #[arg(long, default_value_t = crate::plan::estimate::UPLOADS_PER_MIN)]
-    pub uploads_per_min: f64,
-    /// Box connection (used with `--dest`); `--as-user` ids multiply the rate budget.
+    /// Answer how many `--as-user` identities finish by this time: a date (midnight UTC at its
+    /// start), `YYYY-MM-DD HH:MM` (UTC) or RFC 3339.
+    #[arg(long, value_parser = parse_deadline, value_name = "DATE", conflicts_with = "within")]
+    pub deadline: Option<DateTime<Utc>>,
+    /// Answer how many `--as-user` identities finish within this long from now: `36h`, `14d`.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub within: Option<Duration>,
+    /// Box connection (used with `--dest`); the rates (`--api-calls-per-minute`,
+    /// `--uploads-per-minute`, their `BOX_*` variables and `[box]` keys) are the ones migrate
+    /// paces with, and `--as-user` ids multiply them.
     /// (Boxed: `BoxArgs` is large and `Command` is an enum of verb arguments.)
     #[command(flatten)]
     pub box_args: Box<BoxArgs>,

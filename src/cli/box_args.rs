@@ -4,7 +4,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::box_api::{AuthConfig, ClientConfig, ConfigError, JwtAppConfig, Secret};
+use crate::box_api::{
+    AuthConfig, ClientConfig, ConfigError, DEFAULT_API_CALLS_PER_MINUTE,
+    DEFAULT_UPLOADS_PER_MINUTE, JwtAppConfig, Secret,
+};
 
 /// How to reach and authenticate to Box. Shared by every verb that talks to Box.
 ///
@@ -54,10 +57,10 @@ pub struct BoxArgs {
     #[arg(long, value_delimiter = ',')]
     pub as_user: Vec<String>,
     /// API calls per minute per identity (default 1000, Box's documented per-user limit).
-    #[arg(long, env = "BOX_API_CALLS_PER_MINUTE")]
+    #[arg(long, env = "BOX_API_CALLS_PER_MINUTE", alias = "api-calls-per-min")]
     pub api_calls_per_minute: Option<u32>,
     /// File uploads per minute per identity (default 240, Box's documented per-user limit).
-    #[arg(long, env = "BOX_UPLOADS_PER_MINUTE")]
+    #[arg(long, env = "BOX_UPLOADS_PER_MINUTE", alias = "uploads-per-min")]
     pub uploads_per_minute: Option<u32>,
     /// Attempts per Box request before giving up (default 10; backoff with full jitter).
     #[arg(long, env = "BOX_MAX_ATTEMPTS")]
@@ -147,16 +150,46 @@ impl BoxArgs {
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty())
             .collect();
-        if let Some(n) = args.api_calls_per_minute {
-            cfg.api_calls_per_minute = positive("--api-calls-per-minute", n)?;
-        }
-        if let Some(n) = args.uploads_per_minute {
-            cfg.uploads_per_minute = positive("--uploads-per-minute", n)?;
-        }
+        let rates = args.rates()?;
+        cfg.api_calls_per_minute = rates.api_calls_per_minute;
+        cfg.uploads_per_minute = rates.uploads_per_minute;
         if let Some(n) = args.max_attempts {
             cfg.retry.max_attempts = positive("--max-attempts", n)?;
         }
         Ok(cfg)
+    }
+}
+
+/// Per-identity rate limits, resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rates {
+    /// API calls per minute per identity.
+    pub api_calls_per_minute: u32,
+    /// Upload requests per minute per identity.
+    pub uploads_per_minute: u32,
+}
+
+impl BoxArgs {
+    /// The per-identity rates as given (flag, `BOX_*` variable or `[box]` key, in clap's order),
+    /// checked, with Box's documented limits as defaults. `migrate` paces and `audit` plans
+    /// with these same numbers (issue 12, item 7: audit used to ignore them).
+    pub fn rates(&self) -> Result<Rates, ConfigError> {
+        let pick = |name, given: Option<u32>, default| match given {
+            Some(n) => positive(name, n),
+            None => Ok(default),
+        };
+        Ok(Rates {
+            api_calls_per_minute: pick(
+                "--api-calls-per-minute",
+                self.api_calls_per_minute,
+                DEFAULT_API_CALLS_PER_MINUTE,
+            )?,
+            uploads_per_minute: pick(
+                "--uploads-per-minute",
+                self.uploads_per_minute,
+                DEFAULT_UPLOADS_PER_MINUTE,
+            )?,
+        })
     }
 }
 

@@ -3,15 +3,17 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use super::BoxArgs;
+use crate::fsutil::dated_path;
 use crate::log::LogFormat;
 use crate::migrate::{MigrateConfig, Paths};
-use crate::plan::units::parse_bytes;
+use crate::plan::units::{parse_bandwidth, parse_bytes, parse_duration};
 use crate::progress::ShowProgress;
 use crate::scan::shard::Shard;
 use crate::upload::{Limits, OnConflict};
+use crate::verify::repair::read_repairs;
 
 /// Arguments of `boxlift migrate`.
 #[derive(Debug, Args)]
@@ -27,7 +29,8 @@ pub struct MigrateArgs {
     #[arg(long)]
     pub manifest: Option<PathBuf>,
     /// The report CSV (one row per manifest row). Default: `boxlift-report.csv`, or
-    /// `.boxlift/report.csv` with `--emulator`.
+    /// `.boxlift/report.csv` with `--emulator`. strftime fields name it by date (UTC), e.g.
+    /// `reports/%Y-%m-%d.csv`, so nightly runs keep their history (then give `--state`).
     #[arg(long)]
     pub report: Option<PathBuf>,
     /// State journal directory (resume, incremental re-runs). Default: beside the report,
@@ -75,6 +78,33 @@ pub struct MigrateArgs {
     /// Leave out entries whose relative path or name matches this glob (repeatable).
     #[arg(long)]
     pub exclude: Vec<String>,
+    /// Take only files whose relative path or name matches this glob (repeatable); folders
+    /// are still walked and created. `--exclude` wins over it.
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+    /// Take only the files listed in FILE (relative paths, one a line; `#` comments), and
+    /// their folders; nothing else is walked.
+    #[arg(long, value_name = "FILE")]
+    pub files_from: Option<PathBuf>,
+    /// Skip files modified less than this long ago (`36h`, `15m`): rows `skipped:too_recent`,
+    /// taken by a later run. For shares still being written to.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub min_age: Option<Duration>,
+    /// Files bigger than this (`5GB`, the account's limit) become `invalid:too_large` rows.
+    #[arg(long, value_parser = parse_bytes, value_name = "SIZE")]
+    pub max_file_size: Option<u64>,
+    /// A window for nightly jobs (`6h`): after it, start nothing new, let the files in flight
+    /// finish, and exit 75 ("more to do"); the next run carries on.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub max_duration: Option<Duration>,
+    /// Cap upload bandwidth across all uploads (`50M` = 50 MB/s; `100Mbit`).
+    #[arg(long, value_parser = parse_bandwidth, value_name = "RATE")]
+    pub bwlimit: Option<f64>,
+    /// Repair from a verify report (`boxlift verify --report FILE`): its missing and mismatched
+    /// paths are forgotten in the journal and sent again (a file Box holds becomes a new
+    /// version); every other file is skipped as done.
+    #[arg(long, value_name = "VERIFY_CSV")]
+    pub repair: Option<PathBuf>,
     /// Migrate only shard K of N (0 <= K < N): N processes, on one host or many, each with its
     /// own report and state, split the tree by a stable hash of each file's folder and need no
     /// coordination but Box. In a Kubernetes Indexed Job: `$(JOB_COMPLETION_INDEX)/N`.
@@ -102,6 +132,28 @@ impl MigrateArgs {
         )
     }
 
+    /// [`Self::paths`] with strftime fields of `--report` filled in from `now` (UTC): one
+    /// report per night beside the last ones. Such a report needs `--state`, or each night
+    /// would start a new journal and re-check every file in Box.
+    pub fn dated_paths(&self, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<Paths> {
+        let mut paths = self.paths();
+        let Some(pattern) = &self.report else {
+            return Ok(paths);
+        };
+        let dated = dated_path(pattern, now)?;
+        if dated != *pattern {
+            if self.state.is_none() {
+                bail!(
+                    "--report {} is named by date, so each run writes a new one; give --state DIR \
+                     so that every run shares one journal",
+                    pattern.display()
+                );
+            }
+            paths.report = dated;
+        }
+        Ok(paths)
+    }
+
     /// The `--rate-share` divisor: given, or N with `--shard K/N`, or 1.
     pub fn rate_share(&self) -> anyhow::Result<u32> {
         match (self.rate_share, &self.shard) {
@@ -118,13 +170,34 @@ impl MigrateArgs {
             .box_args
             .to_client_config()
             .context("Box credentials")?;
+        client.bwlimit = self.bwlimit.map(|b| b as u64);
+        let repair = match &self.repair {
+            Some(path) => {
+                if self.on_conflict != OnConflict::Version {
+                    bail!(
+                        "--repair uploads a file Box holds with other content as a new version; \
+                         it cannot be combined with --on-conflict {}",
+                        self.on_conflict
+                            .to_possible_value()
+                            .map(|v| v.get_name().to_string())
+                            .unwrap_or_default()
+                    );
+                }
+                let list = read_repairs(path)?;
+                for (p, problem) in &list.by_hand {
+                    tracing::warn!(path = %p, %problem, "--repair cannot fix this by sending the file again; fix it in Box by hand");
+                }
+                list.resend
+            }
+            None => Vec::new(),
+        };
         client.share_rates(self.rate_share()?);
         // Shards create folders in one tree at once: converge on one of same-named twins.
         client.settle_folder_twins = self.shard.is_some_and(|s| s.count > 1);
         Ok(MigrateConfig {
             src: self.src.clone(),
             dest: self.dest.clone(),
-            paths: self.paths(),
+            paths: self.dated_paths(chrono::Utc::now())?,
             dry_run: self.dry_run,
             on_conflict: self.on_conflict,
             limits: Limits {
@@ -135,6 +208,12 @@ impl MigrateArgs {
             chunked_threshold: self.chunked_threshold,
             dedup: self.dedup,
             exclude: self.exclude.clone(),
+            include: self.include.clone(),
+            files_from: self.files_from.clone(),
+            min_age: self.min_age,
+            max_file_size: self.max_file_size,
+            max_duration: self.max_duration,
+            repair,
             shard: self.shard,
             client,
             progress: self.progress,
@@ -189,6 +268,34 @@ mod tests {
         let p = sharded.paths();
         assert_eq!(p.report, Path::new("boxlift-report-shard-2-of-4.csv"));
         assert_eq!(p.state, Path::new("boxlift-report-shard-2-of-4.state"));
+    }
+
+    #[test]
+    fn report_names_take_strftime_fields_and_then_need_a_state_directory() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-02T21:30:00Z")
+            .unwrap()
+            .to_utc();
+        let a = parse(&[
+            "s",
+            "--dest",
+            "0",
+            "--report",
+            "/r/%Y-%m-%d/shard-1.csv",
+            "--state",
+            "/s",
+        ]);
+        let p = a.dated_paths(now).unwrap();
+        assert_eq!(p.report, Path::new("/r/2026-12-02/shard-1.csv"));
+        assert_eq!(p.state, Path::new("/s"));
+        assert_eq!(p.manifest, Path::new("/s/manifest.csv"));
+        let a = parse(&["s", "--dest", "0", "--report", "r/%Y.csv"]);
+        let e = a.dated_paths(now).unwrap_err().to_string();
+        assert!(e.contains("give --state"), "{e}");
+        let a = parse(&["s", "--dest", "0", "--report", "r/%Q.csv", "--state", "x"]);
+        let e = a.dated_paths(now).unwrap_err().to_string();
+        assert!(e.contains("r/%Q.csv"), "{e}");
+        let a = parse(&["s", "--dest", "0", "--report", "r/plain.csv"]);
+        assert_eq!(a.dated_paths(now).unwrap(), a.paths());
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use clap::Args;
 
-use crate::plan::units::parse_bytes;
+use crate::plan::units::{parse_bytes, parse_duration};
 use crate::scan::{Progress, ScanOptions};
 
 /// Arguments of `boxlift scan`.
@@ -30,6 +30,17 @@ pub struct ScanArgs {
     /// matching directory is left out with everything in it.
     #[arg(long)]
     pub exclude: Vec<String>,
+    /// Take only files whose relative path or name matches this glob (repeatable); folders
+    /// are still walked. `--exclude` wins over it.
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+    /// Take only the files listed in FILE (relative paths, one a line; `#` comments), and
+    /// their folders.
+    #[arg(long, value_name = "FILE")]
+    pub files_from: Option<PathBuf>,
+    /// Files modified less than this long ago (`36h`) are rows `skipped:too_recent`.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub min_age: Option<std::time::Duration>,
     /// The Box account's maximum file size (e.g. 5GB, 15GB); bigger files are invalid:too_large.
     #[arg(long, value_parser = parse_bytes)]
     pub max_file_size: Option<u64>,
@@ -43,6 +54,9 @@ impl ScanArgs {
             hash: !self.no_hash,
             follow_symlinks: self.follow_symlinks,
             exclude: self.exclude.clone(),
+            include: self.include.clone(),
+            files_from: self.files_from.clone(),
+            min_age: self.min_age,
             previous: self.previous.clone(),
             max_file_size: self.max_file_size,
             progress,

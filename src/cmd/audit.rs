@@ -2,7 +2,7 @@
 //! A dry run: it never writes to Box.
 use anyhow::Context;
 
-use crate::audit::{AuditConfig, Destination, default_output, render};
+use crate::audit::{AuditConfig, Deadline, Destination, default_output, render};
 use crate::cli::{AuditArgs, GlobalArgs};
 use crate::exit::ExitCode;
 use crate::plan::estimate::{Estimate, Limits};
@@ -23,6 +23,13 @@ pub fn run(args: AuditArgs, _global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         (None, Some(p)) => Some(Destination::Listing(p.clone())),
         (None, None) => None,
     };
+    let rates = args.box_args.rates()?;
+    let now = chrono::Utc::now();
+    let deadline = match (args.deadline, args.within) {
+        (Some(at), _) => Some(Deadline::at(at, now)?),
+        (None, Some(d)) => Some(Deadline::at(now + d, now)?),
+        (None, None) => None,
+    };
     let config = AuditConfig {
         output: args
             .output
@@ -32,8 +39,8 @@ pub fn run(args: AuditArgs, _global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         dest,
         threshold,
         limits: Limits {
-            api_calls_per_min: args.api_calls_per_min,
-            uploads_per_min: args.uploads_per_min,
+            api_calls_per_min: f64::from(rates.api_calls_per_minute),
+            uploads_per_min: f64::from(rates.uploads_per_minute),
             identities: args.box_args.as_user.len().max(1) as u32,
             bandwidth: args.bandwidth,
             monthly_api_calls: args.monthly_api_calls,
@@ -46,6 +53,7 @@ pub fn run(args: AuditArgs, _global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         &summary.estimate,
         &config.limits,
         summary.compared,
+        deadline.as_ref(),
     );
     if args.json {
         // stdout carries the JSON alone; the human summary goes to stderr.

@@ -55,7 +55,13 @@ pub fn run(mut args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
     if args.json {
         super::print_json(&json_summary(&summary))?;
     }
-    if summary.interrupted {
+    if summary.out_of_time {
+        notice(
+            format,
+            true,
+            "--max-duration reached: nothing new was started, the files in flight finished; run the same command to carry on (exit 75)",
+        );
+    } else if summary.interrupted {
         notice(
             format,
             true,

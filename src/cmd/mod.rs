@@ -21,7 +21,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Scan(args) => scan::run(args, &cli.global),
         Command::Audit(args) => audit::run(args, &cli.global),
-        Command::Migrate(args) => migrate::run(args, &cli.global),
+        Command::Migrate(args) => migrate::run(*args, &cli.global),
         Command::Verify(args) => verify::run(args, &cli.global),
         Command::Emulator(args) => emulator::run(*args, &cli.global),
         Command::Report(args) => report::run(args, &cli.global),

@@ -36,6 +36,8 @@ pub fn run(mut args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode
         Some(path) => {
             // The header goes first, differences or not (serialize would only write it with
             // the first row).
+            crate::fsutil::create_parent(path)
+                .with_context(|| format!("cannot create the directory of {}", path.display()))?;
             let mut w = csv::WriterBuilder::new()
                 .has_headers(false)
                 .from_path(path)

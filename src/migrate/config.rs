@@ -34,6 +34,20 @@ pub struct MigrateConfig {
     pub dedup: bool,
     /// Globs of entries to leave out.
     pub exclude: Vec<String>,
+    /// Globs of files to take (others are left out; directories are still walked).
+    pub include: Vec<String>,
+    /// A file listing the relative paths to take (one per line); nothing else is walked.
+    pub files_from: Option<PathBuf>,
+    /// Files modified less than this long ago are skipped (`skipped:too_recent`), and retried
+    /// by the next run: files still being written on a live share.
+    pub min_age: Option<Duration>,
+    /// Files bigger than this are `invalid:too_large` rows, never sent.
+    pub max_file_size: Option<u64>,
+    /// After this long, start nothing new, finish what is in flight and end with
+    /// [`crate::exit::ExitCode::MoreToDo`] (a nightly window).
+    pub max_duration: Option<Duration>,
+    /// Paths to send again (`--repair VERIFY.csv`): forgotten in the journal before the run.
+    pub repair: Vec<String>,
     /// Only this shard's rows.
     pub shard: Option<Shard>,
     /// The Box client's config (rates already shared out for `--shard`/`--rate-share`).

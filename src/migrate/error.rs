@@ -56,6 +56,11 @@ pub enum MigrateError {
     /// A local file operation of the run's own files failed.
     #[error(transparent)]
     Local(#[from] LocalError),
+    /// `--repair` re-sends files; a dry run sends nothing.
+    #[error(
+        "--repair cannot be combined with --dry-run (a repair forgets the paths in the journal and sends them again)"
+    )]
+    RepairDryRun,
     /// A pipeline thread panicked (a bug).
     #[error("the {0} thread panicked")]
     Panicked(&'static str),

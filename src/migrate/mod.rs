@@ -50,6 +50,9 @@ pub struct Summary {
     pub elapsed: Duration,
     /// The run was cancelled: what was in flight finished, the rest is left for a re-run.
     pub interrupted: bool,
+    /// `max_duration` ran out: nothing new was started after it, what was in flight finished,
+    /// and the rest is left for the next run.
+    pub out_of_time: bool,
     /// The report CSV.
     pub report: PathBuf,
 }
@@ -57,7 +60,9 @@ pub struct Summary {
 impl Summary {
     /// The process exit code this run stands for.
     pub fn exit_code(&self) -> ExitCode {
-        if self.interrupted {
+        if self.out_of_time {
+            ExitCode::MoreToDo
+        } else if self.interrupted {
             ExitCode::Interrupted
         } else {
             self.rows.exit_code()
@@ -71,6 +76,9 @@ pub fn run(mut config: MigrateConfig, cancel: Cancel) -> Result<Summary, Migrate
     check_threshold(config.chunked_threshold).map_err(MigrateError::Threshold)?;
     if !config.src.is_dir() {
         return Err(MigrateError::NotADirectory(config.src));
+    }
+    if !config.repair.is_empty() && config.dry_run {
+        return Err(MigrateError::RepairDryRun);
     }
     let started = Instant::now();
     let (ev_tx, ev_rx) = mpsc::unbounded_channel::<Event>();
@@ -96,11 +104,21 @@ pub fn run(mut config: MigrateConfig, cancel: Cancel) -> Result<Summary, Migrate
         })?;
 
     let paths = config.paths.clone();
-    let journal = if config.dry_run {
+    let mut journal = if config.dry_run {
         None
     } else {
         Some(open_writer(&paths.state, &config.dest).map_err(MigrateError::State)?)
     };
+    if let Some(j) = journal.as_mut().filter(|_| !config.repair.is_empty()) {
+        // Before the planner's reader opens: what the journal forgets is planned as new, so a
+        // file missing from Box is uploaded and a different one gets a new version.
+        let gone = j.forget(&config.repair).map_err(MigrateError::State)?;
+        tracing::info!(
+            paths = config.repair.len(),
+            records = gone,
+            "repair: forgot these paths in the journal; they are sent again"
+        );
+    }
     let reader = open_reader(&paths.state, &config.dest).map_err(MigrateError::State)?;
     let report = ReportWriter::create(&paths.report).map_err(MigrateError::Report)?;
     let progress = Progress::start(
@@ -139,6 +157,10 @@ pub fn run(mut config: MigrateConfig, cancel: Cancel) -> Result<Summary, Migrate
     let (work_tx, work_rx) = mpsc::channel::<Work>(WORK_QUEUE);
     let scan_opts = ScanOptions {
         exclude: config.exclude.clone(),
+        include: config.include.clone(),
+        files_from: config.files_from.clone(),
+        min_age: config.min_age,
+        max_file_size: config.max_file_size,
         previous: paths.manifest.is_file().then(|| paths.manifest.clone()),
         shard: config.shard,
         ..ScanOptions::new(&config.src)
@@ -158,7 +180,11 @@ pub fn run(mut config: MigrateConfig, cancel: Cancel) -> Result<Summary, Migrate
             &scan_cancel,
         )
     });
+    let window = config
+        .max_duration
+        .map(|d| Window::start(d, started, cancel.clone()));
     rt.block_on(execute(ctx, work_rx, config.limits));
+    let out_of_time = window.is_some_and(Window::stop);
     let scanned = scanner
         .join()
         .unwrap_or(Err(MigrateError::Panicked("scan")));
@@ -181,6 +207,7 @@ pub fn run(mut config: MigrateConfig, cancel: Cancel) -> Result<Summary, Migrate
         requests,
         elapsed: started.elapsed(),
         interrupted,
+        out_of_time,
         report: paths.report,
     })
 }
@@ -210,4 +237,38 @@ fn spawn_expected(
         }
         let _ = events.send(Event::Expected { files, bytes });
     }))
+}
+
+/// `max_duration`: a thread that cancels the run when the window closes (so nothing new starts
+/// and what is in flight finishes), unless the run ends first.
+struct Window {
+    stop: std::sync::mpsc::Sender<()>,
+    fired: std::thread::JoinHandle<bool>,
+}
+
+impl Window {
+    fn start(length: Duration, started: Instant, cancel: Cancel) -> Window {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let fired = std::thread::spawn(move || {
+            let left = length.saturating_sub(started.elapsed());
+            match stopped.recv_timeout(left) {
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    tracing::warn!(
+                        "--max-duration {}s reached: starting nothing new, finishing the files in flight",
+                        length.as_secs()
+                    );
+                    cancel.cancel();
+                    true
+                }
+                _ => false,
+            }
+        });
+        Window { stop, fired }
+    }
+
+    /// The run's uploads are over: did the window close first?
+    fn stop(self) -> bool {
+        let _ = self.stop.send(());
+        self.fired.join().unwrap_or(false)
+    }
 }

@@ -247,6 +247,23 @@ impl Estimate {
             .map(|m| self.api_calls() as f64 / m as f64)
     }
 
+    /// The fewest `--as-user` identities that finish within `window_secs` under `limits` (whose
+    /// `identities` is ignored): the API-call and upload bounds shrink with each identity's own
+    /// budget, the bandwidth bound does not. `None` when the bandwidth alone needs longer.
+    pub fn identities_within(&self, limits: &Limits, window_secs: f64) -> Option<u32> {
+        let one = self.timing(&Limits {
+            identities: 1,
+            ..limits.clone()
+        });
+        if window_secs <= 0.0 || one.transfer_secs.is_some_and(|t| t > window_secs) {
+            return None;
+        }
+        let rate_bound = one.api_secs.max(one.upload_secs);
+        // A hair of tolerance, so that exactly fitting work does not round up an identity.
+        let n = (rate_bound / window_secs - 1e-9).ceil().max(1.0);
+        (n <= f64::from(u32::MAX)).then_some(n as u32)
+    }
+
     /// Time bounds under `limits`.
     pub fn timing(&self, limits: &Limits) -> Timing {
         let ids = f64::from(limits.identities.max(1));
@@ -321,5 +338,34 @@ mod tests {
         assert_eq!(bound, "bandwidth");
         assert!((secs - e.upload_bytes() as f64 / 1e6).abs() < 1e-9);
         assert_eq!(e.monthly_share(&limits), Some(0.01));
+    }
+
+    #[test]
+    fn identities_within_a_window_scale_the_rate_bounds_not_the_bandwidth() {
+        // 24,000 direct uploads: 100 min at 240 uploads/min, 24 min of API calls at 1000/min.
+        let mut e = Estimate::default();
+        for _ in 0..24_000 {
+            e.add(&file(1_000_000, Status::Ok), None, DIRECT_MAX);
+        }
+        let limits = Limits {
+            identities: 7,
+            ..Limits::default()
+        };
+        assert_eq!(e.identities_within(&limits, 100.0 * 60.0), Some(1));
+        assert_eq!(e.identities_within(&limits, 99.0 * 60.0), Some(2));
+        assert_eq!(e.identities_within(&limits, 10.0 * 60.0), Some(10));
+        assert_eq!(e.identities_within(&limits, 9.9 * 60.0), Some(11));
+        let halved = Limits {
+            uploads_per_min: 120.0,
+            ..limits.clone()
+        };
+        assert_eq!(e.identities_within(&halved, 10.0 * 60.0), Some(20));
+        // 24 GB at 10 MB/s is 2,400 s: no number of identities fits 2,000 s.
+        let slow = Limits {
+            bandwidth: Some(10_000_000.0),
+            ..limits
+        };
+        assert_eq!(e.identities_within(&slow, 2_000.0), None);
+        assert_eq!(e.identities_within(&slow, 3_000.0), Some(2));
     }
 }

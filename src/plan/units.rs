@@ -1,6 +1,9 @@
-//! Sizes and rates as users type them: `5GB`, `250MiB`, `1Gbit`, `100MB/s`. Decimal prefixes
-//! are powers of 1000 (as Box and network vendors use them), binary ones (`KiB`, `MiB`…)
-//! powers of 1024.
+//! Sizes, rates, durations and dates as users type them: `5GB`, `250MiB`, `1Gbit`, `100MB/s`,
+//! `36h`, `14d`, `2026-12-31`. Decimal prefixes are powers of 1000 (as Box and network vendors
+//! use them), binary ones (`KiB`, `MiB`…) powers of 1024.
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
 /// A size or rate that does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -83,6 +86,67 @@ pub fn parse_bandwidth(s: &str) -> Result<f64, UnitError> {
     Ok(v)
 }
 
+/// Parse a duration as rclone and azcopy users write it: `45s`, `90m`, `36h`, `14d`, `2w`, or
+/// sums like `1h30m`; a bare number is seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, UnitError> {
+    let err = |why| UnitError {
+        input: s.to_string(),
+        what: "a duration",
+        why,
+    };
+    let mut rest = s.trim();
+    if rest.is_empty() {
+        return Err(err("expected a number and a unit, e.g. 36h or 14d"));
+    }
+    let mut secs = 0.0;
+    while !rest.is_empty() {
+        let (n, after) = split_number(rest).ok_or_else(|| err("expected a number"))?;
+        let unit_len = after
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(after.len());
+        let mult = match &after[..unit_len] {
+            "" | "s" => 1.0,
+            "m" | "min" => 60.0,
+            "h" => 3600.0,
+            "d" => 86_400.0,
+            "w" => 7.0 * 86_400.0,
+            _ => {
+                return Err(err(
+                    "unknown unit (use s, m, h, d or w, e.g. 36h, 14d, 1h30m)",
+                ));
+            }
+        };
+        secs += n * mult;
+        rest = after[unit_len..].trim_start();
+    }
+    if !secs.is_finite() || secs > 1e12 {
+        return Err(err("too large"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Parse a point in time: RFC 3339 (`2026-12-31T18:00:00Z`, `...+01:00`), `2026-12-31 18:00`
+/// (UTC), or a date `2026-12-31` (midnight UTC at its start: the cautious reading of "by").
+pub fn parse_deadline(s: &str) -> Result<DateTime<Utc>, UnitError> {
+    let t = s.trim();
+    if let Ok(d) = DateTime::parse_from_rfc3339(t) {
+        return Ok(d.with_timezone(&Utc));
+    }
+    for f in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"] {
+        if let Ok(d) = NaiveDateTime::parse_from_str(t, f) {
+            return Ok(d.and_utc());
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
+    }
+    Err(UnitError {
+        input: s.to_string(),
+        what: "a date",
+        why: "use YYYY-MM-DD, YYYY-MM-DD HH:MM (UTC) or RFC 3339",
+    })
+}
+
 /// Format bytes for people: `1.50 GB`.
 pub fn human_bytes(n: u64) -> String {
     let units = ["B", "KB", "MB", "GB", "TB", "PB"];
@@ -152,6 +216,32 @@ mod tests {
         assert_eq!(parse_bandwidth("10 Gbit/s"), Ok(1_250_000_000.0));
         assert!(parse_bandwidth("0MB/s").is_err());
         assert!(parse_bandwidth("fast").is_err());
+    }
+
+    #[test]
+    fn durations_and_deadlines() {
+        let d = |s| parse_duration(s).map(|d| d.as_secs());
+        assert_eq!(d("45s"), Ok(45));
+        assert_eq!(d("90"), Ok(90));
+        assert_eq!(d("90m"), Ok(5400));
+        assert_eq!(d("36h"), Ok(129_600));
+        assert_eq!(d("14d"), Ok(1_209_600));
+        assert_eq!(d("1h30m"), Ok(5400));
+        assert_eq!(d("2w"), Ok(1_209_600));
+        assert!(parse_duration("").is_err());
+        let e = parse_duration("3 fortnights").unwrap_err().to_string();
+        assert!(e.contains("unknown unit"), "{e}");
+        let t = |s| parse_deadline(s).map(|t| t.to_rfc3339());
+        assert_eq!(t("2026-12-31"), Ok("2026-12-31T00:00:00+00:00".into()));
+        assert_eq!(
+            t("2026-12-31 18:30"),
+            Ok("2026-12-31T18:30:00+00:00".into())
+        );
+        assert_eq!(
+            t("2026-12-31T18:00:00+01:00"),
+            Ok("2026-12-31T17:00:00+00:00".into())
+        );
+        assert!(parse_deadline("next friday").is_err());
     }
 
     #[test]

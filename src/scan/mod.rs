@@ -57,6 +57,13 @@ pub struct ScanOptions {
     pub follow_symlinks: bool,
     /// Globs; an entry whose relative path or name matches is left out (with its contents).
     pub exclude: Vec<String>,
+    /// Globs; when given, a file is taken only if its relative path or name matches one
+    /// (directories are still walked).
+    pub include: Vec<String>,
+    /// A list of relative paths (one a line): only those files, and their directories.
+    pub files_from: Option<PathBuf>,
+    /// Files modified less than this long before the scan started are `skipped:too_recent`.
+    pub min_age: Option<std::time::Duration>,
     /// A previous manifest whose SHA-1s are reused for files with unchanged size and mtime.
     pub previous: Option<PathBuf>,
     /// Files bigger than this are `invalid:too_large` (the Box account's maximum file size).
@@ -76,6 +83,9 @@ impl ScanOptions {
             hash: true,
             follow_symlinks: false,
             exclude: Vec::new(),
+            include: Vec::new(),
+            files_from: None,
+            min_age: None,
             previous: None,
             max_file_size: None,
             progress: None,
@@ -156,13 +166,21 @@ pub enum ScanError {
         /// Why.
         source: io::Error,
     },
-    /// An `--exclude` glob does not parse.
-    #[error("bad --exclude glob {glob:?}: {source}")]
+    /// An `--exclude` or `--include` glob does not parse.
+    #[error("bad glob {glob:?}: {source}")]
     Glob {
         /// The glob.
         glob: String,
         /// Why.
         source: globset::Error,
+    },
+    /// The `--files-from` list cannot be read.
+    #[error("cannot read --files-from {path}: {source}")]
+    FilesFrom {
+        /// The list.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
     },
     /// The `--previous` manifest cannot be used.
     #[error("--previous: {0}")]
@@ -191,17 +209,20 @@ pub fn scan(
             source: io::Error::new(io::ErrorKind::NotADirectory, "not a directory"),
         });
     }
-    let mut globs = GlobSetBuilder::new();
-    for g in &opts.exclude {
-        globs.add(Glob::new(g).map_err(|source| ScanError::Glob {
-            glob: g.clone(),
-            source,
-        })?);
-    }
-    let exclude = globs.build().map_err(|source| ScanError::Glob {
-        glob: opts.exclude.join(" "),
-        source,
-    })?;
+    let filter = walk::Filter {
+        exclude: glob_set(&opts.exclude)?,
+        include: glob_set(&opts.include)?,
+        files_from: match &opts.files_from {
+            Some(p) => Some(
+                walk::FileList::read(p).map_err(|source| ScanError::FilesFrom {
+                    path: p.clone(),
+                    source,
+                })?,
+            ),
+            None => None,
+        },
+        modified_after: opts.min_age.map(|age| std::time::SystemTime::now() - age),
+    };
     let previous = match &opts.previous {
         Some(p) => Some(quick::Previous::open(p)?),
         None => None,
@@ -219,7 +240,7 @@ pub fn scan(
             // of waiting for rows that will never come.
             let _end = WalkEnd(&shared);
             let mut batch: Vec<(u64, ManifestRow)> = Vec::with_capacity(BATCH);
-            let res = walk::walk(opts, &exclude, previous, |job| {
+            let res = walk::walk(opts, &filter, previous, |job| {
                 if let Some(shard) = &opts.shard
                     && !shard.owns(&job.row().path, job.row().kind == Kind::Dir)
                 {
@@ -281,6 +302,21 @@ pub fn scan(
         Some(e) => Err(ScanError::Sink(e)),
         None => Ok(summary),
     }
+}
+
+/// The globs as one set (an error names the glob that does not parse).
+fn glob_set(globs: &[String]) -> Result<globset::GlobSet, ScanError> {
+    let mut set = GlobSetBuilder::new();
+    for g in globs {
+        set.add(Glob::new(g).map_err(|source| ScanError::Glob {
+            glob: g.clone(),
+            source,
+        })?);
+    }
+    set.build().map_err(|source| ScanError::Glob {
+        glob: globs.join(" "),
+        source,
+    })
 }
 
 /// Hash one file and finish its row.

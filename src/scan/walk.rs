@@ -1,8 +1,10 @@
 //! The walk: walkdir in deterministic order (depth-first, siblings sorted by name), turning
 //! each entry into a manifest row or a hash job, and every problem into a row with a reason.
+use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use globset::GlobSet;
 use walkdir::WalkDir;
@@ -11,7 +13,7 @@ use super::names::{Collisions, check_box_name};
 use super::quick::Previous;
 use super::{ScanError, ScanOptions};
 use crate::hash::Stamp;
-use crate::manifest::row::mtime_from;
+use crate::manifest::row::{format_mtime, mtime_from};
 use crate::manifest::{Kind, ManifestRow, Status};
 
 /// What the walk hands on, in walk order.
@@ -32,9 +34,106 @@ impl Job {
     }
 }
 
+/// Which entries the walk takes: `--exclude`, `--include`, `--files-from`, `--min-age`.
+#[derive(Debug)]
+pub(crate) struct Filter {
+    /// Entries (and their contents) left out.
+    pub(crate) exclude: GlobSet,
+    /// When not empty, only files matching one of these are taken.
+    pub(crate) include: GlobSet,
+    /// Only these paths (and their folders).
+    pub(crate) files_from: Option<FileList>,
+    /// Files modified after this are `skipped:too_recent`.
+    pub(crate) modified_after: Option<SystemTime>,
+}
+
+impl Filter {
+    /// Is the entry walked at all? (A directory that is not is left out with its contents.)
+    fn keeps(&self, root: &Path, e: &walkdir::DirEntry) -> bool {
+        if is_excluded(&self.exclude, root, e.path()) {
+            return false;
+        }
+        let is_dir = e.file_type().is_dir();
+        if self.files_from.is_none() && (is_dir || self.include.is_empty()) {
+            return true;
+        }
+        let rel = rel_path(root, e.path());
+        if let Some(list) = &self.files_from
+            && !list.keeps(&rel, is_dir)
+        {
+            return false;
+        }
+        is_dir
+            || self.include.is_empty()
+            || self.include.is_match(&rel)
+            || e.path()
+                .file_name()
+                .is_some_and(|n| self.include.is_match(n))
+    }
+}
+
+/// `--files-from`: relative paths, one a line. A listed file is taken; a listed directory is
+/// taken with everything in it; the directories above a listed path are walked (and created),
+/// nothing else.
+#[derive(Debug, Default)]
+pub(crate) struct FileList {
+    listed: HashSet<String>,
+    /// Every directory above a listed path.
+    above: HashSet<String>,
+}
+
+impl FileList {
+    /// Read the list: blank lines and `#` comments are skipped, `./` and `/` prefixes and
+    /// trailing `/` dropped, `\r\n` line ends accepted.
+    pub(crate) fn read(path: &Path) -> io::Result<FileList> {
+        Ok(FileList::parse(&std::fs::read_to_string(path)?))
+    }
+
+    fn parse(text: &str) -> FileList {
+        let mut list = FileList::default();
+        for line in text.lines() {
+            let line = line.trim_end_matches('\r');
+            if line.trim().is_empty() || line.trim_start().starts_with('#') {
+                continue;
+            }
+            let mut p = line.trim_start_matches("./").trim_start_matches('/');
+            p = p.trim_end_matches('/');
+            if p.is_empty() {
+                continue;
+            }
+            let mut dir = p;
+            while let Some((parent, _)) = dir.rsplit_once('/') {
+                if !list.above.insert(parent.to_string()) {
+                    break;
+                }
+                dir = parent;
+            }
+            list.listed.insert(p.to_string());
+        }
+        list
+    }
+
+    fn keeps(&self, rel: &str, is_dir: bool) -> bool {
+        if self.listed.contains(rel) || (is_dir && self.above.contains(rel)) {
+            return true;
+        }
+        // Inside a listed directory.
+        let mut p = rel;
+        while let Some((parent, _)) = p.rsplit_once('/') {
+            if self.listed.contains(parent) {
+                return true;
+            }
+            p = parent;
+        }
+        false
+    }
+}
+
 /// Walk state that spans entries.
 struct Walk<'a> {
     opts: &'a ScanOptions,
+    /// `--min-age`: files modified after this are skipped.
+    modified_after: Option<SystemTime>,
     collisions: Collisions,
     previous: Option<Previous>,
     /// A directory that is not `ok` (depth, path): everything under it is `skipped:parent`.
@@ -50,13 +149,14 @@ struct Walk<'a> {
 /// Walk `opts.root`, calling `emit` for each job in walk order; `emit` returns false to stop.
 pub(crate) fn walk(
     opts: &ScanOptions,
-    exclude: &GlobSet,
+    filter: &Filter,
     previous: Option<Previous>,
     mut emit: impl FnMut(Job) -> bool,
 ) -> Result<(), ScanError> {
     let root = opts.root.as_path();
     let mut w = Walk {
         opts,
+        modified_after: filter.modified_after,
         collisions: Collisions::default(),
         previous,
         blocked: None,
@@ -76,7 +176,7 @@ pub(crate) fn walk(
                 .cmp(b.path().as_os_str().as_bytes())
         })
         .into_iter()
-        .filter_entry(|e| e.depth() == 0 || !is_excluded(exclude, root, e.path()));
+        .filter_entry(|e| e.depth() == 0 || filter.keeps(root, e));
     for item in it {
         let job = match item {
             Ok(entry) if entry.depth() == 0 => continue,
@@ -192,6 +292,16 @@ fn special_kind(ft: &std::fs::FileType) -> &'static str {
     }
 }
 
+/// A stat's mtime as a `SystemTime` (before 1970 too).
+fn mtime_of(st: &Stamp) -> SystemTime {
+    let nanos = Duration::from_nanos(u64::from(st.mtime_nanos));
+    if st.mtime_secs >= 0 {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(st.mtime_secs as u64) + nanos
+    } else {
+        SystemTime::UNIX_EPOCH - Duration::from_secs(st.mtime_secs.unsigned_abs()) + nanos
+    }
+}
+
 fn row(path: String, kind: Kind) -> ManifestRow {
     ManifestRow {
         path,
@@ -268,6 +378,15 @@ impl Walk<'_> {
         {
             r.status = Status::invalid("too_large");
             r.detail = format!("{} bytes; the account's maximum is {max}", r.size);
+        } else if kind == Kind::File
+            && let (Some(after), Ok(st)) = (self.modified_after, &meta)
+            && mtime_of(st) > after
+        {
+            r.status = Status::skipped("too_recent");
+            r.detail = format!(
+                "modified {}, more recently than --min-age allows; a later run takes it",
+                format_mtime(st.mtime_secs, st.mtime_nanos)
+            );
         }
 
         // Only items that will be uploaded take a name in the Box folder.
@@ -412,5 +531,25 @@ fn name_problem(name: &OsStr) -> Option<(&'static str, String)> {
             format!("name is not valid UTF-8: {name:?}"),
         )),
         Some(n) => check_box_name(n).err().map(|p| (p.reason(), p.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_list_takes_its_paths_their_folders_and_listed_folders_contents() {
+        let l = FileList::parse("# nightly list\r\n./a/b/c.txt\r\n\n/d/\nx.txt\n");
+        assert!(l.keeps("a", true) && l.keeps("a/b", true));
+        assert!(l.keeps("a/b/c.txt", false));
+        assert!(!l.keeps("a/b/other.txt", false) && !l.keeps("a/other", true));
+        assert!(
+            !l.keeps("a", false),
+            "a file named like a listed folder's parent"
+        );
+        assert!(l.keeps("d", true) && l.keeps("d/e/f.txt", false) && l.keeps("d/e", true));
+        assert!(l.keeps("x.txt", false) && !l.keeps("y.txt", false));
+        assert!(!l.keeps("# nightly list", false));
     }
 }

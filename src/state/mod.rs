@@ -374,6 +374,26 @@ impl StateWriter {
         Ok(())
     }
 
+    /// Forget what the journal knows of these paths (finished files, folder ids), in one
+    /// committed transaction, so the next plan sends them again: `migrate --repair` after
+    /// `verify` found them missing or different in Box. Returns how many records went.
+    pub fn forget(&mut self, paths: &[String]) -> Result<u64, StateError> {
+        self.commit()?;
+        let tx = self.conn.transaction().map_err(sql_err(&self.path))?;
+        let mut gone = 0;
+        for sql in [
+            "DELETE FROM files WHERE path=?1",
+            "DELETE FROM folders WHERE path=?1",
+        ] {
+            let mut st = tx.prepare_cached(sql).map_err(sql_err(&self.path))?;
+            for p in paths {
+                gone += st.execute(params![p]).map_err(sql_err(&self.path))? as u64;
+            }
+        }
+        tx.commit().map_err(sql_err(&self.path))?;
+        Ok(gone)
+    }
+
     /// Commit the open batch, if any.
     pub fn commit(&mut self) -> Result<(), StateError> {
         if !self.conn.is_autocommit() {
@@ -438,6 +458,28 @@ mod tests {
         assert_eq!(r.folder("d").unwrap().as_deref(), Some("9"));
         assert!(r.done("bad").unwrap().is_none());
         assert!(r.session("big.bin").unwrap().is_none());
+    }
+
+    #[test]
+    fn forgotten_files_and_folders_are_not_done_any_more() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = open_writer(dir.path(), "0").unwrap();
+        w.apply(&Event::FileDone(uploaded("a.txt", "aaaa")))
+            .unwrap();
+        w.apply(&Event::FileDone(uploaded("b.txt", "bbbb")))
+            .unwrap();
+        w.apply(&Event::FolderResolved {
+            path: "d".into(),
+            folder_id: "9".into(),
+        })
+        .unwrap();
+        let gone = w.forget(&["a.txt".into(), "d".into(), "nope".into()]);
+        assert_eq!(gone.unwrap(), 2);
+        drop(w);
+        let r = open_reader(dir.path(), "0").unwrap().unwrap();
+        assert!(r.done("a.txt").unwrap().is_none());
+        assert!(r.done("b.txt").unwrap().is_some());
+        assert!(r.folder("d").unwrap().is_none());
     }
 
     #[test]

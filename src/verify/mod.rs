@@ -8,6 +8,7 @@
 //! alone, and differences go to disk and come back sorted. What stays in memory is the listings
 //! in flight and the queue of folders still to list.
 pub mod index;
+pub mod repair;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
@@ -15,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
 
 use crate::box_api::names::box_name_key;
@@ -32,7 +33,7 @@ use index::Index;
 const LISTINGS_IN_FLIGHT: usize = 8;
 
 /// Kinds of difference (declared in report order: a path's rows sort by this order).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Problem {
     /// In the manifest, not in Box.
@@ -78,7 +79,7 @@ impl fmt::Display for Problem {
 }
 
 /// One difference (a row of verify's CSV).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Difference {
     /// Path relative to the destination.
     pub path: String,
