@@ -24,6 +24,7 @@ use crate::common::boxlift_bin;
 use crate::common::tree::Tree;
 
 mod flags;
+mod output;
 mod repair;
 
 /// The three big files (chunked: over the 50,000,000-byte cut-off).

@@ -30,6 +30,7 @@ pub mod pace;
 pub mod retry;
 pub mod secret;
 pub mod tls;
+pub mod transport;
 mod upload_session;
 mod users;
 
@@ -116,6 +117,8 @@ struct Shared {
     /// Seeds each operation's jitter RNG: from `retry.jitter_seed` when set (reproducible),
     /// else from the OS.
     jitter: Mutex<StdRng>,
+    /// Requests failing in a row (no reply, 5xx): when to warn the operator.
+    watch: transport::FailureWatch,
 }
 
 /// One rate budget: the service account itself, or one `As-User`.
@@ -192,6 +195,7 @@ impl BoxClient {
                 counters: Counters::default(),
                 identities: Mutex::new(HashMap::new()),
                 folders: folders::FolderCache::default(),
+                watch: transport::FailureWatch::default(),
             }),
             identity,
         })

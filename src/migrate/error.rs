@@ -27,7 +27,7 @@ pub enum MigrateError {
     Runtime(#[source] io::Error),
     /// The destination folder is missing or the credentials are refused: checked with one call
     /// before any row, so such a run stops before it starts.
-    #[error("destination folder {id}")]
+    #[error("destination folder {id}: {source}{}", source.dest_hint())]
     Destination {
         /// The folder id.
         id: String,

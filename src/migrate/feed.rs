@@ -58,12 +58,13 @@ pub(super) fn scan_and_plan(
         out.write(&row).map_err(io::Error::other)?;
         // One write per row: what a kill leaves in the partial manifest is every row handed on.
         out.flush().map_err(io::Error::other)?;
+        let kind = row.kind;
         let w = planner.plan(row).map_err(io::Error::other)?;
         let bytes = match &w {
             Work::File(t) => t.size,
             _ => 0,
         };
-        let _ = events.send(Event::Planned { bytes });
+        let _ = events.send(Event::Planned { bytes, kind });
         work.blocking_send(w)
             .map_err(|_| io::Error::other("the upload stage stopped"))
     });

@@ -30,6 +30,7 @@ pub use crate::model::Cancel;
 use crate::model::{Event, Halt};
 use crate::plan::kind::check_threshold;
 use crate::progress::Progress;
+use crate::progress::eta::paced_files_per_s;
 use crate::report::ReportWriter;
 use crate::scan::ScanOptions;
 use crate::scan::quick::Known;
@@ -115,6 +116,9 @@ pub fn run(mut config: MigrateConfig, cancel: Cancel) -> Result<Summary, Migrate
         let _ = retries.send(Event::Retried { status });
     }));
     let users = config.client.as_users.clone();
+    // The ETA never assumes more files a second than the pacing lets through.
+    let paced =
+        (!config.dry_run).then(|| paced_files_per_s(config.client.uploads_per_minute, users.len()));
     let client = BoxClient::new(config.client).map_err(|e| MigrateError::Client(Box::new(e)))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -170,7 +174,12 @@ pub fn run(mut config: MigrateConfig, cancel: Cancel) -> Result<Summary, Migrate
         );
     }
     let report = ReportWriter::create(&paths.report).map_err(MigrateError::Report)?;
-    let progress = Progress::start(config.progress, config.status_interval, config.log_format);
+    let progress = Progress::start(
+        config.progress,
+        config.status_interval,
+        config.log_format,
+        paced,
+    );
     let sink = sink::spawn(
         ev_rx,
         sink::Observers {
@@ -202,6 +211,7 @@ pub fn run(mut config: MigrateConfig, cancel: Cancel) -> Result<Summary, Migrate
     let (work_tx, work_rx) = mpsc::channel::<Work>(WORK_QUEUE);
     let planner = Planner::new(&config.src, reader, config.chunked_threshold, users);
     let manifest = paths.manifest.clone();
+    let expected = spawn_expected(&paths.manifest, ev_tx.clone());
     let scan_events = ev_tx;
     let scan_cancel = cancel.clone();
     let scanner = std::thread::spawn(move || {
@@ -222,6 +232,9 @@ pub fn run(mut config: MigrateConfig, cancel: Cancel) -> Result<Summary, Migrate
     let scanned = scanner
         .join()
         .unwrap_or(Err(MigrateError::Panicked("scan")));
+    if let Some(t) = expected {
+        let _ = t.join();
+    }
     let requests = client.stats();
     // The stream ends when its last sender is gone: the client's retry hook holds one, and the
     // runtime may still hold idle tasks with a client clone.
@@ -248,6 +261,33 @@ pub fn run(mut config: MigrateConfig, cancel: Cancel) -> Result<Summary, Migrate
         report: paths.report,
         scan: ScanCounts::of(&scan_progress),
     })
+}
+
+/// With a previous manifest, count its files and bytes on a thread of their own and send them
+/// as [`Event::Expected`], so progress has a total and an ETA while the scan is still running.
+/// An unreadable manifest only means no early total (the scan says what is wrong with it).
+fn spawn_expected(
+    manifest: &std::path::Path,
+    events: mpsc::UnboundedSender<Event>,
+) -> Option<std::thread::JoinHandle<()>> {
+    if !manifest.is_file() {
+        return None;
+    }
+    let path = manifest.to_path_buf();
+    Some(std::thread::spawn(move || {
+        let Ok(rows) = crate::manifest::read::Reader::open(&path) else {
+            return;
+        };
+        let (mut files, mut bytes) = (0u64, 0u64);
+        for row in rows {
+            let Ok(row) = row else { return };
+            if row.kind != crate::manifest::Kind::Dir {
+                files += 1;
+                bytes += row.size;
+            }
+        }
+        let _ = events.send(Event::Expected { files, bytes });
+    }))
 }
 
 /// `max_duration`: a thread that cancels the run when the window closes (so nothing new starts
