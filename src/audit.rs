@@ -99,6 +99,61 @@ pub struct AuditSummary {
     pub compared: bool,
     /// With a live `--dest`: whether each identity can upload there (issue 14).
     pub access: Vec<access::IdentityAccess>,
+    /// The Box account's storage, read with `--dest` (`None` without a live destination, or
+    /// when Box did not say).
+    pub space: Option<AccountSpace>,
+}
+
+/// The Box account's storage against what the migration would send (issue 12, item 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountSpace {
+    /// Bytes the account can still store; `None` for an unlimited account.
+    pub free: Option<u64>,
+    /// Bytes it stores.
+    pub used: u64,
+}
+
+impl AccountSpace {
+    /// The summary line: free space against the bytes to upload, and whether they fit.
+    pub fn render(&self, to_send: u64) -> String {
+        match self.free {
+            None => format!(
+                "Box account space: unlimited ({} used)\n",
+                human_bytes(self.used)
+            ),
+            Some(free) if to_send <= free => format!(
+                "Box account space: {} free ({} used); the {} to upload fit\n",
+                human_bytes(free),
+                human_bytes(self.used),
+                human_bytes(to_send)
+            ),
+            Some(free) => format!(
+                "Box account space: {} free ({} used); the {} to upload DO NOT FIT: migrate would refuse to start (exit 2)\n",
+                human_bytes(free),
+                human_bytes(self.used),
+                human_bytes(to_send)
+            ),
+        }
+    }
+}
+
+/// `GET /users/me` for the account's storage; a failure is a warning (the audit goes on).
+fn account_space(client: &ClientConfig) -> Option<AccountSpace> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    let client = BoxClient::new(client.clone()).ok()?;
+    match rt.block_on(client.current_user()) {
+        Ok(u) => Some(AccountSpace {
+            free: u.free_space(),
+            used: u.space_used.unwrap_or(0).max(0) as u64,
+        }),
+        Err(e) => {
+            tracing::warn!("cannot read the account's free space (GET /users/me): {e}");
+            None
+        }
+    }
 }
 
 /// Why `audit` could not run to the end.
@@ -164,10 +219,15 @@ pub fn run(config: &AuditConfig) -> Result<AuditSummary, AuditError> {
         dest.as_ref().map(|d| d as &dyn DestinationIndex),
         config.threshold,
     )?;
+    let space = match &config.dest {
+        Some(Destination::Box { client, .. }) => account_space(client),
+        _ => None,
+    };
     Ok(AuditSummary {
         estimate,
         compared: dest.is_some(),
         access,
+        space,
     })
 }
 

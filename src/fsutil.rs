@@ -107,6 +107,18 @@ impl AtomicFile {
     }
 }
 
+impl AtomicFile {
+    /// Flush and fsync what was written, and leave it under the temporary name instead of
+    /// moving it into place: an interrupted scan's rows, for the next run to resume from.
+    pub fn keep_partial(mut self) -> io::Result<()> {
+        let Some(buffered) = self.file.take() else {
+            return Ok(());
+        };
+        let file = buffered.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()
+    }
+}
+
 impl Write for AtomicFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match &mut self.file {

@@ -135,4 +135,5 @@ mod faults;
 mod files;
 mod folders;
 mod logs;
+mod network;
 mod paused_time;

@@ -18,10 +18,13 @@ use boxlift::progress::ShowProgress;
 use boxlift::report::{ReportRow, read_report};
 use boxlift::upload::{Limits, OnConflict};
 
+mod resume;
+
 use crate::common::boxlift_bin;
 use crate::common::tree::Tree;
 
 mod flags;
+mod output;
 mod repair;
 
 /// The three big files (chunked: over the 50,000,000-byte cut-off).

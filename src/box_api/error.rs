@@ -105,6 +105,17 @@ impl ApiError {
         }
     }
 
+    /// After a 404 on a folder the user named (`--dest`), what to check: Box answers 404 for a
+    /// folder the identity cannot see, not only for a wrong id. Empty for other errors.
+    pub fn dest_hint(&self) -> &'static str {
+        if self.kind == ErrorKind::NotFound {
+            ". Check the id, and that the app's service account (or the --as-user user) is a \
+             collaborator on the folder: Box answers 404 for folders it cannot see"
+        } else {
+            ""
+        }
+    }
+
     /// Local I/O failure on `path` (kind [`ErrorKind::Io`], cause a [`LocalFileError`]).
     pub fn local(path: &Path, op: &str, err: std::io::Error) -> Self {
         let local = LocalFileError {

@@ -170,6 +170,21 @@ impl BoxClient {
             // Only the method and the path go to the log: never headers or the query.
             let method = request.method().clone();
             let url_path = request.url().path().to_owned();
+            let host = match (request.url().host_str(), request.url().port()) {
+                (Some(h), Some(p)) => format!("{h}:{p}"),
+                (Some(h), None) => h.to_owned(),
+                _ => "the server".to_owned(),
+            };
+            let config = &self.shared.config;
+            // Why there was no reply, in words: "connection refused", "DNS lookup failed".
+            let describe = |e: &reqwest::Error, connect: bool| {
+                let timeout = if connect {
+                    config.connect_timeout
+                } else {
+                    config.read_timeout
+                };
+                super::transport::cause_of(e, timeout)
+            };
             let sent = self.shared.http.execute(request).await;
             let (outcome, reply, transport_err) = match sent {
                 Ok(resp) => {
@@ -190,7 +205,14 @@ impl BoxClient {
                             }),
                             None,
                         ),
-                        Err(e) => (Outcome::NoReply, None, Some(Arc::new(e.without_url()))),
+                        Err(e) => {
+                            let why = describe(&e, false);
+                            (
+                                Outcome::NoReply,
+                                None,
+                                Some((Arc::new(e.without_url()), why)),
+                            )
+                        }
                     }
                 }
                 Err(e) => {
@@ -205,7 +227,8 @@ impl BoxClient {
                     } else {
                         Outcome::NoReply
                     };
-                    (o, None, Some(Arc::new(e.without_url())))
+                    let why = describe(&e, e.is_connect());
+                    (o, None, Some((Arc::new(e.without_url()), why)))
                 }
             };
             last_status = reply.as_ref().map(|r| r.status);
@@ -226,7 +249,7 @@ impl BoxClient {
                     %method,
                     path = %url_path,
                     attempt,
-                    error = transport_err.as_ref().map(|e| e.to_string()).unwrap_or_default(),
+                    error = transport_err.as_ref().map(|e| e.1.as_str()).unwrap_or_default(),
                     "box call got no reply"
                 ),
             }
@@ -254,6 +277,13 @@ impl BoxClient {
             if matches!(outcome, Outcome::Status(500..=599) | Outcome::NoReply) {
                 ctx.maybe_landed = true;
             }
+            let failing = matches!(
+                outcome,
+                Outcome::Status(500..=599) | Outcome::NoReply | Outcome::ConnectFailed
+            );
+            if !failing {
+                self.shared.watch.ok();
+            }
             // The error as of now: Box's answer, or the transport failure kept as the cause;
             // with the request's attempts and the operation's time so far.
             let error = |elapsed: Duration| {
@@ -261,17 +291,17 @@ impl BoxClient {
                     (Some(r), _) => {
                         ApiError::from_response(req.op, r.status, r.request_id.clone(), &r.body)
                     }
-                    (None, Some(t)) => {
+                    (None, Some((t, why))) => {
                         let mut e = ApiError::new(
                             ErrorKind::Transient,
-                            format!("{} {}: no reply: {t}", req.op, req.path),
+                            format!("{} {}: no reply from {host}: {why}", req.op, req.path),
                         );
                         e.source = Some(t.clone());
                         e
                     }
                     (None, None) => ApiError::new(
                         ErrorKind::Transient,
-                        format!("{} {}: no reply: ", req.op, req.path),
+                        format!("{} {}: no reply from {host}", req.op, req.path),
                     ),
                 };
                 e.attempts = Some(attempt);
@@ -299,6 +329,18 @@ impl BoxClient {
                     return Err(Fail::Final(e));
                 }
                 decision => {
+                    // Minutes of silence look like a hang: say what is failing, at warn.
+                    if failing && let Some(for_) = self.shared.watch.failed() {
+                        let why = match (&reply, &transport_err) {
+                            (Some(r), _) => format!("HTTP {}", r.status),
+                            (None, Some((_, why))) => why.clone(),
+                            (None, None) => "no reply".into(),
+                        };
+                        tracing::warn!(
+                            "requests to {host} failing for {} s: {why}; retrying",
+                            for_.as_secs()
+                        );
+                    }
                     let wait = ctx.next_wait(reply.as_ref().and_then(Reply::retry_after));
                     tracing::debug!(
                         op = req.op,

@@ -30,13 +30,15 @@ pub mod pace;
 pub mod retry;
 pub mod secret;
 pub mod tls;
+pub mod transport;
 mod upload_session;
+mod users;
 
 pub use auth::{AuthConfig, JwtAppConfig};
 pub use config::{ClientConfig, DEFAULT_API_CALLS_PER_MINUTE, DEFAULT_UPLOADS_PER_MINUTE};
 pub use error::{ApiError, ConfigError, ErrorKind};
 pub use files::{UploadSource, UploadTarget, Uploaded};
-pub use model::{File, Folder, Item, UploadPart, UploadSession};
+pub use model::{File, Folder, Item, UploadPart, UploadSession, User};
 pub use retry::RetryPolicy;
 pub use secret::Secret;
 pub use upload_session::ChunkedOptions;
@@ -115,6 +117,8 @@ struct Shared {
     /// Seeds each operation's jitter RNG: from `retry.jitter_seed` when set (reproducible),
     /// else from the OS.
     jitter: Mutex<StdRng>,
+    /// Requests failing in a row (no reply, 5xx): when to warn the operator.
+    watch: transport::FailureWatch,
 }
 
 /// One rate budget: the service account itself, or one `As-User`.
@@ -219,6 +223,7 @@ impl BoxClient {
                 counters: Counters::default(),
                 identities: Mutex::new(HashMap::new()),
                 folders: folders::FolderCache::default(),
+                watch: transport::FailureWatch::default(),
             }),
             identity,
         })

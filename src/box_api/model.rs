@@ -99,6 +99,30 @@ pub struct File {
     pub item_status: Option<String>,
 }
 
+/// Box's `space_amount` for an account without a storage limit (999,999,999,999,999 bytes, as
+/// Box reports "unlimited"); any figure this large is treated as no limit.
+pub const UNLIMITED_SPACE: i64 = 999_999_999_999_999;
+
+/// A user (`GET /users/me`), with the fields boxlift reads (OpenAPI `User`). `space_amount` is
+/// the account's storage in bytes (Box reports "unlimited" as a huge number), `space_used` what
+/// is stored; both are absent unless asked for with `fields=` or in the default set.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct User {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub space_amount: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub space_used: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_upload_size: Option<i64>,
+}
+
 /// A folder (full or mini). `item_collection` is present on `GET /folders/{id}`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Folder {

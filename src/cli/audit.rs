@@ -25,6 +25,10 @@ pub struct AuditArgs {
     /// is already in the destination folder), e.g. from an earlier run.
     #[arg(long, conflicts_with = "dest")]
     pub dest_listing: Option<PathBuf>,
+    /// Print a JSON summary on stdout (field names in README, "JSON summary"); the human
+    /// summary goes to stderr.
+    #[arg(long)]
+    pub json: bool,
     /// Files above this size go up in chunked upload sessions (Box: direct up to 50 MB,
     /// sessions need at least 20,000,000 bytes).
     #[arg(long, value_parser = parse_bytes, default_value_t = DIRECT_MAX)]

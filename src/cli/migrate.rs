@@ -72,6 +72,10 @@ pub struct MigrateArgs {
     /// Seconds between status lines when stderr is not a terminal.
     #[arg(long, default_value_t = 10)]
     pub status_interval: u64,
+    /// Print a JSON summary on stdout (field names in README, "JSON summary"); the human
+    /// summary goes to stderr.
+    #[arg(long)]
+    pub json: bool,
     /// Leave out entries whose relative path or name matches this glob (repeatable).
     #[arg(long)]
     pub exclude: Vec<String>,

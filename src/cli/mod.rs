@@ -52,6 +52,9 @@ pub struct GlobalArgs {
     /// for the Box connection, global keys at the top. Flags and env vars override it.
     #[arg(long, env = "BOXLIFT_CONFIG", global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Also write the logs to FILE (appended; its directory is created if missing).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
 }
 
 /// The verbs.

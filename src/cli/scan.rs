@@ -58,6 +58,8 @@ impl ScanArgs {
             files_from: self.files_from.clone(),
             min_age: self.min_age,
             previous: self.previous.clone(),
+            resume: None,
+            known: None,
             max_file_size: self.max_file_size,
             progress,
             shard: None,

@@ -21,6 +21,10 @@ pub struct VerifyArgs {
     /// Verify against the built-in emulator (data in `.boxlift/emulator/`).
     #[arg(long)]
     pub emulator: bool,
+    /// Print a JSON summary on stdout (field names in README, "JSON summary"); the human
+    /// summary goes to stderr.
+    #[arg(long)]
+    pub json: bool,
     /// Box connection and credentials.
     #[command(flatten)]
     pub box_args: BoxArgs,

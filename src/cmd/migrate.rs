@@ -2,6 +2,7 @@
 //! → printing and the exit code. The job itself lives in `crate::migrate`; this file adds what
 //! only a process has: the built-in emulator for `--emulator`, and the signal handler that
 //! triggers `Cancel`.
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -38,13 +39,22 @@ pub fn run(mut args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
     on_interrupt(cancel.clone(), format)?;
     let summary = crate::migrate::run(config, cancel)?;
 
+    // With --json, stdout carries the JSON summary alone; the human text goes to stderr.
+    let mut human: Box<dyn Write> = if args.json {
+        Box::new(std::io::stderr())
+    } else {
+        Box::new(std::io::stdout())
+    };
     if args.emulator {
-        print_report(&summary.report, format);
+        print_report(&mut human, &summary.report, format);
     }
     if format == LogFormat::Json {
         summary_event(&summary);
     }
-    print_summary(&summary);
+    print_summary(&mut human, &summary)?;
+    if args.json {
+        super::print_json(&json_summary(&summary))?;
+    }
     if summary.out_of_time {
         notice(
             format,
@@ -61,19 +71,41 @@ pub fn run(mut args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
     Ok(summary.exit_code())
 }
 
-/// The text summary on stdout: rows per action, Box requests, where the report is.
-fn print_summary(summary: &Summary) {
+/// The text summary: rows per action, Box requests, where the report is.
+fn print_summary(out: &mut dyn Write, summary: &Summary) -> std::io::Result<()> {
     let stats = &summary.requests;
-    print!("{}", summary.rows.render(summary.elapsed));
-    println!(
+    write!(out, "{}", summary.rows.render(summary.elapsed))?;
+    writeln!(
+        out,
         "Box requests: {} ({} retries, {} answered 429, {} 5xx, {} without reply)",
         stats.requests,
         stats.retries,
         stats.rate_limited,
         stats.server_errors,
         stats.transport_errors
-    );
-    println!("report: {}", summary.report.display());
+    )?;
+    writeln!(out, "report: {}", summary.report.display())
+}
+
+/// `--json`: the run's counts, requests and outcome (field names in README, "JSON summary").
+fn json_summary(run: &Summary) -> serde_json::Value {
+    let stats = &run.requests;
+    let mut v = serde_json::json!({
+        "command": "migrate",
+        "exit_code": run.exit_code().code(),
+        "interrupted": run.interrupted,
+        "elapsed_s": run.elapsed.as_secs_f64(),
+        "report": run.report.display().to_string(),
+        "requests": {
+            "total": stats.requests,
+            "retries": stats.retries,
+            "throttled_429": stats.rate_limited,
+            "server_errors": stats.server_errors,
+            "no_reply": stats.transport_errors,
+        },
+    });
+    super::merge_json(&mut v, &run.rows.counts());
+    v
 }
 
 /// SIGINT or SIGTERM (Kubernetes) once: trigger `cancel`, so nothing new starts and the files in
@@ -186,7 +218,10 @@ fn summary_event(run: &Summary) {
         new_version = summary.count(Action::NewVersion),
         skipped_done = summary.count(Action::SkippedDone),
         skipped_exists = summary.count(Action::SkippedExists),
-        failed = summary.failures(),
+        files = summary.files(),
+        failed = summary.failed(),
+        invalid = summary.invalid(),
+        skipped = summary.skipped(),
         bytes_sent = summary.bytes_sent,
         requests = stats.requests,
         retries = stats.retries,
@@ -198,14 +233,20 @@ fn summary_event(run: &Summary) {
 }
 
 /// Print the report: a compact table for small runs, else where it is.
-fn print_report(path: &Path, format: LogFormat) {
-    match crate::report::read_report(path) {
+fn print_report(out: &mut dyn Write, path: &Path, format: LogFormat) {
+    let written = match crate::report::read_report(path) {
         Ok(mut rows) if rows.len() <= 200 => {
             // The CSV is in completion order; the table reads better in path order.
             rows.sort_by(|a, b| a.path.cmp(&b.path));
-            print!("{}", render_rows(&rows));
+            write!(out, "{}", render_rows(&rows))
         }
-        Ok(rows) => println!("{} rows: see {}", rows.len(), path.display()),
-        Err(e) => notice(format, true, &e.to_string()),
+        Ok(rows) => writeln!(out, "{} rows: see {}", rows.len(), path.display()),
+        Err(e) => {
+            notice(format, true, &e.to_string());
+            Ok(())
+        }
+    };
+    if let Err(e) = written {
+        notice(format, true, &format!("cannot print the report: {e}"));
     }
 }

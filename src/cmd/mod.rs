@@ -13,8 +13,11 @@ pub mod verify;
 
 /// Run the verb the user asked for.
 pub fn run(cli: Cli) -> ExitCode {
-    init_tracing(&cli.global);
     let format = cli.global.log_format;
+    if let Err(err) = init_tracing(&cli.global) {
+        fail_before_start(&*err, format == LogFormat::Json);
+        return ExitCode::CouldNotRun;
+    }
     let result = match cli.command {
         Command::Scan(args) => scan::run(args, &cli.global),
         Command::Audit(args) => audit::run(args, &cli.global),
@@ -26,7 +29,7 @@ pub fn run(cli: Cli) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            let err = format!("{err:#}");
+            let err = chain_text(err.as_ref());
             match format {
                 LogFormat::Text => eprintln!("boxlift: error: {err}"),
                 LogFormat::Json => {
@@ -38,23 +41,72 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
+/// `--json`: one JSON document on stdout, pretty-printed, then a newline.
+pub(crate) fn print_json(v: &serde_json::Value) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, v)?;
+    writeln!(out)?;
+    out.flush()
+}
+
+/// Add `extra`'s fields (a struct serialized as an object) to the object `v`.
+pub(crate) fn merge_json(v: &mut serde_json::Value, extra: &impl serde::Serialize) {
+    if let (Some(obj), Ok(serde_json::Value::Object(more))) =
+        (v.as_object_mut(), serde_json::to_value(extra))
+    {
+        obj.extend(more);
+    }
+}
+
 /// Report an error found before any verb runs (the config file), as text or one JSON line.
-pub fn fail_before_start(err: &dyn std::error::Error, json: bool) {
+pub fn fail_before_start(err: &(dyn std::error::Error + 'static), json: bool) {
     if json {
         let line = serde_json::json!({
             "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
             "level": "ERROR",
-            "fields": { "message": "could not run", "error": err.to_string() },
+            "fields": { "message": "could not run", "error": chain_text(err) },
             "target": STATUS_TARGET,
         });
         eprintln!("{line}");
     } else {
-        eprintln!("boxlift: error: {err}");
+        eprintln!("boxlift: error: {}", chain_text(err));
     }
 }
 
-fn init_tracing(global: &GlobalArgs) {
+/// An error and its causes on one line, `a: b: c`, leaving out a cause whose text the line
+/// already holds (a message that quotes its source would otherwise say it twice). A Box
+/// error's text already says its cause in words (host, "connection refused", the file and
+/// the OS error), so the chain ends there, before reqwest's "error sending request".
+pub fn chain_text(err: &(dyn std::error::Error + 'static)) -> String {
+    use crate::box_api::ApiError;
+    let is_api = |e: &(dyn std::error::Error + 'static)| {
+        e.downcast_ref::<ApiError>().is_some() || e.downcast_ref::<Box<ApiError>>().is_some()
+    };
+    let mut line = err.to_string();
+    let mut next = (!is_api(err)).then(|| err.source()).flatten();
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !text.is_empty() && !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        next = (!is_api(e)).then(|| e.source()).flatten();
+    }
+    line
+}
+
+/// Logs to stderr (suspending the progress bar, colours only on a terminal) and, with
+/// `--log-file`, to that file too (no colours; created with its directory).
+fn init_tracing(global: &GlobalArgs) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+
+    use anyhow::Context;
     use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
     let default = match global.verbose {
         0 => "warn",
         1 => "info",
@@ -64,11 +116,42 @@ fn init_tracing(global: &GlobalArgs) {
     // Status events replace the text status lines under json, so they show without -v.
     let default = format!("{default},{STATUS_TARGET}=info");
     let filter = EnvFilter::try_from_env("BOXLIFT_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match global.log_format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
+    let json = global.log_format == LogFormat::Json;
+    let stderr = tracing_subscriber::fmt::layer()
+        .with_writer(crate::log::StderrLines)
+        .with_ansi(std::io::stderr().is_terminal());
+    let stderr = if json {
+        stderr.json().boxed()
+    } else {
+        stderr.boxed()
     };
+    let file = match &global.log_file {
+        None => None,
+        Some(path) => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).with_context(|| {
+                    format!("--log-file: cannot create the directory {}", dir.display())
+                })?;
+            }
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("--log-file: cannot open {}", path.display()))?;
+            let layer = tracing_subscriber::fmt::layer()
+                .with_writer(std::sync::Mutex::new(f))
+                .with_ansi(false);
+            Some(if json {
+                layer.json().boxed()
+            } else {
+                layer.boxed()
+            })
+        }
+    };
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(stderr)
+        .with(file)
+        .try_init();
+    Ok(())
 }

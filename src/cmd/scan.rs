@@ -39,12 +39,7 @@ pub fn run(args: ScanArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         progress.reused.load(Ordering::Relaxed),
         problems,
     );
-    if tty {
-        eprintln!("{line}");
-        for (status, n) in &summary.problems {
-            eprintln!("  {status}: {n}");
-        }
-    } else if global.log_format == crate::log::LogFormat::Json {
+    if global.log_format == crate::log::LogFormat::Json {
         // A log collector's event (shown without -v), with the counts as fields.
         tracing::info!(
             target: crate::log::STATUS_TARGET,
@@ -58,7 +53,14 @@ pub fn run(args: ScanArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             "scan finished"
         );
     } else {
-        tracing::info!("{line}");
+        // One line at the default verbosity, terminal or not (issue 12 item 6); the problem
+        // breakdown follows on a terminal.
+        eprintln!("boxlift: {line}");
+        if tty {
+            for (status, n) in &summary.problems {
+                eprintln!("  {status}: {n}");
+            }
+        }
     }
     Ok(ExitCode::Success)
 }

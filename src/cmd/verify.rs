@@ -1,11 +1,13 @@
 //! `boxlift verify`: compare a Box folder with a manifest, by size and SHA-1 from listings (no
 //! download). Exit 1 on any difference.
 use std::io::Write;
+use std::time::Duration;
 
 use anyhow::Context;
 
 use crate::cli::{GlobalArgs, VerifyArgs};
 use crate::exit::ExitCode;
+use crate::progress::ShowProgress;
 use crate::verify::{Difference, VerifyConfig};
 
 /// Run `boxlift verify`: arguments → [`VerifyConfig`] → [`crate::verify::run`] → the listing
@@ -26,6 +28,9 @@ pub fn run(mut args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode
             .box_args
             .to_client_config()
             .context("Box credentials")?,
+        progress: ShowProgress::Auto,
+        status_interval: Duration::from_secs(10),
+        log_format: global.log_format,
     };
     let summary = match &args.report {
         Some(path) => {
@@ -44,6 +49,13 @@ pub fn run(mut args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode
             w.flush()?;
             summary
         }
+        None if args.json => {
+            // stdout carries the JSON alone: the differences go to stderr.
+            let mut out = std::io::BufWriter::new(std::io::stderr().lock());
+            let summary = crate::verify::run(&config, &mut |d| print_difference(&mut out, d))?;
+            out.flush()?;
+            summary
+        }
         None => {
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             let summary = crate::verify::run(&config, &mut |d| print_difference(&mut out, d))?;
@@ -59,7 +71,7 @@ pub fn run(mut args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode
         .iter()
         .map(|(k, v)| format!("{v} {k}"))
         .collect();
-    println!(
+    let line = format!(
         "verify: {} manifest rows; {} files and {} folders match; {} differences{}{} ({} listings)",
         summary.expected_rows,
         summary.files_ok,
@@ -69,11 +81,32 @@ pub fn run(mut args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode
         detail.join(", "),
         summary.listings
     );
-    Ok(if summary.differences() == 0 {
+    let code = if summary.differences() == 0 {
         ExitCode::Success
     } else {
         ExitCode::SomeFailed
-    })
+    };
+    if args.json {
+        eprintln!("{line}");
+        super::print_json(&serde_json::json!({
+            "command": "verify",
+            "exit_code": code.code(),
+            "expected_rows": summary.expected_rows,
+            "files_ok": summary.files_ok,
+            "folders_ok": summary.folders_ok,
+            "differences": summary.differences(),
+            "problems": summary
+                .problems
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect::<std::collections::BTreeMap<_, _>>(),
+            "listings": summary.listings,
+            "report": args.report.as_ref().map(|p| p.display().to_string()),
+        }))?;
+    } else {
+        println!("{line}");
+    }
+    Ok(code)
 }
 
 fn print_difference(out: &mut impl Write, d: &Difference) -> std::io::Result<()> {

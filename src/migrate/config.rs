@@ -116,7 +116,8 @@ impl Paths {
 }
 
 /// A caller's observer of the event stream: called on the sink thread for every event, after
-/// the built-in observers have seen it (so a `FileDone` row is already in the report).
+/// the built-in observers have seen it (a `FileDone` row is journalled; it reaches the report
+/// once the journal has committed it, within 200 ms).
 pub struct Observer(Box<dyn FnMut(&Event) + Send>);
 
 impl Observer {

@@ -27,7 +27,7 @@ pub enum MigrateError {
     Runtime(#[source] io::Error),
     /// The destination folder is missing or the credentials are refused: checked with one call
     /// before any row, so such a run stops before it starts.
-    #[error("destination folder {id}")]
+    #[error("destination folder {id}: {source}{}", source.dest_hint())]
     Destination {
         /// The folder id.
         id: String,
@@ -35,6 +35,36 @@ pub enum MigrateError {
         #[source]
         source: Box<ApiError>,
     },
+    /// The account's free space cannot hold what is left to send (checked before the first
+    /// upload, issue 12 item 2).
+    #[error(
+        "not enough space in Box: the account has {free} bytes free ({used} used) and this run has at least {to_send} bytes to send; free space in Box or raise the account's storage, then run again"
+    )]
+    NoSpace {
+        /// Bytes the account can still store.
+        free: u64,
+        /// Bytes it stores.
+        used: u64,
+        /// Bytes to send, at least (the walk stops once past `free`).
+        to_send: u64,
+    },
+    /// Box refused an upload because the account is full: the job stopped at the first such
+    /// refusal, with what was in flight finished and the state saved.
+    #[error(
+        "Box storage is full (storage_limit_exceeded uploading {path}: {message}); the job stopped and its state is saved: free space in Box or raise the account's storage, then run the same command to resume"
+    )]
+    QuotaExceeded {
+        /// The file whose upload was refused.
+        path: String,
+        /// Box's message.
+        message: String,
+    },
+    /// The journal or the report could not be written (disk full, permissions): the job stopped
+    /// at the first such error (issue 12, item 3).
+    #[error(
+        "uploads stopped, the run cannot record what it does (free space on that filesystem or fix its permissions, then run the same command to resume)"
+    )]
+    LocalWrite(#[source] LocalWriteError),
     /// The state journal could not be opened or written.
     #[error("state journal")]
     State(#[source] StateError),
@@ -64,6 +94,17 @@ pub enum MigrateError {
     /// A pipeline thread panicked (a bug).
     #[error("the {0} thread panicked")]
     Panicked(&'static str),
+}
+
+/// Which of the run's records could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalWriteError {
+    /// The state journal.
+    #[error(transparent)]
+    State(StateError),
+    /// The report.
+    #[error(transparent)]
+    Report(ReportError),
 }
 
 /// A local file operation on the run's own files (manifest, its directory) failed.

@@ -20,17 +20,20 @@ mod config;
 mod error;
 mod feed;
 mod sink;
+mod space;
 
 pub use self::config::{MigrateConfig, Observer, Paths};
-pub use self::error::{LocalError, MigrateError};
+pub use self::error::{LocalError, LocalWriteError, MigrateError};
 use crate::box_api::{BoxClient, ClientStats, RetryHook};
 use crate::exit::ExitCode;
 pub use crate::model::Cancel;
-use crate::model::Event;
+use crate::model::{Event, Halt};
 use crate::plan::kind::check_threshold;
 use crate::progress::Progress;
+use crate::progress::eta::paced_files_per_s;
 use crate::report::ReportWriter;
 use crate::scan::ScanOptions;
+use crate::scan::quick::Known;
 use crate::state::{open_reader, open_writer};
 use crate::upload::folders::Folders;
 use crate::upload::{Ctx, Dedup, Planner, TaskOptions, Work, execute};
@@ -54,6 +57,32 @@ pub struct Summary {
     pub out_of_time: bool,
     /// The report CSV.
     pub report: PathBuf,
+    /// How the scan came by each file's SHA-1.
+    pub scan: ScanCounts,
+}
+
+/// How the scan came by each file's SHA-1: read and hashed, reused from an earlier manifest
+/// (complete, or an interrupted run's partial one), or trusted from the state journal (same
+/// size and mtime as when it was finished: stat'ed, never opened).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScanCounts {
+    /// Files opened and hashed.
+    pub hashed: u64,
+    /// Files whose SHA-1 came from an earlier manifest.
+    pub reused: u64,
+    /// Files whose SHA-1 came from the state journal.
+    pub known: u64,
+}
+
+impl ScanCounts {
+    fn of(p: &crate::scan::Progress) -> Self {
+        use std::sync::atomic::Ordering::Relaxed;
+        ScanCounts {
+            hashed: p.hashed.load(Relaxed),
+            reused: p.reused.load(Relaxed),
+            known: p.known.load(Relaxed),
+        }
+    }
 }
 
 impl Summary {
@@ -86,6 +115,10 @@ pub fn run(mut config: MigrateConfig, cancel: Cancel) -> Result<Summary, Migrate
     config.client.on_retry = Some(RetryHook::new(move |status| {
         let _ = retries.send(Event::Retried { status });
     }));
+    // The ETA never assumes more files a second than the pacing lets through.
+    let identities = config.client.as_users.len();
+    let paced =
+        (!config.dry_run).then(|| paced_files_per_s(config.client.uploads_per_minute, identities));
     let client = BoxClient::new(config.client).map_err(|e| MigrateError::Client(Box::new(e)))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -115,8 +148,38 @@ pub fn run(mut config: MigrateConfig, cancel: Cancel) -> Result<Summary, Migrate
         );
     }
     let reader = open_reader(&paths.state, &config.dest).map_err(MigrateError::State)?;
+    // A second reader for the walk thread: finished files it trusts without reading them.
+    let known = open_reader(&paths.state, &config.dest)
+        .map_err(MigrateError::State)?
+        .map(Known::new);
+    let scan_progress = Arc::new(crate::scan::Progress::default());
+    let scan_opts = ScanOptions {
+        exclude: config.exclude.clone(),
+        include: config.include.clone(),
+        files_from: config.files_from.clone(),
+        min_age: config.min_age,
+        max_file_size: config.max_file_size,
+        previous: paths.manifest.is_file().then(|| paths.manifest.clone()),
+        shard: config.shard,
+        known,
+        progress: Some(scan_progress.clone()),
+        ..ScanOptions::new(&config.src)
+    };
+    let space = space::check(&rt, &client, &scan_opts)?;
+    if let Some(free) = space.free {
+        tracing::info!(
+            free,
+            to_send = space.to_send,
+            "the Box account has room for this run"
+        );
+    }
     let report = ReportWriter::create(&paths.report).map_err(MigrateError::Report)?;
-    let progress = Progress::start(config.progress, config.status_interval, config.log_format);
+    let progress = Progress::start(
+        config.progress,
+        config.status_interval,
+        config.log_format,
+        paced,
+    );
     let sink = sink::spawn(
         ev_rx,
         sink::Observers {
@@ -125,6 +188,7 @@ pub fn run(mut config: MigrateConfig, cancel: Cancel) -> Result<Summary, Migrate
             progress,
             extra: config.observer.take(),
         },
+        cancel.clone(),
     );
 
     let ctx = Arc::new(Ctx {
@@ -145,18 +209,9 @@ pub fn run(mut config: MigrateConfig, cancel: Cancel) -> Result<Summary, Migrate
         dedup: config.dedup.then(Dedup::default),
     });
     let (work_tx, work_rx) = mpsc::channel::<Work>(WORK_QUEUE);
-    let scan_opts = ScanOptions {
-        exclude: config.exclude.clone(),
-        include: config.include.clone(),
-        files_from: config.files_from.clone(),
-        min_age: config.min_age,
-        max_file_size: config.max_file_size,
-        previous: paths.manifest.is_file().then(|| paths.manifest.clone()),
-        shard: config.shard,
-        ..ScanOptions::new(&config.src)
-    };
     let planner = Planner::new(&config.src, reader, config.chunked_threshold);
     let manifest = paths.manifest.clone();
+    let expected = spawn_expected(&paths.manifest, ev_tx.clone());
     let scan_events = ev_tx;
     let scan_cancel = cancel.clone();
     let scanner = std::thread::spawn(move || {
@@ -177,6 +232,9 @@ pub fn run(mut config: MigrateConfig, cancel: Cancel) -> Result<Summary, Migrate
     let scanned = scanner
         .join()
         .unwrap_or(Err(MigrateError::Panicked("scan")));
+    if let Some(t) = expected {
+        let _ = t.join();
+    }
     let requests = client.stats();
     // The stream ends when its last sender is gone: the client's retry hook holds one, and the
     // runtime may still hold idle tasks with a client clone.
@@ -184,6 +242,12 @@ pub fn run(mut config: MigrateConfig, cancel: Cancel) -> Result<Summary, Migrate
     drop(rt);
     let (rows, written) = sink.join().map_err(|_| MigrateError::Panicked("report"))?;
     written?;
+    if let Some(Halt::Quota { path, message }) = cancel.halted() {
+        return Err(MigrateError::QuotaExceeded {
+            path: path.clone(),
+            message: message.clone(),
+        });
+    }
     let interrupted = cancel.is_cancelled();
     if !interrupted {
         scanned?;
@@ -195,7 +259,35 @@ pub fn run(mut config: MigrateConfig, cancel: Cancel) -> Result<Summary, Migrate
         interrupted,
         out_of_time,
         report: paths.report,
+        scan: ScanCounts::of(&scan_progress),
     })
+}
+
+/// With a previous manifest, count its files and bytes on a thread of their own and send them
+/// as [`Event::Expected`], so progress has a total and an ETA while the scan is still running.
+/// An unreadable manifest only means no early total (the scan says what is wrong with it).
+fn spawn_expected(
+    manifest: &std::path::Path,
+    events: mpsc::UnboundedSender<Event>,
+) -> Option<std::thread::JoinHandle<()>> {
+    if !manifest.is_file() {
+        return None;
+    }
+    let path = manifest.to_path_buf();
+    Some(std::thread::spawn(move || {
+        let Ok(rows) = crate::manifest::read::Reader::open(&path) else {
+            return;
+        };
+        let (mut files, mut bytes) = (0u64, 0u64);
+        for row in rows {
+            let Ok(row) = row else { return };
+            if row.kind != crate::manifest::Kind::Dir {
+                files += 1;
+                bytes += row.size;
+            }
+        }
+        let _ = events.send(Event::Expected { files, bytes });
+    }))
 }
 
 /// `max_duration`: a thread that cancels the run when the window closes (so nothing new starts

@@ -1,11 +1,33 @@
 //! `Cancel`: how a caller stops a run gracefully (SIGINT in `cmd`, an observer in tests). The
 //! pipeline starts nothing new once it is triggered and lets what is in flight finish, so every
 //! row written is a finished row.
+//!
+//! The pipeline itself pulls the same switch, with a [`Halt`] reason, when it meets what no
+//! retry can heal (issue 12): the run then ends as "could not run" (exit 2), not "interrupted".
+use std::sync::{Arc, OnceLock};
+
 use tokio_util::sync::CancellationToken;
 
 /// A cloneable stop switch: every clone sees the same trigger.
 #[derive(Debug, Clone, Default)]
-pub struct Cancel(CancellationToken);
+pub struct Cancel {
+    token: CancellationToken,
+    halt: Arc<OnceLock<Halt>>,
+}
+
+/// Why the pipeline stopped itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Halt {
+    /// Box refused an upload because the account's storage is full (`storage_limit_exceeded`).
+    Quota {
+        /// The file whose upload was refused.
+        path: String,
+        /// Box's message.
+        message: String,
+    },
+    /// The run's own journal or report could not be written (the error is the sink's).
+    LocalWrite,
+}
 
 impl Cancel {
     /// A switch not yet triggered.
@@ -15,17 +37,28 @@ impl Cancel {
 
     /// Trigger it (idempotent).
     pub fn cancel(&self) {
-        self.0.cancel();
+        self.token.cancel();
+    }
+
+    /// Trigger it because of `why`; the first reason given is kept.
+    pub fn halt(&self, why: Halt) {
+        let _ = self.halt.set(why);
+        self.token.cancel();
+    }
+
+    /// The reason the pipeline stopped itself, if it did.
+    pub fn halted(&self) -> Option<&Halt> {
+        self.halt.get()
     }
 
     /// Has it been triggered?
     pub fn is_cancelled(&self) -> bool {
-        self.0.is_cancelled()
+        self.token.is_cancelled()
     }
 
     /// Wait until it is triggered.
     pub async fn cancelled(&self) {
-        self.0.cancelled().await;
+        self.token.cancelled().await;
     }
 }
 
@@ -40,5 +73,19 @@ mod tests {
         assert!(!b.is_cancelled());
         a.cancel();
         assert!(b.is_cancelled());
+        assert_eq!(b.halted(), None);
+    }
+
+    #[test]
+    fn the_first_halt_reason_is_kept() {
+        let a = Cancel::new();
+        let b = a.clone();
+        a.halt(Halt::LocalWrite);
+        b.halt(Halt::Quota {
+            path: "x".into(),
+            message: "full".into(),
+        });
+        assert!(b.is_cancelled());
+        assert_eq!(b.halted(), Some(&Halt::LocalWrite));
     }
 }

@@ -3,6 +3,7 @@
 //! listens, so indicatif and SQLite stay out of them. Events are the only way counts reach
 //! observers.
 use super::row::ReportRow;
+use crate::manifest::Kind;
 
 /// Something that happened in a migration run.
 // `FileDone` is the common, large variant; each event is moved once through a channel, so
@@ -13,6 +14,16 @@ pub enum Event {
     /// A manifest row entered the pipeline (grows the progress totals while the scan streams).
     Planned {
         /// Bytes the row will send if uploaded (0 for rows that need no upload).
+        bytes: u64,
+        /// File or directory (progress counts files only).
+        kind: Kind,
+    },
+    /// The previous manifest's totals, known before the scan reaches them: progress shows the
+    /// total and an ETA from the start of a run that has a manifest (issue 12 item 4).
+    Expected {
+        /// Files it lists (directories left out).
+        files: u64,
+        /// Their bytes.
         bytes: u64,
     },
     /// The scan has produced every row; totals are now final.

@@ -6,6 +6,6 @@ pub mod cancel;
 pub mod event;
 pub mod row;
 
-pub use cancel::Cancel;
+pub use cancel::{Cancel, Halt};
 pub use event::{Event, SessionRecord};
 pub use row::{Action, ReportRow};

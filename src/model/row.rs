@@ -4,6 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::manifest::Kind;
@@ -165,6 +166,11 @@ pub struct ReportRow {
     /// read back with it empty.
     #[serde(default)]
     pub finished_at: String,
+    /// The local modification time the row's size and SHA-1 belong to. Not a report column:
+    /// the state journal keeps it, so a re-run trusts an unchanged finished file (same size and
+    /// mtime) without opening it (issue 12, item 1).
+    #[serde(skip)]
+    pub mtime: Option<DateTime<Utc>>,
 }
 
 impl ReportRow {

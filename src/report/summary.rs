@@ -8,10 +8,33 @@ use crate::exit::ExitCode;
 use crate::manifest::Kind;
 use crate::model::{Action, ReportRow};
 
+/// The counts of a run for its JSON summary (`--json`): field names are documented in README
+/// ("JSON summary") and stay stable.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    /// Report rows (files and directories).
+    pub rows: u64,
+    /// File rows (directories left out).
+    pub files: u64,
+    /// Rows whose upload failed.
+    pub failed: u64,
+    /// Rows Box would refuse (not sent).
+    pub invalid: u64,
+    /// Rows the scan left out (symlinks, special files, unreadable).
+    pub skipped: u64,
+    /// Rows where Box holds something boxlift will not replace.
+    pub conflict: u64,
+    /// Bytes sent to Box in this run.
+    pub bytes_sent: u64,
+    /// Rows per action (report words: `uploaded`, `skipped_done`, ...), absent ones left out.
+    pub actions: BTreeMap<&'static str, u64>,
+}
+
 /// Counts per action, built row by row as the report is written.
 #[derive(Debug, Clone, Default)]
 pub struct Summary {
     rows: BTreeMap<Action, (u64, u64)>,
+    files: u64,
     /// Bytes sent to Box in this run (retries and parts count).
     pub bytes_sent: u64,
 }
@@ -22,6 +45,9 @@ impl Summary {
         let e = self.rows.entry(row.action()).or_default();
         e.0 += 1;
         e.1 += row.size;
+        if row.kind != Kind::Dir {
+            self.files += 1;
+        }
         self.bytes_sent += row.bytes_sent;
     }
 
@@ -35,7 +61,8 @@ impl Summary {
         self.rows.values().map(|e| e.0).sum()
     }
 
-    /// Rows that failed or were invalid.
+    /// Rows that make the exit status 1 ([`Action::is_failure`]: `failed`, `invalid`,
+    /// `conflict`), each also counted on its own ([`Summary::failed`], ...).
     pub fn failures(&self) -> u64 {
         self.rows
             .iter()
@@ -44,12 +71,47 @@ impl Summary {
             .sum()
     }
 
-    /// 0 when every row succeeded, 1 when some failed or were invalid.
+    /// Rows whose upload failed (`failed` only: invalid and skipped rows have their own counts).
+    pub fn failed(&self) -> u64 {
+        self.count(Action::Failed)
+    }
+
+    /// Rows Box would refuse (`invalid`): not sent.
+    pub fn invalid(&self) -> u64 {
+        self.count(Action::Invalid)
+    }
+
+    /// Rows the scan left out (`skipped`: symlinks, special files, unreadable entries).
+    pub fn skipped(&self) -> u64 {
+        self.count(Action::Skipped)
+    }
+
+    /// File rows (directories' rows left out).
+    pub fn files(&self) -> u64 {
+        self.files
+    }
+
+    /// The exit-code rule: 1 when some rows are `failed`, `invalid` or `conflict` (the file is
+    /// not where the user wants it); `skipped` rows (symlinks, special files) alone leave it 0.
     pub fn exit_code(&self) -> ExitCode {
-        if self.failures() > 0 {
+        if self.failed() + self.invalid() + self.count(Action::Conflict) > 0 {
             ExitCode::SomeFailed
         } else {
             ExitCode::Success
+        }
+    }
+
+    /// The counts for the JSON summary.
+    pub fn counts(&self) -> Counts {
+        Counts {
+            rows: self.total(),
+            files: self.files,
+            failed: self.failed(),
+            invalid: self.invalid(),
+            skipped: self.skipped(),
+            conflict: self.count(Action::Conflict),
+            bytes_sent: self.bytes_sent,
+            actions: self.by_action().map(|(a, n, _)| (a.as_str(), n)).collect(),
         }
     }
 
@@ -69,14 +131,22 @@ impl Summary {
     pub fn render(&self, elapsed: Duration) -> String {
         let mut s = self.render_actions();
         let secs = elapsed.as_secs_f64().max(1e-3);
-        let _ = writeln!(
+        let _ = write!(
             s,
-            "sent {} in {:.1}s ({}/s), {} failed",
+            "{} files; sent {} in {:.1}s ({}/s); {} failed, {} invalid, {} skipped",
+            self.files,
             human_bytes(self.bytes_sent),
             secs,
             human_bytes((self.bytes_sent as f64 / secs) as u64),
-            self.failures()
+            self.failed(),
+            self.invalid(),
+            self.skipped()
         );
+        let conflicts = self.count(Action::Conflict);
+        if conflicts > 0 {
+            let _ = write!(s, ", {conflicts} conflict");
+        }
+        s.push('\n');
         s
     }
 
@@ -177,13 +247,28 @@ mod tests {
         s.add(&ReportRow::new("a", Kind::File, 10, "x").with(Action::Uploaded));
         s.add(&ReportRow::new("b", Kind::File, 5, "y").with(Action::SkippedExists));
         assert_eq!(s.exit_code(), ExitCode::Success);
+        s.add(&ReportRow::new("d", Kind::Dir, 0, "").with(Action::FolderCreated));
+        s.add(&ReportRow::new("e", Kind::File, 0, "").with(Action::Skipped));
+        assert_eq!(
+            s.exit_code(),
+            ExitCode::Success,
+            "skipped rows alone exit 0"
+        );
         s.add(&ReportRow::new("c", Kind::File, 1, "").with(Action::Invalid));
         assert_eq!(s.exit_code(), ExitCode::SomeFailed);
         assert_eq!(s.count(Action::Uploaded), 1);
-        assert_eq!(s.total(), 3);
+        assert_eq!(s.total(), 5);
+        assert_eq!(
+            (s.files(), s.failed(), s.invalid(), s.skipped()),
+            (4, 0, 1, 1)
+        );
         let t = s.render(Duration::from_secs(2));
         assert!(t.contains("skipped_exists"), "{t}");
-        assert!(t.contains("1 failed"), "{t}");
+        assert!(t.contains("4 files;"), "{t}");
+        assert!(t.contains("0 failed, 1 invalid, 1 skipped"), "{t}");
+        let mut f = Summary::default();
+        f.add(&ReportRow::new("x", Kind::File, 1, "").with(Action::Failed));
+        assert_eq!(f.exit_code(), ExitCode::SomeFailed);
     }
 
     #[test]

@@ -66,6 +66,11 @@ pub struct ScanOptions {
     pub min_age: Option<std::time::Duration>,
     /// A previous manifest whose SHA-1s are reused for files with unchanged size and mtime.
     pub previous: Option<PathBuf>,
+    /// An interrupted run's partial manifest, consulted before `previous` the same way; one
+    /// that cannot be read is passed over with a warning (it may end in a torn row).
+    pub resume: Option<PathBuf>,
+    /// SHA-1s known without reading (migrate's state journal), consulted first.
+    pub known: Option<quick::Known>,
     /// Files bigger than this are `invalid:too_large` (the Box account's maximum file size).
     pub max_file_size: Option<u64>,
     /// Counters for a progress display.
@@ -87,6 +92,8 @@ impl ScanOptions {
             files_from: None,
             min_age: None,
             previous: None,
+            resume: None,
+            known: None,
             max_file_size: None,
             progress: None,
             shard: None,
@@ -107,8 +114,10 @@ pub struct Progress {
     pub hashed: AtomicU64,
     /// Bytes hashed.
     pub hashed_bytes: AtomicU64,
-    /// Files whose SHA-1 came from `--previous`.
+    /// Files whose SHA-1 came from `--previous` (or an interrupted run's partial manifest).
     pub reused: AtomicU64,
+    /// Files whose SHA-1 came from [`ScanOptions::known`] (the state journal): stat'ed only.
+    pub known: AtomicU64,
 }
 
 impl Progress {
@@ -121,6 +130,9 @@ impl Progress {
     }
     fn count_reused(&self) {
         self.reused.fetch_add(1, Ordering::Relaxed);
+    }
+    fn count_known(&self) {
+        self.known.fetch_add(1, Ordering::Relaxed);
     }
     fn count_hashed(&self, bytes: u64) {
         self.hashed.fetch_add(1, Ordering::Relaxed);
@@ -223,10 +235,20 @@ pub fn scan(
         },
         modified_after: opts.min_age.map(|age| std::time::SystemTime::now() - age),
     };
-    let previous = match &opts.previous {
-        Some(p) => Some(quick::Previous::open(p)?),
-        None => None,
-    };
+    let mut previous = quick::Previous::empty();
+    if let Some(p) = &opts.resume {
+        // The interrupted run may have been killed mid-row: a torn first row is no reason to
+        // stop, only to hash.
+        if let Err(e) = previous.push(p) {
+            tracing::warn!(
+                "the partial manifest {} of an interrupted run is not usable, hashing instead: {e}",
+                p.display()
+            );
+        }
+    }
+    if let Some(p) = &opts.previous {
+        previous.push(p)?;
+    }
 
     let shared = Arc::new(Shared::new(WINDOW));
     let mut summary = ScanSummary::default();

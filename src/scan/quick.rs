@@ -1,12 +1,15 @@
 //! `--previous`: reuse a file's SHA-1 from an earlier manifest when its size and mtime have not
-//! changed, so a scheduled re-scan costs a walk, not a re-hash.
+//! changed, so a scheduled re-scan costs a walk, not a re-hash. The same for an interrupted
+//! run's partial manifest, and for a [`KnownFiles`] source (migrate's state journal), so a
+//! resumed migration opens no file it already finished (issue 12, item 1).
 //!
 //! Both the walk and the manifest are in the same order (depth-first, siblings sorted by name
 //! bytes), which is the component-wise order of paths. So the previous manifest is merged in
 //! step with the walk instead of loaded into a map: constant memory for any tree size.
 use std::cmp::Ordering;
+use std::fmt;
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 
 use chrono::{DateTime, Utc};
 
@@ -175,9 +178,48 @@ fn candidate(rec: &csv::ByteRecord, text: &mut String) -> Option<QuickRow> {
     })
 }
 
-/// A previous manifest, consumed in walk order.
+/// Where the walk may find a file's SHA-1 without reading it, looked up by path with the size
+/// and mtime (as the manifest's mtime cell) the walk just stat'ed; `None` means "hash it".
+pub trait KnownFiles: Send {
+    /// The SHA-1 of `path` if it is known for exactly this size and mtime.
+    fn sha1(&mut self, path: &str, size: u64, mtime: &str) -> Option<String>;
+}
+
+/// A shared [`KnownFiles`] for [`crate::scan::ScanOptions`] (looked up from the walk thread).
+#[derive(Clone)]
+pub struct Known(Arc<Mutex<dyn KnownFiles>>);
+
+impl Known {
+    /// Share `source` with the walk.
+    pub fn new(source: impl KnownFiles + 'static) -> Self {
+        Known(Arc::new(Mutex::new(source)))
+    }
+
+    /// The known SHA-1 of `path` at this size and mtime.
+    pub fn sha1(&self, path: &str, size: u64, mtime: Option<&DateTime<Utc>>) -> Option<String> {
+        let mtime = mtime_cell(Some(mtime?));
+        // A poisoned lock only means another lookup panicked; the source itself is intact.
+        let mut source = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        source.sha1(path, size, &mtime)
+    }
+}
+
+impl fmt::Debug for Known {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Known")
+    }
+}
+
+/// Previous manifests, consumed in walk order: the first that has a row reusable for a path
+/// wins (an interrupted run's partial manifest is passed before the last complete one).
 #[derive(Debug)]
 pub struct Previous {
+    sources: Vec<Source>,
+}
+
+/// One previous manifest.
+#[derive(Debug)]
+struct Source {
     rows: Prefetch,
     /// Set when the previous manifest turned out unreadable part-way: from then on nothing is
     /// reused (hashing is always correct, only slower).
@@ -187,24 +229,53 @@ pub struct Previous {
 impl Previous {
     /// Open a previous manifest; a missing or foreign file is an error now, not mid-scan.
     pub fn open(path: &Path) -> Result<Previous, ReadError> {
-        let mut rows = prefetch(path)?;
-        if let Head::Err = rows.head()
-            && let Some(e) = rows.take_err()
-        {
-            return Err(e);
-        }
-        Ok(Previous { rows, failed: None })
+        Ok(Previous {
+            sources: vec![Source::open(path)?],
+        })
     }
 
-    /// The SHA-1 to reuse for the file at `path` with this size and mtime, if the previous
-    /// manifest has it as a hashed, `ok` file with the same size and mtime. Calls must come in
-    /// walk order (every walked path, files and directories, may be passed).
+    /// Also consult `path` (after the sources opened before it).
+    pub fn push(&mut self, path: &Path) -> Result<(), ReadError> {
+        self.sources.push(Source::open(path)?);
+        Ok(())
+    }
+
+    /// No source at all (only [`Previous::push`] adds them).
+    pub fn empty() -> Previous {
+        Previous {
+            sources: Vec::new(),
+        }
+    }
+
+    /// The SHA-1 to reuse for the file at `path` with this size and mtime, from the first
+    /// source that has it as a hashed, `ok` file with the same size and mtime. Calls must come
+    /// in walk order (every walked path, files and directories, may be passed).
     pub fn reuse(
         &mut self,
         path: &str,
         size: u64,
         mtime: Option<&DateTime<Utc>>,
     ) -> Option<String> {
+        // Sources not asked for this path catch up on the next call: each skips what is
+        // behind the path it is asked for.
+        self.sources
+            .iter_mut()
+            .find_map(|s| s.reuse(path, size, mtime))
+    }
+}
+
+impl Source {
+    fn open(path: &Path) -> Result<Source, ReadError> {
+        let mut rows = prefetch(path)?;
+        if let Head::Err = rows.head()
+            && let Some(e) = rows.take_err()
+        {
+            return Err(e);
+        }
+        Ok(Source { rows, failed: None })
+    }
+
+    fn reuse(&mut self, path: &str, size: u64, mtime: Option<&DateTime<Utc>>) -> Option<String> {
         if self.failed.is_some() {
             return None;
         }
@@ -337,7 +408,7 @@ mod tests {
         }
         // The row after the broken one is never reused: the manifest is unusable from there.
         assert_eq!(prev.reuse("z", 1, Some(&at(0))), None);
-        assert!(prev.failed.is_some());
+        assert!(prev.sources[0].failed.is_some());
     }
 
     #[test]

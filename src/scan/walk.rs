@@ -135,7 +135,7 @@ struct Walk<'a> {
     /// `--min-age`: files modified after this are skipped.
     modified_after: Option<SystemTime>,
     collisions: Collisions,
-    previous: Option<Previous>,
+    previous: Previous,
     /// A directory that is not `ok` (depth, path): everything under it is `skipped:parent`.
     blocked: Option<(usize, String)>,
     /// The last directory row, held back one step: walkdir reports "cannot read this directory"
@@ -150,7 +150,7 @@ struct Walk<'a> {
 pub(crate) fn walk(
     opts: &ScanOptions,
     filter: &Filter,
-    previous: Option<Previous>,
+    previous: Previous,
     mut emit: impl FnMut(Job) -> bool,
 ) -> Result<(), ScanError> {
     let root = opts.root.as_path();
@@ -408,9 +408,18 @@ impl Walk<'_> {
             p.count_walked(&r);
         }
         if kind == Kind::File && r.status.is_ok() {
-            if let Some(prev) = &mut self.previous
-                && let Some(sha1) = prev.reuse(&r.path, r.size, r.mtime.as_ref())
+            // The journal first (a finished file is never opened again); the previous
+            // manifests skip what they were not asked for on their next call.
+            if let Some(known) = &self.opts.known
+                && let Some(sha1) = known.sha1(&r.path, r.size, r.mtime.as_ref())
             {
+                r.sha1 = sha1;
+                if let Some(p) = &self.opts.progress {
+                    p.count_known();
+                }
+                return Some(Job::Done(r));
+            }
+            if let Some(sha1) = self.previous.reuse(&r.path, r.size, r.mtime.as_ref()) {
                 r.sha1 = sha1;
                 if let Some(p) = &self.opts.progress {
                     p.count_reused();

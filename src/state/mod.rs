@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::manifest::Kind;
+use crate::manifest::row::mtime_cell;
 use crate::model::{Action, ReportRow};
 use crate::model::{Event, SessionRecord};
+use crate::scan::quick::KnownFiles;
 
 /// The database file inside the state directory.
 pub const DB_FILE: &str = "state.sqlite";
@@ -62,19 +64,20 @@ CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files(
     path TEXT PRIMARY KEY, size INTEGER NOT NULL, sha1 TEXT NOT NULL, action TEXT NOT NULL,
     box_file_id TEXT NOT NULL, box_file_version_id TEXT NOT NULL, box_folder_id TEXT NOT NULL,
-    box_sha1 TEXT NOT NULL, as_user TEXT NOT NULL);
+    box_sha1 TEXT NOT NULL, as_user TEXT NOT NULL, mtime TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS folders(path TEXT PRIMARY KEY, box_folder_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions(
     path TEXT PRIMARY KEY, session_id TEXT NOT NULL, size INTEGER NOT NULL, sha1 TEXT NOT NULL,
     as_user TEXT NOT NULL DEFAULT '');
 ";
 
-/// Whether the journal's `sessions` table records the session's `As-User` (journals written
-/// before issue 14 do not; the writer adds the column, a read-only reader reads "").
-fn sessions_have_as_user(conn: &Connection) -> rusqlite::Result<bool> {
+/// Whether the journal's `table` has `column` (journals written before issue 12 lack
+/// `files.mtime`, before issue 14 `sessions.as_user`; the writer adds them, a read-only reader
+/// reads "").
+fn has_column(conn: &Connection, table: &str, column: &str) -> rusqlite::Result<bool> {
     conn.query_row(
-        "SELECT count(*) FROM pragma_table_info('sessions') WHERE name='as_user'",
-        [],
+        "SELECT count(*) FROM pragma_table_info(?1) WHERE name=?2",
+        [table, column],
         |r| r.get::<_, i64>(0),
     )
     .map(|n| n > 0)
@@ -128,9 +131,16 @@ fn open(dir: &Path, read_only: bool) -> Result<(Connection, PathBuf), StateError
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(sql_err(&path))?;
         conn.execute_batch(SCHEMA).map_err(sql_err(&path))?;
-        if !sessions_have_as_user(&conn).map_err(sql_err(&path))? {
-            conn.execute_batch("ALTER TABLE sessions ADD COLUMN as_user TEXT NOT NULL DEFAULT ''")
+        // Journals written before a column was added: add it, empty. Files without an mtime
+        // are hashed once more by the next run, which records it (see `put_row`); sessions
+        // without an owner are resumed by whichever identity takes the file.
+        for (table, column) in [("sessions", "as_user"), ("files", "mtime")] {
+            if !has_column(&conn, table, column).map_err(sql_err(&path))? {
+                conn.execute_batch(&format!(
+                    "ALTER TABLE {table} ADD COLUMN {column} TEXT NOT NULL DEFAULT ''"
+                ))
                 .map_err(sql_err(&path))?;
+            }
         }
     }
     Ok((conn, path))
@@ -213,7 +223,7 @@ pub fn open_reader(dir: &Path, dest: &str) -> Result<Option<StateReader>, StateE
             requested: dest.to_string(),
         });
     }
-    let session_owner = sessions_have_as_user(&conn).map_err(sql_err(&path))?;
+    let session_owner = has_column(&conn, "sessions", "as_user").map_err(sql_err(&path))?;
     Ok(Some(StateReader {
         conn,
         path,
@@ -255,6 +265,26 @@ impl StateReader {
             .map_err(sql_err(&self.path))
     }
 
+    /// The SHA-1 journalled for the finished file `path`, if it was finished with exactly this
+    /// size and mtime (the manifest's mtime cell): the scan then trusts it without opening
+    /// the file.
+    pub fn done_sha1(
+        &self,
+        path: &str,
+        size: u64,
+        mtime: &str,
+    ) -> Result<Option<String>, StateError> {
+        self.conn
+            .prepare_cached(
+                "SELECT sha1 FROM files WHERE path=?1 AND size=?2 AND mtime=?3 AND mtime<>''",
+            )
+            .and_then(|mut st| {
+                st.query_row(params![path, size as i64, mtime], |r| r.get(0))
+                    .optional()
+            })
+            .map_err(sql_err(&self.path))
+    }
+
     /// The Box folder id recorded for directory `path`.
     pub fn folder(&self, path: &str) -> Result<Option<String>, StateError> {
         self.conn
@@ -284,6 +314,20 @@ impl StateReader {
                 .optional()
             })
             .map_err(sql_err(&self.path))
+    }
+}
+
+/// The journal as the scan's source of known SHA-1s (issue 12, item 1). A lookup that fails
+/// (a journal from before the mtime column, opened read-only) only means the file is hashed.
+impl KnownFiles for StateReader {
+    fn sha1(&mut self, path: &str, size: u64, mtime: &str) -> Option<String> {
+        match self.done_sha1(path, size, mtime) {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::debug!("state journal lookup failed, hashing instead: {e}");
+                None
+            }
+        }
     }
 }
 
@@ -325,7 +369,14 @@ impl StateWriter {
                 self.put_row(row)?;
                 false
             }
-            _ => return Ok(()),
+            _ => {
+                // The report waits for the commit (sink.rs): a quiet stream must not hold the
+                // last rows back for longer than a batch's time.
+                if self.pending > 0 && self.since.elapsed() >= Duration::from_millis(200) {
+                    self.commit()?;
+                }
+                return Ok(());
+            }
         };
         self.pending += 1;
         if urgent || self.pending >= 256 || self.since.elapsed() >= Duration::from_millis(200) {
@@ -373,8 +424,8 @@ impl StateWriter {
             self.conn
                 .prepare_cached(
                     "INSERT OR REPLACE INTO files(path, size, sha1, action, box_file_id,
-                     box_file_version_id, box_folder_id, box_sha1, as_user)
-                     VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+                     box_file_version_id, box_folder_id, box_sha1, as_user, mtime)
+                     VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
                 )
                 .and_then(|mut st| {
                     st.execute(params![
@@ -386,9 +437,18 @@ impl StateWriter {
                         row.box_file_version_id,
                         row.box_folder_id,
                         row.box_sha1,
-                        row.as_user
+                        row.as_user,
+                        mtime_cell(row.mtime.as_ref()),
                     ])
                 })
+                .map_err(sql_err(&self.path))?;
+        }
+        if row.action() == Action::SkippedDone && row.kind != Kind::Dir && row.mtime.is_some() {
+            // Hashed again and still the same content (touched, or journalled before the mtime
+            // column): remember the mtime, so the next run need not open it.
+            self.conn
+                .prepare_cached("UPDATE files SET mtime=?2 WHERE path=?1 AND mtime<>?2")
+                .and_then(|mut st| st.execute(params![row.path, mtime_cell(row.mtime.as_ref())]))
                 .map_err(sql_err(&self.path))?;
         }
         if row.kind != Kind::Dir && row.action() != Action::Failed {
@@ -400,6 +460,11 @@ impl StateWriter {
                 .map_err(sql_err(&self.path))?;
         }
         Ok(())
+    }
+
+    /// Is everything applied so far committed (no batch open)?
+    pub fn is_committed(&self) -> bool {
+        self.conn.is_autocommit()
     }
 
     /// Forget what the journal knows of these paths (finished files, folder ids), in one

@@ -80,6 +80,7 @@ impl Planner {
             row.box_folder_id = p.box_folder_id.clone();
             row.box_sha1 = p.box_sha1.clone();
             row.as_user = p.as_user.clone();
+            row.mtime = r.mtime;
             return Ok(Work::Done(row));
         }
         // A journalled session resumes if it carries this very content; otherwise the file

@@ -14,7 +14,7 @@ use super::send::{Dedup, dedup_upload, send};
 use crate::box_api::{ApiError, BoxClient, ErrorKind, UploadTarget, Uploaded};
 use crate::manifest::Kind;
 use crate::model::{Action, ReportRow};
-use crate::model::{Cancel, Event};
+use crate::model::{Cancel, Event, Halt};
 use crate::state::DoneFile;
 
 /// What to do when a file of the same name but other content is already in Box.
@@ -271,6 +271,7 @@ pub async fn run_file(ctx: &Ctx, t: &FileTask) -> ReportRow {
     let client = lease.client();
     let as_user = client.acting_as().unwrap_or_default().to_string();
     row.as_user = as_user.clone();
+    row.mtime = t.modified;
     let mut res = if ctx.opts.dry_run {
         dry_file(ctx, t, &mut row).await
     } else {
@@ -292,9 +293,19 @@ pub async fn run_file(ctx: &Ctx, t: &FileTask) -> ReportRow {
         };
         row = ReportRow::new(&t.path, Kind::File, t.size, &t.sha1);
         row.as_user = as_user;
+        row.mtime = t.modified;
         res = upload_file(ctx, client, &fresh, &mut row).await;
     }
     if let Err(e) = res {
+        // A full account fails every file after this one too: stop the job (issue 12, item 2).
+        if let TaskError::Api(api) = &e
+            && api.kind == ErrorKind::Quota
+        {
+            ctx.cancel.halt(Halt::Quota {
+                path: t.path.clone(),
+                message: api.message.clone(),
+            });
+        }
         fill_error(&mut row, &e);
     }
     row.duration_ms = started.elapsed().as_millis() as u64;

@@ -13,14 +13,18 @@ pub mod repair;
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
 
 use crate::box_api::names::box_name_key;
 use crate::box_api::{ApiError, BoxClient, ClientConfig, Item};
+use crate::log::LogFormat;
 use crate::manifest::Kind;
 use crate::manifest::read::{ReadError, Reader};
+use crate::progress::{Counters, Progress, ShowProgress};
 use crate::upload::folders::{LIST_FIELDS, Listing};
 pub use index::Expected;
 use index::Index;
@@ -116,6 +120,12 @@ pub struct VerifyConfig {
     pub dest: String,
     /// Box connection.
     pub client: ClientConfig,
+    /// Progress on stderr (files compared of the manifest's), as migrate shows it.
+    pub progress: ShowProgress,
+    /// Time between status lines when there is no bar.
+    pub status_interval: Duration,
+    /// Format of status lines.
+    pub log_format: LogFormat,
 }
 
 /// What a verification found (the differences themselves went to the caller's sink).
@@ -152,7 +162,7 @@ pub enum VerifyError {
         source: ReadError,
     },
     /// A Box call failed (after its retries).
-    #[error("listing Box folder {dest}: {source}")]
+    #[error("listing Box folder {dest}: {source}{}", source.dest_hint())]
     Box {
         /// The destination folder id.
         dest: String,
@@ -181,11 +191,22 @@ pub fn run(
         path: config.manifest.display().to_string(),
         source,
     };
+    let progress = Progress::start(
+        config.progress,
+        config.status_interval,
+        config.log_format,
+        None,
+    );
+    let counters = progress.counters();
     // Only rows that should be in Box: `ok` files and directories.
     for row in Reader::open(&config.manifest).map_err(manifest_err)? {
         let row = row.map_err(manifest_err)?;
         if !row.status.is_ok() {
             continue;
+        }
+        if row.kind != Kind::Dir {
+            counters.files_total.fetch_add(1, Relaxed);
+            counters.bytes_total.fetch_add(row.size, Relaxed);
         }
         index.add(&Expected {
             is_dir: row.kind == Kind::Dir,
@@ -198,6 +219,7 @@ pub fn run(
         expected_rows: index.loaded()?,
         ..Default::default()
     };
+    counters.scan_done.store(true, Relaxed);
     let box_err = |source| VerifyError::Box {
         dest: config.dest.clone(),
         source: Box::new(source),
@@ -207,7 +229,14 @@ pub fn run(
         .enable_all()
         .build()
         .map_err(VerifyError::Runtime)?;
-    rt.block_on(walk(&client, &config.dest, &mut index, &mut summary))?;
+    rt.block_on(walk(
+        &client,
+        &config.dest,
+        &mut index,
+        &mut summary,
+        counters,
+    ))?;
+    progress.finish();
     index.sweep_missing()?;
     index.differences(&mut |d| {
         *summary.problems.entry(d.problem).or_default() += 1;
@@ -232,6 +261,7 @@ async fn walk(
     dest: &str,
     index: &mut Index,
     out: &mut VerifySummary,
+    progress: &Counters,
 ) -> Result<(), VerifyError> {
     let box_err = |source| VerifyError::Box {
         dest: dest.to_string(),
@@ -260,7 +290,7 @@ async fn walk(
         })?;
         let items = items.map_err(box_err)?;
         out.listings += 1;
-        compare_folder(&rel, items, index, &mut queue, out)?;
+        compare_folder(&rel, items, index, &mut queue, out, progress)?;
     }
     Ok(())
 }
@@ -273,8 +303,14 @@ fn compare_folder(
     index: &mut Index,
     queue: &mut VecDeque<(String, String)>,
     out: &mut VerifySummary,
+    progress: &Counters,
 ) -> Result<(), VerifyError> {
     let mut expected = index.take_folder(&box_name_key(rel))?;
+    // Every expected row of this folder is decided here: matched, different or missing.
+    for e in expected.values().filter(|e| !e.is_dir) {
+        progress.files_done.fetch_add(1, Relaxed);
+        progress.bytes_done.fetch_add(e.size, Relaxed);
+    }
     let twins = Listing::from_items(items.clone()).duplicate_folders;
     for name in twins {
         index.push(&Difference {

@@ -18,6 +18,7 @@ use crate::box_api::model;
 pub(crate) mod files;
 pub(crate) mod folders;
 pub(crate) mod upload_sessions;
+pub(crate) mod users;
 
 /// All routes: API host (`/2.0`), upload host (`/api/2.0`), OAuth and `/_emulator`.
 pub(crate) fn router(app: Arc<Shared>) -> Router {
@@ -31,6 +32,7 @@ pub(crate) fn router(app: Arc<Shared>) -> Router {
                 .delete(folders::delete_folder),
         )
         .route("/2.0/folders/{id}/items", get(folders::items))
+        .route("/2.0/users/me", get(users::me))
         .route("/2.0/files/content", options(files::preflight_new))
         // Box answers the preflight with a trailing slash too; rclone's Box backend (1.75)
         // sends `OPTIONS /2.0/files/content/` (backend/box: `Path: "/files/content/"`).

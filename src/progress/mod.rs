@@ -1,5 +1,6 @@
 //! Progress of a migration, fed by `Event`s: an indicatif bar on a TTY, or a one-line status
 //! every N seconds otherwise (cron and Kubernetes logs). Upload code never touches this module.
+//! Counts are of files (directories never count); the ETA is [`eta::eta`]'s.
 use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -9,8 +10,12 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::log::{LogFormat, STATUS_TARGET};
-use crate::model::Event;
+use crate::manifest::Kind;
+use crate::model::{Action, Event};
 use crate::report::summary::human_bytes;
+
+pub mod eta;
+use self::eta::{EtaInput, eta};
 
 /// How to show progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,9 +33,9 @@ pub enum ShowProgress {
 /// Counters shared between the event consumer and the display thread.
 #[derive(Debug, Default)]
 pub struct Counters {
-    /// Rows known so far (grows while the scan streams).
+    /// Files known so far (grows while the scan streams; directories never count).
     pub files_total: AtomicU64,
-    /// Rows finished.
+    /// Files finished.
     pub files_done: AtomicU64,
     /// Bytes to send, known so far.
     pub bytes_total: AtomicU64,
@@ -40,10 +45,20 @@ pub struct Counters {
     pub retries: AtomicU64,
     /// Retries after a 429 answer (`Retried { status: Some(429) }`).
     pub throttled: AtomicU64,
-    /// Failed or invalid rows.
+    /// Rows that failed (`failed` only).
     pub failed: AtomicU64,
+    /// Rows Box would refuse (`invalid`).
+    pub invalid: AtomicU64,
+    /// Rows the scan left out (`skipped`).
+    pub skipped: AtomicU64,
+    /// Files the previous manifest lists (0 when there is none): the total before the scan ends.
+    pub expected_files: AtomicU64,
+    /// Bytes of the files the previous manifest lists.
+    pub expected_bytes: AtomicU64,
     /// Set once the scan has produced every row.
     pub scan_done: AtomicBool,
+    /// The most files a second the pacing lets through (`None`: not paced), for the ETA.
+    pub max_files_per_s: Option<f64>,
 }
 
 /// The progress consumer.
@@ -66,8 +81,17 @@ impl Progress {
     /// Start showing progress on stderr. Under `--log-format json` the status lines are
     /// tracing events (target [`STATUS_TARGET`]) with one field per counter, so every stderr
     /// line stays JSON.
-    pub fn start(mode: ShowProgress, interval: Duration, log_format: LogFormat) -> Self {
-        let counters = Arc::new(Counters::default());
+    /// `max_files_per_s` caps the file rate the ETA assumes (see [`eta::paced_files_per_s`]).
+    pub fn start(
+        mode: ShowProgress,
+        interval: Duration,
+        log_format: LogFormat,
+        max_files_per_s: Option<f64>,
+    ) -> Self {
+        let counters = Arc::new(Counters {
+            max_files_per_s,
+            ..Counters::default()
+        });
         let stop = Arc::new(AtomicBool::new(false));
         let bar_mode = match mode {
             ShowProgress::Auto => std::io::stderr().is_terminal(),
@@ -80,11 +104,13 @@ impl Progress {
             let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
             bar.set_style(
                 ProgressStyle::with_template(
-                    "{elapsed_precise} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {msg}",
+                    "{elapsed_precise} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {msg}",
                 )
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
             );
+            // Log lines suspend the bar instead of leaving copies of it behind.
+            crate::log::set_bar(Some(bar.clone()));
             let (b, c, s) = (bar.clone(), counters.clone(), stop.clone());
             let started = Instant::now();
             let t = std::thread::spawn(move || {
@@ -132,9 +158,15 @@ impl Progress {
     pub fn on_event(&self, event: &Event) {
         let c = &self.counters;
         match event {
-            Event::Planned { bytes } => {
-                c.files_total.fetch_add(1, Relaxed);
+            Event::Planned { bytes, kind } => {
+                if *kind != Kind::Dir {
+                    c.files_total.fetch_add(1, Relaxed);
+                }
                 c.bytes_total.fetch_add(*bytes, Relaxed);
+            }
+            Event::Expected { files, bytes } => {
+                c.expected_files.store(*files, Relaxed);
+                c.expected_bytes.store(*bytes, Relaxed);
             }
             Event::ScanFinished => c.scan_done.store(true, Relaxed),
             Event::BytesSent { bytes } => {
@@ -147,10 +179,16 @@ impl Progress {
                 }
             }
             Event::FileDone(row) => {
-                c.files_done.fetch_add(1, Relaxed);
-                if row.action().is_failure() {
-                    c.failed.fetch_add(1, Relaxed);
+                if row.kind != Kind::Dir {
+                    c.files_done.fetch_add(1, Relaxed);
                 }
+                let count = match row.action() {
+                    Action::Failed => &c.failed,
+                    Action::Invalid => &c.invalid,
+                    Action::Skipped => &c.skipped,
+                    _ => return,
+                };
+                count.fetch_add(1, Relaxed);
             }
             Event::FileStarted { .. } | Event::SessionOpened(_) | Event::FolderResolved { .. } => {}
         }
@@ -167,6 +205,7 @@ impl Progress {
             let _ = t.join();
         }
         if let Some(b) = self.bar.take() {
+            crate::log::set_bar(None);
             b.finish_and_clear();
         }
     }
@@ -183,20 +222,25 @@ fn retries(c: &Counters) -> (u64, u64) {
 }
 
 fn files_message(c: &Counters, elapsed: Duration) -> String {
-    let done = c.files_done.load(Relaxed);
-    let total = c.files_total.load(Relaxed);
-    let plus = if c.scan_done.load(Relaxed) { "" } else { "+" };
-    let (r, t) = retries(c);
-    let fps = done as f64 / elapsed.as_secs_f64().max(1e-3);
-    format!("files {done}/{total}{plus} {fps:.0}/s, retries {r}, 429s {t}")
+    let s = Status::read(c, elapsed);
+    format!(
+        "files {}/{} {:.0}/s ETA {}, retries {}, 429s {}",
+        s.files_done,
+        s.total_files(),
+        s.files_per_s,
+        s.eta(),
+        s.retries,
+        s.throttled
+    )
 }
 
 /// One reading of the counters: what a status line or a status event says.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Status {
-    /// Rows finished.
+    /// Files finished.
     pub files_done: u64,
-    /// Rows known so far.
+    /// Files known so far (the scan's, or the previous manifest's count if larger while the
+    /// scan runs).
     pub files_total: u64,
     /// Bytes sent.
     pub bytes_done: u64,
@@ -206,16 +250,23 @@ pub struct Status {
     pub mb_per_s: f64,
     /// Rows finished per second since the start.
     pub files_per_s: f64,
-    /// Seconds left at the current rate; `None` while the scan still finds rows.
+    /// Seconds left ([`eta::eta`]); `None` until the total is known (the scan has ended, or a
+    /// previous manifest gives it) and a rate is measured.
     pub eta_s: Option<u64>,
     /// Retried requests.
     pub retries: u64,
     /// Answers 429 (rate limited).
     pub throttled: u64,
-    /// Failed or invalid rows.
+    /// Failed rows.
     pub failed: u64,
+    /// Invalid rows (Box would refuse them).
+    pub invalid: u64,
+    /// Rows the scan skipped.
+    pub skipped: u64,
     /// Whether the scan has produced every row (totals are final).
     pub scan_done: bool,
+    /// The total comes from the previous manifest (the scan is still running).
+    pub estimated: bool,
     /// Seconds since the start.
     pub elapsed_s: u64,
 }
@@ -227,29 +278,48 @@ impl Status {
         let (fd, ft) = (c.files_done.load(Relaxed), c.files_total.load(Relaxed));
         let (bd, bt) = (c.bytes_done.load(Relaxed), c.bytes_total.load(Relaxed));
         let scan_done = c.scan_done.load(Relaxed);
-        let fps = fd as f64 / secs;
-        let eta = if !scan_done {
-            None
-        } else if bd > 0 && bt > bd {
-            Some((bt - bd) as f64 / (bd as f64 / secs))
-        } else if fd > 0 && ft > fd {
-            Some((ft - fd) as f64 / fps)
+        let (ef, eb) = (
+            c.expected_files.load(Relaxed),
+            c.expected_bytes.load(Relaxed),
+        );
+        let estimated = !scan_done && ef > 0;
+        // While the scan runs, the files it has not reached yet are taken at the previous
+        // manifest's average size.
+        let unseen = if estimated { ef.saturating_sub(ft) } else { 0 };
+        let unseen_bytes = if unseen > 0 {
+            (eb as u128 * unseen as u128 / ef as u128) as u64
         } else {
-            Some(0.0)
+            0
         };
+        let total = ft + unseen;
+        let eta = (scan_done || estimated)
+            .then(|| {
+                eta(&EtaInput {
+                    files_left: total.saturating_sub(fd),
+                    bytes_left: bt.saturating_sub(bd) + unseen_bytes,
+                    files_done: fd,
+                    bytes_done: bd,
+                    elapsed,
+                    max_files_per_s: c.max_files_per_s,
+                })
+            })
+            .flatten();
         let (retries, throttled) = retries(c);
         Status {
             files_done: fd,
-            files_total: ft,
+            files_total: total,
             bytes_done: bd,
             bytes_total: bt,
             mb_per_s: bd as f64 / 1e6 / secs,
-            files_per_s: fps,
-            eta_s: eta.map(|e| e as u64),
+            files_per_s: fd as f64 / secs,
+            eta_s: eta.map(|e| e.as_secs()),
             retries,
             throttled,
             failed: c.failed.load(Relaxed),
+            invalid: c.invalid.load(Relaxed),
+            skipped: c.skipped.load(Relaxed),
             scan_done,
+            estimated,
             elapsed_s: elapsed.as_secs(),
         }
     }
@@ -269,6 +339,8 @@ impl Status {
             retries = self.retries,
             throttled_429 = self.throttled,
             failed = self.failed,
+            invalid = self.invalid,
+            skipped = self.skipped,
             scan_done = self.scan_done,
             elapsed_s = self.elapsed_s,
             "status"
@@ -276,24 +348,42 @@ impl Status {
     }
 }
 
+impl Status {
+    /// The file total as shown: `1200` when final, `~1200` from the previous manifest,
+    /// `1200+` while the scan still finds files.
+    pub fn total_files(&self) -> String {
+        match (self.scan_done, self.estimated) {
+            (true, _) => self.files_total.to_string(),
+            (false, true) => format!("~{}", self.files_total),
+            (false, false) => format!("{}+", self.files_total),
+        }
+    }
+
+    /// The ETA as shown: `4m05s`, or `?` while it cannot be told.
+    pub fn eta(&self) -> String {
+        self.eta_s
+            .map_or_else(|| "?".to_string(), |s| fmt_duration(Duration::from_secs(s)))
+    }
+}
+
 impl std::fmt::Display for Status {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let plus = if self.scan_done { "" } else { "+" };
-        let eta = self
-            .eta_s
-            .map_or_else(|| "?".to_string(), |s| fmt_duration(Duration::from_secs(s)));
         write!(
             f,
-            "{}/{}{plus} files, {}/{}{plus}, {:.1} MB/s, {:.1} files/s, ETA {eta}, {} retries, {} 429s, {} failed",
+            "{}/{} files, {}/{}{plus}, {:.1} MB/s, {:.1} files/s, ETA {}, {} retries, {} 429s, {} failed, {} invalid, {} skipped",
             self.files_done,
-            self.files_total,
+            self.total_files(),
             human_bytes(self.bytes_done),
             human_bytes(self.bytes_total),
             self.mb_per_s,
             self.files_per_s,
+            self.eta(),
             self.retries,
             self.throttled,
-            self.failed
+            self.failed,
+            self.invalid,
+            self.skipped
         )
     }
 }
@@ -317,20 +407,35 @@ fn fmt_duration(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::Kind;
-    use crate::model::{Action, ReportRow};
+    use crate::model::ReportRow;
+
+    fn file(path: &str, size: u64, action: Action) -> Event {
+        Event::FileDone(ReportRow::new(path, Kind::File, size, "x").with(action))
+    }
+
+    /// Counting, no display.
+    fn quiet() -> Progress {
+        Progress::start(
+            ShowProgress::None,
+            Duration::from_secs(10),
+            LogFormat::Text,
+            None,
+        )
+    }
+
+    fn planned(bytes: u64, kind: Kind) -> Event {
+        Event::Planned { bytes, kind }
+    }
 
     #[test]
     fn status_line_counts_events() {
-        let p = Progress::start(ShowProgress::None, Duration::from_secs(10), LogFormat::Text);
-        p.on_event(&Event::Planned { bytes: 2_000_000 });
-        p.on_event(&Event::Planned { bytes: 2_000_000 });
+        let p = quiet();
+        p.on_event(&planned(2_000_000, Kind::File));
+        p.on_event(&planned(2_000_000, Kind::File));
         p.on_event(&Event::BytesSent { bytes: 2_000_000 });
         p.on_event(&Event::Retried { status: Some(429) });
         p.on_event(&Event::Retried { status: Some(503) });
-        p.on_event(&Event::FileDone(
-            ReportRow::new("a", Kind::File, 2_000_000, "x").with(Action::Uploaded),
-        ));
+        p.on_event(&file("a", 2_000_000, Action::Uploaded));
         let line = status_line(p.counters(), Duration::from_secs(2));
         assert!(line.starts_with("1/2+ files, 2.0 MB/4.0 MB+"), "{line}");
         assert!(line.contains("1.0 MB/s"), "{line}");
@@ -340,5 +445,53 @@ mod tests {
         let line = status_line(p.counters(), Duration::from_secs(2));
         assert!(line.contains("ETA 2s"), "{line}");
         p.finish();
+    }
+
+    #[test]
+    fn directories_are_not_files_and_each_outcome_has_its_count() {
+        let p = quiet();
+        p.on_event(&planned(0, Kind::Dir));
+        p.on_event(&Event::FileDone(
+            ReportRow::new("d", Kind::Dir, 0, "").with(Action::FolderCreated),
+        ));
+        for (path, action) in [
+            ("a", Action::Uploaded),
+            ("b", Action::Failed),
+            ("c", Action::Invalid),
+            ("e", Action::Skipped),
+        ] {
+            p.on_event(&planned(0, Kind::File));
+            p.on_event(&file(path, 0, action));
+        }
+        p.on_event(&Event::ScanFinished);
+        let s = Status::read(p.counters(), Duration::from_secs(1));
+        assert_eq!((s.files_done, s.files_total), (4, 4));
+        assert_eq!((s.failed, s.invalid, s.skipped), (1, 1, 1));
+        let line = s.to_string();
+        assert!(line.contains("1 failed, 1 invalid, 1 skipped"), "{line}");
+    }
+
+    #[test]
+    fn a_previous_manifest_gives_the_total_before_the_scan_ends() {
+        let p = quiet();
+        // The previous manifest: 100 files of 1 MB.
+        p.on_event(&Event::Expected {
+            files: 100,
+            bytes: 100_000_000,
+        });
+        for i in 0..10 {
+            p.on_event(&planned(1_000_000, Kind::File));
+            p.on_event(&Event::BytesSent { bytes: 1_000_000 });
+            p.on_event(&file(&i.to_string(), 1_000_000, Action::Uploaded));
+        }
+        // 10 files and 10 MB in 10 s: 90 files and 90 MB left, 90 s either way.
+        let s = Status::read(p.counters(), Duration::from_secs(10));
+        assert_eq!(s.total_files(), "~100");
+        assert_eq!(s.eta_s, Some(90));
+        // Without the manifest the total is unknown, and so is the ETA.
+        let q = quiet();
+        q.on_event(&planned(1_000_000, Kind::File));
+        let s = Status::read(q.counters(), Duration::from_secs(10));
+        assert_eq!((s.total_files().as_str(), s.eta_s), ("1+", None));
     }
 }
