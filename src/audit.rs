@@ -10,6 +10,8 @@ pub mod access;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -17,6 +19,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::box_api::model::Item;
 use crate::box_api::names::box_name_key;
 use crate::box_api::{ApiError, BoxClient, ClientConfig};
+use crate::log::LogFormat;
 use crate::manifest::read::{ReadError, Reader};
 use crate::manifest::{Kind, ManifestRow};
 use crate::plan::dest::{
@@ -25,6 +28,7 @@ use crate::plan::dest::{
 use crate::plan::estimate::{Action, Estimate, Limits};
 use crate::plan::kind::UploadKind;
 use crate::plan::units::{human_bytes, human_duration, thousands};
+use crate::progress::{Progress, ShowProgress};
 
 /// Where to compare with.
 #[derive(Debug, Clone)]
@@ -53,6 +57,13 @@ pub struct AuditConfig {
     pub threshold: u64,
     /// The limits the migration would run under.
     pub limits: Limits,
+    /// Progress on stderr while `--dest` is listed (files of the manifest's found in Box so
+    /// far), shown as verify and migrate show theirs.
+    pub progress: ShowProgress,
+    /// Seconds between status lines when stderr is not a terminal.
+    pub status_interval: Duration,
+    /// Text or JSON status lines.
+    pub log_format: LogFormat,
 }
 
 /// The planner's question (`--deadline`, `--within`): finish by this time.
@@ -209,7 +220,7 @@ pub fn run(config: &AuditConfig) -> Result<AuditSummary, AuditError> {
         None => None,
         Some(Destination::Box { folder_id, client }) => {
             access = check_access(client, folder_id)?;
-            Some(list_destination(&config.manifest, client, folder_id)?)
+            Some(list_destination(config, client, folder_id)?)
         }
         Some(Destination::Listing(p)) => Some(load_listing(p)?),
     };
@@ -377,17 +388,31 @@ fn read_err<'a>(what: &'static str, path: &'a Path) -> impl Fn(ReadError) -> Aud
 /// List the live destination folder (read-only) into a [`DiskIndex`], descending only into
 /// folders the manifest has, so a big destination costs only the listings that matter.
 fn list_destination(
-    manifest: &Path,
+    config: &AuditConfig,
     client: &ClientConfig,
     root_id: &str,
 ) -> Result<DiskIndex, AuditError> {
+    let manifest = config.manifest.as_path();
     let index = DiskIndex::open()?;
+    let progress = Progress::start(
+        config.progress,
+        config.status_interval,
+        config.log_format,
+        None,
+    );
+    let counters = progress.counters();
     for row in Reader::open(manifest).map_err(read_err("manifest", manifest))? {
         let row = row.map_err(read_err("manifest", manifest))?;
-        if row.kind == Kind::Dir {
-            index.add_dir(&row.path)?;
+        match row.kind {
+            Kind::Dir => index.add_dir(&row.path)?,
+            _ if row.status.is_ok() => {
+                counters.files_total.fetch_add(1, Relaxed);
+                counters.bytes_total.fetch_add(row.size, Relaxed);
+            }
+            _ => {}
         }
     }
+    counters.scan_done.store(true, Relaxed);
     let box_err = |source| AuditError::Box {
         folder: root_id.to_string(),
         source: Box::new(source),
@@ -413,8 +438,15 @@ fn list_destination(
                 false
             })
         },
-        |path, item| Ok(index.insert(path, &item)?),
+        |path, item| {
+            if let DestItem::File { size, .. } = &item {
+                counters.files_done.fetch_add(1, Relaxed);
+                counters.bytes_done.fetch_add(*size, Relaxed);
+            }
+            Ok(index.insert(path, &item)?)
+        },
     )?;
+    progress.finish();
     Ok(index)
 }
 

@@ -8,6 +8,7 @@ use clap::Args;
 use super::BoxArgs;
 use crate::plan::kind::DIRECT_MAX;
 use crate::plan::units::{parse_bandwidth, parse_bytes, parse_deadline, parse_duration};
+use crate::progress::ShowProgress;
 
 /// Arguments of `boxlift audit`.
 #[derive(Debug, Args)]
@@ -29,6 +30,12 @@ pub struct AuditArgs {
     /// summary goes to stderr.
     #[arg(long)]
     pub json: bool,
+    /// Progress on stderr while --dest is listed.
+    #[arg(long, value_enum, default_value_t = ShowProgress::Auto)]
+    pub progress: ShowProgress,
+    /// Seconds between status lines when stderr is not a terminal.
+    #[arg(long, default_value_t = 10)]
+    pub status_interval: u64,
     /// Files above this size go up in chunked upload sessions (Box: direct up to 50 MB,
     /// sessions need at least 20,000,000 bytes).
     #[arg(long, value_parser = parse_bytes, default_value_t = DIRECT_MAX)]

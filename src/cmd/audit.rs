@@ -9,7 +9,7 @@ use crate::plan::estimate::{Estimate, Limits};
 use crate::plan::kind::check_threshold;
 
 /// Run `boxlift audit`.
-pub fn run(args: AuditArgs, _global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: AuditArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let threshold = check_threshold(args.chunked_threshold)?;
     let dest = match (&args.dest, &args.dest_listing) {
         (Some(id), _) => Some(Destination::Box {
@@ -38,6 +38,9 @@ pub fn run(args: AuditArgs, _global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         manifest: args.manifest.clone(),
         dest,
         threshold,
+        progress: args.progress,
+        status_interval: std::time::Duration::from_secs(args.status_interval.max(1)),
+        log_format: global.log_format,
         limits: Limits {
             api_calls_per_min: f64::from(rates.api_calls_per_minute),
             uploads_per_min: f64::from(rates.uploads_per_minute),

@@ -208,3 +208,43 @@ fn scan_ends_with_a_one_line_summary_on_a_pipe() {
         "{err}"
     );
 }
+
+/// `audit --dest` lists the destination folder by folder; on a pipe it says how far it is at
+/// each status interval (files of the manifest's found in Box so far), without ANSI escapes.
+/// The emulator's latency makes the listing last at least 13 × 150 ms, past the 1 s interval.
+#[test]
+fn audit_dest_shows_progress_while_it_lists_the_destination() {
+    let emu = Emulator::start(EmulatorConfig::default()).unwrap();
+    let t = Tree::new();
+    for d in 0..12 {
+        t.file(&format!("d{d:02}/f.txt"), format!("file {d}").as_bytes());
+    }
+    let work = tempfile::tempdir().unwrap();
+    run(migrate_cmd(&emu, t.root(), work.path(), &[]));
+    let m = work.path().join("report.state/manifest.csv");
+    emu.set_switches(|s| s.latency_ms = 150);
+
+    let out = boxlift(
+        &emu,
+        &[
+            "audit",
+            m.to_str().unwrap(),
+            "--dest",
+            "0",
+            "--progress",
+            "lines",
+            "--status-interval",
+            "1",
+        ],
+    )
+    .output()
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let status: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("boxlift: ") && l.contains("/12 files"))
+        .collect();
+    assert!(!status.is_empty(), "no status line while listing:\n{err}");
+    assert!(!err.contains('\x1b'), "ANSI escapes on a pipe:\n{err}");
+}
