@@ -217,7 +217,7 @@ fn audit_dest_shows_progress_while_it_lists_the_destination() {
     let emu = Emulator::start(EmulatorConfig::default()).unwrap();
     let t = Tree::new();
     for d in 0..12 {
-        t.file(&format!("d{d:02}/f.txt"), format!("file {d}").as_bytes());
+        t.file(format!("d{d:02}/f.txt"), format!("file {d}").as_bytes());
     }
     let work = tempfile::tempdir().unwrap();
     run(migrate_cmd(&emu, t.root(), work.path(), &[]));
