@@ -79,7 +79,13 @@ fn record(o: &mut Observers, ev: &Event, held: &mut Vec<ReportRow>) -> Result<()
         s.apply(ev).map_err(LocalWriteError::State)?;
     }
     if let Event::FileDone(row) = ev {
-        held.push(row.clone());
+        // Stamped when the row finished, not when the journal's commit lets it out: rows
+        // held for one commit keep their own times (the HTML report's rates use them).
+        let mut row = row.clone();
+        if row.finished_at.is_empty() {
+            row.finished_at = crate::report::now_rfc3339_millis();
+        }
+        held.push(row);
     }
     if o.state.as_ref().is_none_or(StateWriter::is_committed) {
         write_held(o, held)?;
