@@ -20,7 +20,8 @@
 //!
 //! `cargo bench --bench versus`. Env: VERSUS_SMALL_FILES (10000), VERSUS_SMALL_SIZE (16384),
 //! VERSUS_THROTTLED_FILES (300), VERSUS_BIG_FILES (4), VERSUS_BIG_SIZE (536870912),
-//! VERSUS_DIR (where the trees go, ~2.2 GB; default `target/tmp`). rclone is found through
+//! VERSUS_DIR (where the trees go, ~2.2 GB; default `target/tmp`), VERSUS_ROWS (which rows run,
+//! a comma list of `small,limits,big,bigpaced`; default all). rclone is found through
 //! `RCLONE`, PATH or `.venv/bin/rclone`; without it its rows say so and the bench goes on.
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -41,6 +42,8 @@ mod tls;
 /// Box's documented per-user limits: 1,000 API calls and 240 uploads a minute.
 const BOX_CALLS_PER_SEC: f64 = 1000.0 / 60.0;
 const BOX_UPLOADS_PER_SEC: f64 = 4.0;
+/// The rows, by the names `VERSUS_ROWS` selects them with.
+const ROWS: &[&str] = &["small", "limits", "big", "bigpaced"];
 /// rclone's concurrency, matched to boxlift's default `--concurrency 16`.
 const RCLONE_CONCURRENCY: &[&str] = &["--transfers", "16", "--checkers", "16"];
 /// boxlift with its pacing lifted (the server sets the pace).
@@ -377,6 +380,15 @@ fn main() {
         RCLONE_CONCURRENCY.join(" ")
     );
 
+    let rows = std::env::var("VERSUS_ROWS").unwrap_or_else(|_| ROWS.join(","));
+    let rows: Vec<&str> = rows.split(',').map(str::trim).collect();
+    if let Some(bad) = rows.iter().find(|r| !ROWS.contains(r)) {
+        panic!(
+            "VERSUS_ROWS: unknown row {bad:?}; the rows are {}",
+            ROWS.join(",")
+        );
+    }
+    let on = |row: &str| rows.contains(&row);
     let make_small = |name: &str, files: u64| {
         let path = dir.join(name);
         common::small_tree(&path, files, small_size);
@@ -386,98 +398,129 @@ fn main() {
             bytes: files * small_size,
         }
     };
-    let small = make_small("small", small_files);
-    let throttled = make_small("throttled", throttled_files);
     let big = Tree {
         path: dir.join("big"),
         files: big_count,
         bytes: big_count * big_size,
     };
-    common::big_files(&big.path, big_count, big_size);
+    if on("big") || on("bigpaced") {
+        common::big_files(&big.path, big_count, big_size);
+    }
 
     let mut table = Table::default();
     table.header();
     let mut boxlift_rss = Vec::new();
 
     // 1. Small files, unthrottled.
-    let row = format!("small {small_files}×{small_size} B, unthrottled");
-    bench.box_limits(false);
-    let b_small = bench.boxlift("small", &small, UNPACED);
-    let r_small = bench.rclone("small", &small);
-    table.row(&row, "boxlift", &small, &Outcome::Ran(b_small));
-    table.row(&row, "rclone", &small, &r_small);
-    boxlift_rss.push(b_small.rss);
-    let small_ratio = ratio(&b_small, &r_small, Measured::files_per_sec);
+    let mut small_ratio = None;
+    if on("small") {
+        let small = make_small("small", small_files);
+        let row = format!("small {small_files}×{small_size} B, unthrottled");
+        bench.box_limits(false);
+        let b_small = bench.boxlift("small", &small, UNPACED);
+        let r_small = bench.rclone("small", &small);
+        table.row(&row, "boxlift", &small, &Outcome::Ran(b_small));
+        table.row(&row, "rclone", &small, &r_small);
+        boxlift_rss.push(b_small.rss);
+        small_ratio = Some(ratio(&b_small, &r_small, Measured::files_per_sec));
+    }
 
     // 2 + 3. Small files under Box's limits, 1 and 4 identities.
-    bench.box_limits(true);
-    let row = format!("small {throttled_files}, Box limits, 1 identity");
-    let b1 = bench.boxlift("limits1", &throttled, &[]);
-    let r1 = bench.rclone("limits1", &throttled);
-    table.row(&row, "boxlift", &throttled, &Outcome::Ran(b1));
-    table.row(&row, "rclone", &throttled, &r1);
-    boxlift_rss.push(b1.rss);
-    let row = format!("small {throttled_files}, Box limits, 4 ids");
-    let b4 = bench.boxlift("limits4", &throttled, &["--as-user", "u1,u2,u3,u4"]);
-    table.row(&row, "boxlift", &throttled, &Outcome::Ran(b4));
-    table.row(
-        &row,
-        "rclone",
-        &throttled,
-        &Outcome::NotRun("n/a: rclone's Box backend has no As-User (one user's budget)".into()),
-    );
-    boxlift_rss.push(b4.rss);
-    let bound = |ids: f64| throttled_files as f64 / (BOX_UPLOADS_PER_SEC * ids);
-    let limits_ratio = ratio(&b1, &r1, Measured::files_per_sec);
+    let mut limits = None;
+    if on("limits") {
+        let throttled = make_small("throttled", throttled_files);
+        bench.box_limits(true);
+        let row = format!("small {throttled_files}, Box limits, 1 identity");
+        let b1 = bench.boxlift("limits1", &throttled, &[]);
+        let r1 = bench.rclone("limits1", &throttled);
+        table.row(&row, "boxlift", &throttled, &Outcome::Ran(b1));
+        table.row(&row, "rclone", &throttled, &r1);
+        boxlift_rss.push(b1.rss);
+        let row = format!("small {throttled_files}, Box limits, 4 ids");
+        let b4 = bench.boxlift("limits4", &throttled, &["--as-user", "u1,u2,u3,u4"]);
+        table.row(&row, "boxlift", &throttled, &Outcome::Ran(b4));
+        table.row(
+            &row,
+            "rclone",
+            &throttled,
+            &Outcome::NotRun("n/a: rclone's Box backend has no As-User (one user's budget)".into()),
+        );
+        boxlift_rss.push(b4.rss);
+        bench.box_limits(false);
+        limits = Some((b1, b4, ratio(&b1, &r1, Measured::files_per_sec)));
+    }
 
     // 4. Big files, unthrottled and unpaced.
-    bench.box_limits(false);
-    let row = format!("big {big_count}×{} MiB, unpaced", big_size >> 20);
-    let b_big = bench.boxlift("big", &big, UNPACED);
-    let r_big = bench.rclone("big", &big);
-    table.row(&row, "boxlift", &big, &Outcome::Ran(b_big));
-    table.row(&row, "rclone", &big, &r_big);
-    boxlift_rss.push(b_big.rss);
-    let big_ratio = ratio(&b_big, &r_big, |m| m.mb_per_sec(big.bytes));
+    let mut big_ratio = None;
+    if on("big") {
+        bench.box_limits(false);
+        let row = format!("big {big_count}×{} MiB, unpaced", big_size >> 20);
+        let b_big = bench.boxlift("big", &big, UNPACED);
+        let r_big = bench.rclone("big", &big);
+        table.row(&row, "boxlift", &big, &Outcome::Ran(b_big));
+        table.row(&row, "rclone", &big, &r_big);
+        boxlift_rss.push(b_big.rss);
+        big_ratio = Some(ratio(&b_big, &r_big, |m| m.mb_per_sec(big.bytes)));
+    }
 
     // 5. Big files, server at Box's limits, boxlift's default pacing.
-    bench.box_limits(true);
-    let row = format!(
-        "big {big_count}×{} MiB, Box limits, default",
-        big_size >> 20
-    );
-    let b_paced = bench.boxlift("bigpaced", &big, &[]);
-    let r_paced = bench.rclone("bigpaced", &big);
-    table.row(&row, "boxlift", &big, &Outcome::Ran(b_paced));
-    table.row(&row, "rclone", &big, &r_paced);
-    boxlift_rss.push(b_paced.rss);
-    bench.box_limits(false);
-    let paced_ratio = ratio(&b_paced, &r_paced, |m| m.mb_per_sec(big.bytes));
+    let mut paced_ratio = None;
+    if on("bigpaced") {
+        bench.box_limits(true);
+        let row = format!(
+            "big {big_count}×{} MiB, Box limits, default",
+            big_size >> 20
+        );
+        let b_paced = bench.boxlift("bigpaced", &big, &[]);
+        let r_paced = bench.rclone("bigpaced", &big);
+        table.row(&row, "boxlift", &big, &Outcome::Ran(b_paced));
+        table.row(&row, "rclone", &big, &r_paced);
+        boxlift_rss.push(b_paced.rss);
+        bench.box_limits(false);
+        paced_ratio = Some(ratio(&b_paced, &r_paced, |m| m.mb_per_sec(big.bytes)));
+    }
 
     table.note(String::new());
-    table.note(format!(
-        "small, unthrottled: boxlift/rclone files/s {}",
-        verdict(small_ratio, 2.0)
-    ));
-    table.note(format!(
-        "big, unpaced: boxlift/rclone MB/s {}",
-        verdict(big_ratio, 1.5)
-    ));
+    if let Some(r) = small_ratio {
+        table.note(format!(
+            "small, unthrottled: boxlift/rclone files/s {}",
+            verdict(r, 2.0)
+        ));
+    }
+    if let Some(r) = big_ratio {
+        table.note(format!(
+            "big, unpaced: boxlift/rclone MB/s {}",
+            verdict(r, 1.5)
+        ));
+    }
     let rss_max = boxlift_rss.iter().copied().max().unwrap_or(0) as f64 / 1e6;
     table.note(format!(
         "peak RSS of every boxlift process: at most {rss_max:.0} MB (target ≤ 300 MB: {})",
         if rss_max <= 300.0 { "met" } else { "MISSED" }
     ));
-    table.note(format!(
-        "under Box's limits: boxlift 1 identity {:.0}% of the bound ({:.1} s), 4 identities {:.0}% \
-         ({:.1} s); boxlift/rclone files/s {}; big, default pacing: boxlift/rclone MB/s {}",
-        bound(1.0) / b1.secs * 100.0,
-        bound(1.0),
-        bound(4.0) / b4.secs * 100.0,
-        bound(4.0),
-        limits_ratio.map_or("n/a".into(), |r| format!("{r:.2}×")),
-        paced_ratio.map_or("n/a".into(), |r| format!("{r:.2}×")),
-    ));
+    let times = |r: Option<f64>| r.map_or("n/a".into(), |r| format!("{r:.2}×"));
+    if let Some((b1, b4, limits_ratio)) = limits {
+        let bound = |ids: f64| throttled_files as f64 / (BOX_UPLOADS_PER_SEC * ids);
+        table.note(format!(
+            "under Box's limits: boxlift 1 identity {:.0}% of the bound ({:.1} s), 4 identities \
+             {:.0}% ({:.1} s); boxlift/rclone files/s {}",
+            bound(1.0) / b1.secs * 100.0,
+            bound(1.0),
+            bound(4.0) / b4.secs * 100.0,
+            bound(4.0),
+            times(limits_ratio),
+        ));
+    }
+    if let Some(r) = paced_ratio {
+        table.note(format!(
+            "big, default pacing: boxlift/rclone MB/s {}",
+            times(r)
+        ));
+    }
+    let skipped: Vec<&str> = ROWS.iter().copied().filter(|r| !on(r)).collect();
+    if !skipped.is_empty() {
+        table.note(format!("rows not run (VERSUS_ROWS): {}", skipped.join(",")));
+    }
     println!("load average at end: {}", load());
     println!("\n{}", table.lines.join("\n"));
     if bench.failed {

@@ -233,18 +233,20 @@ impl BoxClient {
     ) -> Result<UploadPart, ApiError> {
         let (offset, len) = part_range(src.size, session.part_size, index);
         let path = src.path.clone();
-        let data: Bytes = tokio::task::spawn_blocking(move || -> Result<Bytes, ApiError> {
+        // Read and hash on the blocking pool: an 8 MiB SHA-1 is ~10 ms of CPU, too long to hold
+        // a runtime worker that is also driving other parts' sockets.
+        let (data, sha) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
             use std::os::unix::fs::FileExt;
             let f =
                 std::fs::File::open(&path).map_err(|e| ApiError::local(&path, "cannot open", e))?;
             let mut buf = vec![0u8; len as usize];
             f.read_exact_at(&mut buf, offset)
                 .map_err(|e| ApiError::local(&path, &format!("cannot read part at {offset}"), e))?;
-            Ok(Bytes::from(buf))
+            let sha = Sha1::digest(&buf);
+            Ok((Bytes::from(buf), sha))
         })
         .await
         .map_err(|e| ApiError::new(ErrorKind::Other, format!("part reader: {e}")))??;
-        let sha = Sha1::digest(&data);
         let digest = digest_header(sha.as_slice());
         let range = content_range(offset, len, src.size);
         let url = self.session_url(&session.id, "");

@@ -121,6 +121,8 @@ fn fill_error(row: &mut ReportRow, e: &TaskError) {
             row.error_code = e.code.clone().unwrap_or_else(|| kind_code(&e.kind).into());
             row.error_message = e.message.clone();
             row.box_request_id = e.request_id.clone().unwrap_or_default();
+            // The failed request's own count (retries included); 0 when it never went out.
+            row.attempts = row.attempts.max(e.attempts.unwrap_or(0));
         }
         TaskError::Local { code, message } => {
             row.error_code = code.to_string();

@@ -2,12 +2,12 @@
 //! (multipart, `attributes` before `file`, `content-md5` = SHA-1 hex), server-side copy.
 use std::sync::Arc;
 
-use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 
+use super::form::{UploadForm, form_error};
 use super::{base_url, file_json, files_json, parse_id};
 use crate::box_api::model;
 use crate::emulator::Shared;
@@ -182,10 +182,6 @@ struct Form {
     file: Bytes,
 }
 
-fn form_error(e: impl std::fmt::Display) -> ApiError {
-    ApiError::bad_request("bad_request", format!("Invalid multipart body: {e}"))
-}
-
 async fn drain(mp: &mut Multipart) {
     while let Ok(Some(_)) = mp.next_field().await {}
 }
@@ -197,8 +193,8 @@ async fn drain(mp: &mut Multipart) {
 /// `metadata_after_file_contents` otherwise); what Box reads is the part *after* `attributes`,
 /// whatever its form name: rclone's Box backend (1.75) names it `contents` and uploads to Box
 /// fine. So any part not named `attributes` is the file; the first one counts.
-async fn read_form(mp: Result<Multipart, MultipartRejection>) -> ApiResult<Form> {
-    let mut mp = mp.map_err(form_error)?;
+async fn read_form(UploadForm(mp): UploadForm) -> ApiResult<Form> {
+    let mut mp = mp?;
     let mut attributes: Option<model::UploadAttributes> = None;
     let mut file: Option<Bytes> = None;
     while let Some(mut field) = mp.next_field().await.map_err(form_error)? {
@@ -277,9 +273,9 @@ async fn verified_content(app: &Shared, headers: &HeaderMap, form: &Form) -> Api
 pub(crate) async fn upload(
     State(app): State<Arc<Shared>>,
     headers: HeaderMap,
-    mp: Result<Multipart, MultipartRejection>,
+    form: UploadForm,
 ) -> ApiResult<Response> {
-    let form = read_form(mp).await?;
+    let form = read_form(form).await?;
     app.tally
         .bytes_received
         .fetch_add(form.file.len() as u64, std::sync::atomic::Ordering::Relaxed);
@@ -336,10 +332,10 @@ pub(crate) async fn upload_version(
     State(app): State<Arc<Shared>>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    mp: Result<Multipart, MultipartRejection>,
+    form: UploadForm,
 ) -> ApiResult<Response> {
     let id = parse_id(&id)?;
-    let form = read_form(mp).await?;
+    let form = read_form(form).await?;
     app.tally
         .bytes_received
         .fetch_add(form.file.len() as u64, std::sync::atomic::Ordering::Relaxed);

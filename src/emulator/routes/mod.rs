@@ -17,6 +17,7 @@ use crate::box_api::model;
 
 pub(crate) mod files;
 pub(crate) mod folders;
+pub(crate) mod form;
 pub(crate) mod upload_sessions;
 pub(crate) mod users;
 
