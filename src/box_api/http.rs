@@ -153,7 +153,13 @@ impl BoxClient {
                 .token(&self.shared.http)
                 .await
                 .map_err(Fail::Final)?;
-            let mut rb = build(&self.shared.http)
+            // File content goes over its own HTTP/1.1 connections (see `Shared::content_http`).
+            let http = if req.body_len > 0 {
+                &self.shared.content_http
+            } else {
+                &self.shared.http
+            };
+            let mut rb = build(http)
                 .map_err(Fail::Final)?
                 .bearer_auth(token.expose());
             if let Some(u) = &self.identity.as_user {
@@ -185,7 +191,7 @@ impl BoxClient {
                 };
                 super::transport::cause_of(e, timeout)
             };
-            let sent = self.shared.http.execute(request).await;
+            let sent = http.execute(request).await;
             let (outcome, reply, transport_err) = match sent {
                 Ok(resp) => {
                     let status = resp.status().as_u16();

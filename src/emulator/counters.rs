@@ -11,6 +11,7 @@ use super::inspect::Counters;
 pub(crate) struct Tally {
     requests: Mutex<BTreeMap<String, BTreeMap<u16, u64>>>,
     faults: Mutex<BTreeMap<&'static str, u64>>,
+    versions: Mutex<BTreeMap<String, BTreeMap<String, u64>>>,
     pub rate_limited: AtomicU64,
     pub bytes_received: AtomicU64,
     pub folders_created: AtomicU64,
@@ -42,6 +43,15 @@ impl Tally {
         }
     }
 
+    /// Count a request's HTTP version on its route.
+    pub fn version(&self, version: axum::http::Version, route: &str) {
+        let mut map = self.versions.lock().unwrap_or_else(|p| p.into_inner());
+        *map.entry(format!("{version:?}"))
+            .or_default()
+            .entry(route.to_string())
+            .or_default() += 1;
+    }
+
     /// Count an injected fault.
     pub fn fault(&self, kind: &'static str) {
         let mut map = self.faults.lock().unwrap_or_else(|p| p.into_inner());
@@ -69,8 +79,14 @@ impl Tally {
             .iter()
             .map(|(k, n)| (k.to_string(), *n))
             .collect();
+        let versions = self
+            .versions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         Counters {
             requests,
+            versions,
             rate_limited: self.rate_limited.load(Relaxed),
             faults,
             bytes_received: self.bytes_received.load(Relaxed),

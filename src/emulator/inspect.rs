@@ -18,6 +18,9 @@ pub struct EmulatorState {
 pub struct Counters {
     /// Requests by route (`"POST /api/2.0/files/content"`) then by status (`"201"`).
     pub requests: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Requests by HTTP version (`"HTTP/1.1"`, `"HTTP/2.0"`) then by route.
+    #[serde(default)]
+    pub versions: BTreeMap<String, BTreeMap<String, u64>>,
     /// 429 replies sent.
     pub rate_limited: u64,
     /// Faults injected, by kind (`fail_500`, `drop`, `lost_reply_5xx`, `lost_reply_drop`,

@@ -68,6 +68,7 @@ pub(crate) async fn handle(
         .map(|m| m.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".into());
     let label = format!("{} {}", req.method(), route);
+    app.tally.version(req.version(), &label);
     let mut resp = REQUEST_ID
         .scope(rid.clone(), guarded(app.clone(), req, next, route))
         .await;
