@@ -27,8 +27,9 @@ pub const MMAP_THRESHOLD: u64 = 1024 * 1024;
 /// to 1,860); 64 MiB windows with MADV_SEQUENTIAL 1,770, no advice 1,825, MADV_WILLNEED 1,850,
 /// MAP_POPULATE 1,740; 8 MiB and 1 GiB windows the same within noise; `pread` into a reused
 /// 128 KiB to 4 MiB buffer 1,440 to 1,600 (the copy). So mapping costs 2 to 6% and the
-/// variants differ by less than the noise; reading costs 15 to 20%.
-const MMAP_WINDOW: u64 = 64 * 1024 * 1024;
+/// variants differ by less than the noise; reading costs 15 to 20%. 16 MiB keeps the hashing
+/// threads' share of a migration's RSS at 32 MiB on 2 cores, beside the parts in flight.
+const MMAP_WINDOW: u64 = 16 * 1024 * 1024;
 
 /// Size of the per-thread read buffer for files below [`MMAP_THRESHOLD`].
 const READ_BUF: usize = 256 * 1024;
