@@ -3,8 +3,9 @@
 //! Box's real URLs (`https://api.box.com`, `https://upload.box.com`) through one CONNECT proxy
 //! to the TLS listener, trusting the same test CA (`--ca-cert` for both), so both pay TLS and
 //! the same proxy hop. Each run has a developer token of its own, so each starts with a full
-//! rate budget. For each tool: wall time, files/s, MB/s, Box requests per file, 429s, and the
-//! process's own peak RSS (wait4); then the ratios and the acceptance targets.
+//! rate budget. For each tool: wall time, files/s, MB/s, Box requests per file, 429s, the
+//! process's own peak RSS and CPU (wait4), and the connections it opened (CONNECT tunnels, each
+//! a TLS handshake); then the ratios and the acceptance targets.
 //!
 //! Rows:
 //! 1. small files (10,000 × 16 KiB), server unthrottled; boxlift's pacing lifted;
@@ -67,6 +68,9 @@ struct Measured {
     rss: u64,
     /// CPU seconds of the client process (user + system).
     cpu: f64,
+    /// Connections the client opened (CONNECT tunnels through the proxy: each one a TCP
+    /// connection and a TLS handshake with the emulator).
+    conns: u64,
     code: Option<i32>,
 }
 
@@ -131,10 +135,13 @@ impl Bench {
         let log = fs::File::create(work.join("log.txt")).unwrap();
         cmd.stdout(log.try_clone().unwrap()).stderr(log);
         let before = self.counters();
+        let tunnels = || self.proxy.targets.lock().unwrap().len() as u64;
+        let tunnels_before = tunnels();
         let started = Instant::now();
         let reaped = common::reap(cmd.spawn().expect("start the client"));
         let secs = started.elapsed().as_secs_f64();
         let after = self.counters();
+        let conns = tunnels() - tunnels_before;
         if reaped.code != Some(0) {
             self.failed = true;
             let log = fs::read_to_string(work.join("log.txt")).unwrap_or_default();
@@ -152,6 +159,7 @@ impl Bench {
             rate_limited: after.rate_limited - before.rate_limited,
             rss: reaped.rss,
             cpu: reaped.cpu,
+            conns,
             code: reaped.code,
         }
     }
@@ -224,7 +232,7 @@ struct Table {
 impl Table {
     fn header(&mut self) {
         self.lines.push(format!(
-            "{:<36} {:<8} {:>6} {:>8} {:>8} {:>8} {:>8} {:>6} {:>7} {:>6}  note",
+            "{:<36} {:<8} {:>6} {:>8} {:>8} {:>8} {:>8} {:>6} {:>7} {:>6} {:>6}  note",
             "row",
             "tool",
             "files",
@@ -234,7 +242,8 @@ impl Table {
             "req/file",
             "429s",
             "RSS MB",
-            "CPU s"
+            "CPU s",
+            "conns"
         ));
     }
 
@@ -255,7 +264,7 @@ impl Table {
                     ));
                 }
                 format!(
-                    "{row:<36} {tool:<8} {:>6} {:>8.1} {:>8.1} {:>8.1} {:>8.2} {:>6} {:>7.0} {:>6.1}  {note}",
+                    "{row:<36} {tool:<8} {:>6} {:>8.1} {:>8.1} {:>8.1} {:>8.2} {:>6} {:>7.0} {:>6.1} {:>6}  {note}",
                     m.files,
                     m.secs,
                     m.files_per_sec(),
@@ -264,6 +273,7 @@ impl Table {
                     m.rate_limited,
                     m.rss as f64 / 1e6,
                     m.cpu,
+                    m.conns,
                 )
             }
             Outcome::NotRun(why) => format!("{row:<36} {tool:<8} {:>6}  {why}", "n/a"),

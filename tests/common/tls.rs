@@ -174,6 +174,11 @@ async fn tunnel(
         return Ok(());
     }
     let mut upstream = tokio::net::TcpStream::connect(("127.0.0.1", to_port)).await?;
+    // As real forwarding proxies do (nginx, HAProxy): without it Nagle holds each small write
+    // of an HTTP/1.1 exchange (headers, then body) until the peer's delayed ACK, 40 ms a
+    // request on Linux, which capped a 16-connection HTTP/1.1 client at ~330 requests/s.
+    upstream.set_nodelay(true)?;
+    client.get_ref().set_nodelay(true)?;
     client
         .get_mut()
         .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
