@@ -71,10 +71,17 @@ pub fn run(mut args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
     Ok(summary.exit_code())
 }
 
-/// The text summary: rows per action, Box requests, where the report is.
+/// The text summary: rows per action, how the scan came by the SHA-1s, Box requests, where
+/// the report is.
 fn print_summary(out: &mut dyn Write, summary: &Summary) -> std::io::Result<()> {
     let stats = &summary.requests;
+    let scan = &summary.scan;
     write!(out, "{}", summary.rows.render(summary.elapsed))?;
+    writeln!(
+        out,
+        "SHA-1s: {} files read and hashed, {} reused from the last manifest, {} trusted from the journal (size and mtime unchanged)",
+        scan.hashed, scan.reused, scan.known
+    )?;
     writeln!(
         out,
         "Box requests: {} ({} retries, {} answered 429, {} 5xx, {} without reply)",
@@ -96,6 +103,11 @@ fn json_summary(run: &Summary) -> serde_json::Value {
         "interrupted": run.interrupted,
         "elapsed_s": run.elapsed.as_secs_f64(),
         "report": run.report.display().to_string(),
+        "scan": {
+            "hashed": run.scan.hashed,
+            "reused": run.scan.reused,
+            "known": run.scan.known,
+        },
         "requests": {
             "total": stats.requests,
             "retries": stats.retries,
