@@ -11,7 +11,8 @@
 //! 1. small files (10,000 × 16 KiB), server unthrottled; boxlift's pacing lifted;
 //! 2. small files under Box's limits (16.67 calls/s and 4 uploads/s per identity), 1 identity,
 //!    boxlift's default pacing; a smaller tree by default (300 files, ~75 s a tool);
-//! 3. the same with 4 identities (`--as-user`); rclone has no As-User: n/a;
+//! 3. the same with 4 identities (`--as-user`); n/a for rclone, whose Box remote acts as at most
+//!    one user (`--box-impersonate ID`): one process, one user's budget;
 //! 4. big files (4 × 512 MiB), server unthrottled, boxlift's pacing lifted;
 //! 5. big files, server at Box's limits, boxlift's default pacing.
 //!
@@ -453,7 +454,7 @@ fn main() {
             &row,
             "rclone",
             &throttled,
-            &Outcome::NotRun("n/a: rclone's Box backend has no As-User (one user's budget)".into()),
+            &Outcome::NotRun("n/a: one rclone remote acts as one user (--box-impersonate)".into()),
         );
         boxlift_rss.push(b4.rss);
         bench.box_limits(false);
