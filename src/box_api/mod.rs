@@ -104,7 +104,8 @@ impl Counters {
     }
 }
 
-/// What all identities of one client share: one reqwest client, one token, one folder cache.
+/// What all identities of one client share: the HTTP clients (API calls, file content), one
+/// token, one folder cache.
 struct Shared {
     config: ClientConfig,
     /// API calls: one pool, HTTP/2 where the server offers it (many small calls share a
