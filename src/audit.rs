@@ -1,11 +1,13 @@
 //! `audit`: a dry-run summary of a manifest (upload kinds, problems, API calls and time under
 //! Box's limits) and, given a destination, what already exists there. It never writes to Box.
 //!
-//! Streams both sides (issue 13): the manifest row by row into the audit CSV, and the
-//! destination listing into an on-disk index ([`DiskIndex`], a private temporary SQLite
-//! database), so a 10-million-row audit against a full destination runs in the memory of a
+//! Streams both sides, so memory does not grow with the tree: the manifest row by row into the
+//! audit CSV, and the destination listing into an on-disk index ([`DiskIndex`], a private temporary
+//! SQLite database), so a 10-million-row audit against a full destination runs in the memory of a
 //! small one.
 pub mod access;
+pub mod fit;
+pub mod mirror;
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -64,6 +66,8 @@ pub struct AuditConfig {
     pub status_interval: Duration,
     /// Text or JSON status lines.
     pub log_format: LogFormat,
+    /// `--state`: a migration's journal, to forecast its next mirror run.
+    pub state: Option<PathBuf>,
 }
 
 /// The planner's question (`--deadline`, `--within`): finish by this time.
@@ -108,14 +112,16 @@ pub struct AuditSummary {
     pub estimate: Estimate,
     /// A destination was compared.
     pub compared: bool,
-    /// With a live `--dest`: whether each identity can upload there (issue 14).
+    /// With a live `--dest`: whether each identity can upload there (checked before a run, so
+    /// a missing collaboration is not found by failing uploads).
     pub access: Vec<access::IdentityAccess>,
     /// The Box account's storage, read with `--dest` (`None` without a live destination, or
     /// when Box did not say).
     pub space: Option<AccountSpace>,
 }
 
-/// The Box account's storage against what the migration would send (issue 12, item 2).
+/// The Box account's storage against what the migration would send (the same check migrate
+/// makes before its first upload).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AccountSpace {
     /// Bytes the account can still store; `None` for an unlimited account.
@@ -202,6 +208,9 @@ pub enum AuditError {
     /// The async runtime could not start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+    /// `--state`: the journal could not be read.
+    #[error("state journal: {0}")]
+    State(Box<crate::state::StateError>),
 }
 
 /// The default audit CSV: the manifest's name with `.audit.csv`, beside it.
@@ -555,6 +564,20 @@ pub fn render(
         "boxlift audit of {} (dry run: nothing sent to Box)",
         manifest.display()
     );
+    render_counts(&mut s, e, compared);
+    let _ = writeln!(s);
+    render_calls(&mut s, e, l);
+    let total = render_time(&mut s, e, l);
+    if let Some(d) = deadline {
+        render_deadline(&mut s, e, l, d, total);
+    }
+    let _ = writeln!(s, "audit CSV: {}", out.display());
+    s
+}
+
+/// The table of items and bytes: uploads by kind, folders, what Box holds, problems.
+fn render_counts(s: &mut String, e: &Estimate, compared: bool) {
+    use std::fmt::Write;
     let _ = writeln!(s, "{:<28}{:>14}{:>14}", "", "items", "bytes");
     let mut line = |label: &str, n: u64, bytes: Option<u64>, note: String| {
         let b = bytes.map(human_bytes).unwrap_or_default();
@@ -597,7 +620,11 @@ pub fn render(
     for (status, n) in &e.problems {
         line(&format!("  {status}"), *n, None, String::new());
     }
-    let _ = writeln!(s);
+}
+
+/// API calls by kind, upload requests, the share of the monthly allocation.
+fn render_calls(s: &mut String, e: &Estimate, l: &Limits) {
+    use std::fmt::Write;
     let _ = writeln!(
         s,
         "API calls           {:>14}  (check {} + listings {} + folders {} + direct {} + sessions {}×2 + parts {})",
@@ -618,6 +645,12 @@ pub fn render(
             thousands(l.monthly_api_calls.unwrap_or(0))
         );
     }
+}
+
+/// The estimated time and what bounds it (API calls, uploads, bandwidth); returns the total
+/// in seconds.
+fn render_time(s: &mut String, e: &Estimate, l: &Limits) -> f64 {
+    use std::fmt::Write;
     let t = e.timing(l);
     let (total, bound) = t.total();
     let _ = writeln!(
@@ -653,33 +686,35 @@ pub fn render(
             let _ = writeln!(s, "  bandwidth: not given (--bandwidth), not bounded");
         }
     }
-    if let Some(d) = deadline {
-        let _ = writeln!(
+    total
+}
+
+/// The deadline and how many identities make it (`total`: the estimated seconds).
+fn render_deadline(s: &mut String, e: &Estimate, l: &Limits, d: &Deadline, total: f64) {
+    use std::fmt::Write;
+    let _ = writeln!(
+        s,
+        "deadline            {}  (in {})",
+        d.at.format(DEADLINE_FORMAT),
+        human_duration(d.secs)
+    );
+    let _ = match e.identities_within(l, d.secs) {
+        Some(n) => writeln!(
             s,
-            "deadline            {}  (in {})",
-            d.at.format(DEADLINE_FORMAT),
-            human_duration(d.secs)
-        );
-        let _ = match e.identities_within(l, d.secs) {
-            Some(n) => writeln!(
-                s,
-                "identities needed   {:>14}  (--as-user ids, each with its own {:.0} calls/min and {:.0} uploads/min; {} given: {})",
-                thousands(u64::from(n)),
-                l.api_calls_per_min,
-                l.uploads_per_min,
-                l.identities,
-                if total <= d.secs { "on time" } else { "late" }
-            ),
-            None => writeln!(
-                s,
-                "identities needed   {:>14}  (the bandwidth alone needs {}: more identities cannot make the deadline)",
-                "none suffice",
-                human_duration(t.transfer_secs.unwrap_or_default())
-            ),
-        };
-    }
-    let _ = writeln!(s, "audit CSV: {}", out.display());
-    s
+            "identities needed   {:>14}  (--as-user ids, each with its own {:.0} calls/min and {:.0} uploads/min; {} given: {})",
+            thousands(u64::from(n)),
+            l.api_calls_per_min,
+            l.uploads_per_min,
+            l.identities,
+            if total <= d.secs { "on time" } else { "late" }
+        ),
+        None => writeln!(
+            s,
+            "identities needed   {:>14}  (the bandwidth alone needs {}: more identities cannot make the deadline)",
+            "none suffice",
+            human_duration(e.timing(l).transfer_secs.unwrap_or_default())
+        ),
+    };
 }
 
 #[cfg(test)]

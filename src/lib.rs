@@ -9,17 +9,17 @@
 //!
 //! ```text
 //! leaves     exit · log · manifest · box_api · model (Event, ReportRow, Cancel)
-//! stages     hash ◄ scan ◄ plan ◄ state ◄ upload
+//! stages     hash ◄ scan ◄ state ◄ plan ◄ upload
 //! observers  report · progress
 //! job        migrate::run(MigrateConfig, Cancel) -> Summary
-//! CLI        cli (clap → resolved configs) ◄ config (TOML) · cmd (one file per verb)
+//! CLI        cli (clap, the TOML config → resolved configs) ◄ cmd (one file per verb)
 //! ```
 //!
 //! The data flow of [`migrate::run`]: one event stream, observed by the report, the state
 //! journal and progress.
 //!
 //! ```text
-//! scan (thread) ─► manifest CSV ─► upload::Planner (ManifestRow; journal: skip what is done)
+//! scan (thread) ─► manifest CSV ─► plan::Planner (ManifestRow; journal: skip what is done)
 //!                                       │ Work (bounded)
 //! upload::execute (tokio) ─► box_api: pace ► auth ► retry ► reqwest ─► Box
 //!        │ Event                              │ Retried (retry hook)
@@ -38,13 +38,13 @@ pub mod audit;
 pub mod box_api;
 pub mod cli;
 pub mod cmd;
-pub mod config;
 pub mod emulator;
 pub mod exit;
 pub mod fsutil;
 pub mod hash;
 pub mod log;
 pub mod manifest;
+pub mod metrics;
 pub mod migrate;
 pub mod model;
 pub mod plan;

@@ -1,6 +1,6 @@
 //! boxlift's entry point: parse the command line (with its config file), set up logging, run one
 //! verb, exit with its code.
-use boxlift::config::{Failure, parse_cli};
+use boxlift::cli::config::{Failure, parse_cli};
 
 fn main() {
     let cli = match parse_cli(std::env::args_os()) {

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
 use boxlift::emulator::{Emulator, EmulatorConfig, EmulatorHandle, EmulatorState, UserAccess};
-use boxlift::report::{ReportRow, parse_finished_at, read_report};
+use boxlift::report::{ReportRow, read_report};
 
 use crate::common::boxlift_bin;
 use crate::common::tree::Tree;
@@ -217,7 +217,7 @@ fn peak_in_window(rows: &[ReportRow], window_ms: i64) -> usize {
     let mut t: Vec<i64> = rows
         .iter()
         .filter(|r| r.kind.as_str() == "file")
-        .filter_map(|r| parse_finished_at(&r.finished_at))
+        .filter_map(|r| r.finished_at.map(|t| t.timestamp_millis()))
         .collect();
     t.sort_unstable();
     let mut best = 0;
@@ -325,18 +325,30 @@ fn audit_dest_names_each_identity_that_cannot_upload() {
         String::from_utf8_lossy(&out.stdout)
     );
 
-    // What the check reads is what a migration meets: the viewer's upload is refused with
-    // Box's 403, the non-collaborator's with 404.
+    // What the check reads is what a migration meets: `migrate` makes the same check before
+    // its first upload and drops the identities that cannot write; with none left (the
+    // viewer alone) it cannot run (exit 2), names it once, and sends nothing.
     let migrate = |user: &str| {
         let report = work.path().join(format!("m-{user}.csv"));
         let out = migrate(&emu, t.root(), &report)
             .args(["--as-user", user])
             .output()
             .unwrap();
-        (out.status.code(), read_report(&report).unwrap_or_default())
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
-    let (code, rows) = migrate("12");
-    assert_eq!(code, Some(1));
-    let file = rows.iter().find(|r| r.path == "d/a.txt").unwrap();
-    assert_eq!(file.error_code, "access_denied_insufficient_permissions");
+    let (code, stderr) = migrate("12");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(
+        stderr.matches("As-User 12: CANNOT upload").count(),
+        1,
+        "{stderr}"
+    );
+    assert_eq!(emu.state().counters.uploads, 0);
+    // Beside one that can, it is dropped and the file lands.
+    let (code, stderr) = migrate("11,12");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(emu.state().counters.uploads, 1);
 }

@@ -134,6 +134,8 @@ mod chunked;
 mod faults;
 mod files;
 mod folders;
+mod items;
 mod logs;
 mod network;
 mod paused_time;
+mod tokens;

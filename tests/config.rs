@@ -264,3 +264,76 @@ fn json_logs_make_every_stderr_line_json_with_status_events() {
     // The summary table on stdout stays text.
     assert!(String::from_utf8_lossy(&out.stdout).contains("uploaded"));
 }
+
+/// The settable keys of one clap command's arguments (as the loader names them).
+fn keys<'a>(args: impl Iterator<Item = &'a clap::Arg>) -> std::collections::BTreeSet<String> {
+    args.map(|a| {
+        a.get_long()
+            .map(str::to_owned)
+            .unwrap_or_else(|| a.get_id().as_str().replace('_', "-"))
+    })
+    .filter(|k| !["help", "version", "config"].contains(&k.as_str()))
+    .collect()
+}
+
+/// `boxlift.example.toml` documents every key the loader takes (no more, no fewer), and with
+/// every line uncommented each value passes its flag's own parser in the real loader.
+#[test]
+fn the_example_config_lists_every_key_and_each_value_parses() {
+    use clap::CommandFactory;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("boxlift.example.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let live: String = text
+        .lines()
+        .map(|l| match l.strip_prefix("# ") {
+            Some(rest)
+                if rest.split_once(" = ").is_some_and(|(k, _)| {
+                    k.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                }) =>
+            {
+                rest
+            }
+            _ => l,
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("all.toml");
+    std::fs::write(&file, &live).unwrap();
+    for (name, config) in [("as shipped", &path), ("uncommented", &file)] {
+        let argv = ["boxlift", "--config", config.to_str().unwrap(), "status"];
+        if let Err(e) = boxlift::cli::config::parse_cli(argv) {
+            match e {
+                boxlift::cli::config::Failure::Clap(e) => panic!("{name}: {e}"),
+                boxlift::cli::config::Failure::Config { error, .. } => panic!("{name}: {error}"),
+            }
+        }
+    }
+
+    let doc: toml::Table = live.parse().unwrap();
+    let cmd = boxlift::cli::Cli::command();
+    let boxargs = <boxlift::cli::BoxArgs as clap::Args>::augment_args(clap::Command::new("box"));
+    let box_keys = keys(boxargs.get_arguments());
+    let table = |name: &str| -> std::collections::BTreeSet<String> {
+        doc.get(name)
+            .and_then(toml::Value::as_table)
+            .map(|t| t.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let top: std::collections::BTreeSet<String> = doc
+        .iter()
+        .filter(|(_, v)| !v.is_table())
+        .map(|(k, _)| k.clone())
+        .collect();
+    assert_eq!(top, keys(cmd.get_arguments().filter(|a| a.is_global_set())));
+    assert_eq!(table("box"), box_keys);
+    for sc in cmd.get_subcommands() {
+        let mut want = keys(sc.get_arguments().filter(|a| !a.is_global_set()));
+        if sc.get_name() != "emulator" {
+            // The Box options are documented once, in [box].
+            want.retain(|k| !box_keys.contains(k));
+        }
+        assert_eq!(table(sc.get_name()), want, "[{}]", sc.get_name());
+    }
+}

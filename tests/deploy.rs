@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use boxlift::cli::config::{Failure, parse_cli};
 use boxlift::cli::{Cli, Command as Verb};
-use boxlift::config::{Failure, parse_cli};
 use serde::Deserialize;
 use serde_norway::Value;
 
@@ -240,6 +240,7 @@ fn check_indexed_job(spec: &Value, docs: &[(String, Value)], config: &ShippedCon
     let containers = seq(pod, &["containers"]);
     assert_eq!(containers.len(), 1);
     let c = &containers[0];
+    check_metrics_scrape(spec, c, config);
     for r in rules {
         if let Some(e) = r.get("onExitCodes") {
             assert_eq!(s(e, &["containerName"]), s(c, &["name"]));
@@ -385,6 +386,36 @@ fn check_indexed_job(spec: &Value, docs: &[(String, Value)], config: &ShippedCon
         "{request} {limit}"
     );
     Shards { n, paths }
+}
+
+/// Prometheus finds each migrate pod's metrics: the scrape annotations on the pod template
+/// name a port the container declares, and the port `--metrics-listen` (from the shipped
+/// config) binds.
+fn check_metrics_scrape(spec: &Value, container: &Value, config: &ShippedConfig) {
+    let notes = get(spec, &["template", "metadata", "annotations"]);
+    assert_eq!(s(notes, &["prometheus.io/scrape"]), "true");
+    assert_eq!(s(notes, &["prometheus.io/path"]), "/metrics");
+    let port: u16 = s(notes, &["prometheus.io/port"]).parse().unwrap();
+    let declared = seq(container, &["ports"])
+        .iter()
+        .find(|p| p.get("name").and_then(Value::as_str) == Some("metrics"))
+        .map(|p| int(p, &["containerPort"]));
+    assert_eq!(
+        declared,
+        Some(i64::from(port)),
+        "a containerPort named metrics"
+    );
+    let Verb::Migrate(m) = cli(config, &["migrate".to_string()]).command else {
+        panic!("not migrate");
+    };
+    let listen = m
+        .metrics_listen
+        .expect("metrics-listen in the shipped config");
+    assert_eq!(listen.port(), port);
+    assert!(
+        listen.ip().is_unspecified(),
+        "reachable from the scraper: {listen}"
+    );
 }
 
 #[test]

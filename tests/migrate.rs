@@ -13,7 +13,7 @@ use boxlift::log::LogFormat;
 use boxlift::manifest::read::Reader;
 use boxlift::manifest::{Kind, ManifestRow};
 use boxlift::migrate::{Cancel, MigrateConfig, Observer, Paths};
-use boxlift::model::Event;
+use boxlift::model::{Action, Event};
 use boxlift::progress::ShowProgress;
 use boxlift::report::{ReportRow, read_report};
 use boxlift::upload::{Limits, OnConflict};
@@ -22,10 +22,18 @@ mod resume;
 
 use crate::common::boxlift_bin;
 use crate::common::tree::Tree;
+use crate::common::{assert_exit, assert_exit_with};
 
+mod eta;
 mod flags;
+mod mirror;
+mod operator;
 mod output;
+mod predictions;
 mod repair;
+mod status_lines;
+mod stop_tokens;
+mod stopheal;
 
 /// The three big files (chunked: over the 50,000,000-byte cut-off).
 const BIG: [(&str, u64); 3] = [
@@ -93,6 +101,9 @@ fn migrate_cmd(emu: &EmulatorHandle, src: &Path, work: &Path, extra: &[&str]) ->
             "10000000",
             "--uploads-per-minute",
             "10000000",
+            // These stories count every manifest row in the report, `skipped_done` included
+            // (the lean default has its own test).
+            "--report-all",
         ],
     );
     c.args(extra);
@@ -123,10 +134,11 @@ fn report(work: &Path) -> Vec<ReportRow> {
     read_report(&work.join("report.csv")).unwrap()
 }
 
-fn actions(rows: &[ReportRow]) -> BTreeMap<String, usize> {
+/// Rows per action, the report's action column parsed into [`Action`].
+fn actions(rows: &[ReportRow]) -> BTreeMap<Action, usize> {
     let mut m = BTreeMap::new();
     for r in rows {
-        *m.entry(r.action().to_string()).or_default() += 1;
+        *m.entry(r.action()).or_default() += 1;
     }
     m
 }
@@ -212,28 +224,23 @@ fn migrate_lands_a_2000_file_tree_verifies_and_reruns_for_free() {
 
     let out = run(migrate_cmd(&emu, t.root(), work.path(), &[]));
     // Bad entries make the exit status 1 (some rows not migrated).
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, ExitCode::SomeFailed);
     let rows = manifest(work.path());
     let rep = report(work.path());
     assert_eq!(rep.len(), rows.len(), "one report row per manifest row");
     assert_tree_landed(&emu, &rows);
     let acts = actions(&rep);
-    assert_eq!(acts.get("uploaded"), Some(&files), "{acts:?}");
+    assert_eq!(acts.get(&Action::Uploaded), Some(&files), "{acts:?}");
     for bad in ["bad/trailing-space ", "bad/back\\slash.txt"] {
         let r = rep.iter().find(|r| r.path == bad).expect(bad);
-        assert_eq!(r.action().to_string(), "invalid", "{r:?}");
+        assert_eq!(r.action(), Action::Invalid, "{r:?}");
         assert!(!r.error_code.is_empty(), "{r:?}");
     }
     let link = rep.iter().find(|r| r.path == "bad/link").unwrap();
-    assert_eq!(link.action().to_string(), "skipped");
+    assert_eq!(link.action(), Action::Skipped);
     for (p, _) in BIG {
         let r = rep.iter().find(|r| r.path == p).unwrap();
-        assert_eq!(r.action().to_string(), "uploaded");
+        assert_eq!(r.action(), Action::Uploaded);
         assert_eq!(r.box_sha1, r.sha1);
         assert!(!r.box_file_id.is_empty() && !r.box_file_version_id.is_empty());
     }
@@ -252,21 +259,16 @@ fn migrate_lands_a_2000_file_tree_verifies_and_reruns_for_free() {
         .iter()
         .find(|r| r.path == "d3/nested/empty/deeper")
         .unwrap();
-    assert_eq!(empty.action().to_string(), "folder_created");
+    assert_eq!(empty.action(), Action::FolderCreated);
 
     let v = verify(&emu, work.path());
-    assert_eq!(
-        v.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&v.stdout)
-    );
+    assert_exit(&v, ExitCode::Success);
 
     // Re-run of the unchanged tree: zero uploads, fewer calls than files / 100.
     let before = emu.state().counters;
     let calls_before = total_requests(&emu);
     let out = run(migrate_cmd(&emu, t.root(), work.path(), &[]));
-    assert_eq!(out.status.code(), Some(1));
+    assert_exit(&out, ExitCode::SomeFailed);
     let after = emu.state().counters;
     assert_eq!(after.uploads, before.uploads);
     assert_eq!(after.sessions_created, before.sessions_created);
@@ -278,7 +280,7 @@ fn migrate_lands_a_2000_file_tree_verifies_and_reruns_for_free() {
     );
     let acts = actions(&report(work.path()));
     assert_eq!(
-        acts.get("skipped_done"),
+        acts.get(&Action::SkippedDone),
         Some(&(rows.len() - 3)),
         "{acts:?}"
     );
@@ -288,18 +290,15 @@ fn migrate_lands_a_2000_file_tree_verifies_and_reruns_for_free() {
     t.file("d9/new.txt", b"new file\n");
     t.file("fresh/dir/one.txt", b"one\n");
     let out = run(migrate_cmd(&emu, t.root(), work.path(), &[]));
-    assert_eq!(out.status.code(), Some(1));
+    assert_exit(&out, ExitCode::SomeFailed);
     let rep = report(work.path());
     let by_path: HashMap<&str, &ReportRow> = rep.iter().map(|r| (r.path.as_str(), r)).collect();
-    assert_eq!(by_path["d0/s0/f0.txt"].action().to_string(), "new_version");
-    assert_eq!(by_path["d9/new.txt"].action().to_string(), "uploaded");
-    assert_eq!(
-        by_path["fresh/dir/one.txt"].action().to_string(),
-        "uploaded"
-    );
-    assert_eq!(by_path["fresh/dir"].action().to_string(), "folder_created");
+    assert_eq!(by_path["d0/s0/f0.txt"].action(), Action::NewVersion);
+    assert_eq!(by_path["d9/new.txt"].action(), Action::Uploaded);
+    assert_eq!(by_path["fresh/dir/one.txt"].action(), Action::Uploaded);
+    assert_eq!(by_path["fresh/dir"].action(), Action::FolderCreated);
     let acts = actions(&rep);
-    assert_eq!(acts["skipped_done"], rows.len() - 3 - 1, "{acts:?}");
+    assert_eq!(acts[&Action::SkippedDone], rows.len() - 3 - 1, "{acts:?}");
     let rows = manifest(work.path());
     assert_tree_landed(&emu, &rows);
     let versions = emu
@@ -311,12 +310,7 @@ fn migrate_lands_a_2000_file_tree_verifies_and_reruns_for_free() {
         .versions;
     assert_eq!(versions, 2);
     let v = verify(&emu, work.path());
-    assert_eq!(
-        v.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&v.stdout)
-    );
+    assert_exit(&v, ExitCode::Success);
 }
 
 #[test]
@@ -334,16 +328,11 @@ fn faults_and_rate_limits_do_not_stop_the_tree_landing_whole() {
     build_tree(&t);
     let work = tempfile::tempdir().unwrap();
     let out = run(migrate_cmd(&emu, t.root(), work.path(), &[]));
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, ExitCode::SomeFailed);
     let rep = report(work.path());
     let failed: Vec<_> = rep
         .iter()
-        .filter(|r| r.action().to_string() == "failed")
+        .filter(|r| r.action() == Action::Failed)
         .collect();
     assert!(failed.is_empty(), "{failed:?}");
     let c = emu.state().counters;
@@ -360,12 +349,7 @@ fn faults_and_rate_limits_do_not_stop_the_tree_landing_whole() {
         s.upload_rate_limit = None;
     });
     let v = verify(&emu, work.path());
-    assert_eq!(
-        v.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&v.stdout)
-    );
+    assert_exit(&v, ExitCode::Success);
 }
 
 #[test]
@@ -413,12 +397,7 @@ fn sigkill_at_three_moments_then_rerun_lands_everything_once() {
         assert!(status.code().is_none(), "run {i} ended before its kill");
     }
     let out = run(migrate_cmd(&emu, t.root(), work.path(), &[]));
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, ExitCode::SomeFailed);
     let rows = manifest(work.path());
     let total_bytes: u64 = rows
         .iter()
@@ -450,12 +429,7 @@ fn sigkill_at_three_moments_then_rerun_lands_everything_once() {
         total_bytes
     );
     let v = verify(&emu, work.path());
-    assert_eq!(
-        v.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&v.stdout)
-    );
+    assert_exit(&v, ExitCode::Success);
 }
 
 #[test]
@@ -484,23 +458,15 @@ fn dry_run_plans_without_a_single_write() {
     };
     let before = writes(&emu);
     let out = run(migrate_cmd(&emu, t.root(), work.path(), &["--dry-run"]));
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, ExitCode::Success);
     assert_eq!(writes(&emu), before, "a dry run sends no write request");
     let rep = report(work.path());
-    let by: HashMap<&str, String> = rep
-        .iter()
-        .map(|r| (r.path.as_str(), r.action().to_string()))
-        .collect();
-    assert_eq!(by["a/one.txt"], "would_version");
-    assert_eq!(by["a/two.txt"], "would_upload");
-    assert_eq!(by["b.txt"], "skipped_exists");
-    assert_eq!(by["empty"], "would_create");
-    assert_eq!(by["a"], "skipped_exists");
+    let by: HashMap<&str, Action> = rep.iter().map(|r| (r.path.as_str(), r.action())).collect();
+    assert_eq!(by["a/one.txt"], Action::WouldVersion);
+    assert_eq!(by["a/two.txt"], Action::WouldUpload);
+    assert_eq!(by["b.txt"], Action::SkippedExists);
+    assert_eq!(by["empty"], Action::WouldCreate);
+    assert_eq!(by["a"], Action::SkippedExists);
     assert!(!work.path().join("report.state/state.sqlite").exists());
 }
 
@@ -524,17 +490,12 @@ fn existing_files_are_found_and_dedup_copies_identical_content() {
     let work = tempfile::tempdir().unwrap();
     let uploads_before = emu.state().counters.uploads;
     let out = run(migrate_cmd(&emu, t.root(), work.path(), &["--dedup"]));
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, ExitCode::Success);
     let rep = report(work.path());
     let acts = actions(&rep);
-    assert_eq!(acts.get("skipped_exists"), Some(&1), "{acts:?}");
-    assert_eq!(acts.get("uploaded"), Some(&1), "{acts:?}");
-    assert_eq!(acts.get("copied"), Some(&3), "{acts:?}");
+    assert_eq!(acts.get(&Action::SkippedExists), Some(&1), "{acts:?}");
+    assert_eq!(acts.get(&Action::Uploaded), Some(&1), "{acts:?}");
+    assert_eq!(acts.get(&Action::Copied), Some(&3), "{acts:?}");
     assert_eq!(emu.state().counters.uploads - uploads_before, 1);
     let x = rep.iter().find(|r| r.path == "x.txt").unwrap();
     assert!(!x.box_file_id.is_empty());
@@ -575,7 +536,7 @@ fn verify_names_missing_extra_and_changed_files() {
     drop(w);
     let out = verify(&emu, work.path());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert_exit(&out, ExitCode::SomeFailed);
     for (problem, path) in [
         ("sha1_mismatch", "keep.txt"),
         ("extra", "d/gone.txt"),
@@ -602,6 +563,7 @@ fn emulator_flag_runs_the_quick_start_and_a_second_run_skips_everything() {
                 "--dest",
                 "0",
                 "--emulator",
+                "--report-all",
             ])
             .current_dir(cwd.path())
             .env_remove("BOX_DEVELOPER_TOKEN")
@@ -610,12 +572,7 @@ fn emulator_flag_runs_the_quick_start_and_a_second_run_skips_everything() {
     };
     let out = go();
     let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, ExitCode::Success);
     assert!(
         text.contains("code/src/main.rs") && text.contains("uploaded"),
         "{text}"
@@ -623,11 +580,11 @@ fn emulator_flag_runs_the_quick_start_and_a_second_run_skips_everything() {
     assert!(cwd.path().join(".boxlift/report.csv").is_file());
     let out = go();
     let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert_exit(&out, ExitCode::Success);
     let rep = read_report(&cwd.path().join(".boxlift/report.csv")).unwrap();
     assert!(!rep.is_empty());
     assert!(
-        rep.iter().all(|r| r.action().to_string() == "skipped_done"),
+        rep.iter().all(|r| r.action() == Action::SkippedDone),
         "{text}"
     );
 }
@@ -646,6 +603,7 @@ fn migrate_config(emu: &EmulatorHandle, src: &Path, work: &Path, files: usize) -
         dest: "0".into(),
         paths: Paths::resolve(Some(&work.join("report.csv")), None, None, None, false),
         dry_run: false,
+        report_all: true,
         on_conflict: OnConflict::Version,
         limits: Limits {
             files,
@@ -654,6 +612,7 @@ fn migrate_config(emu: &EmulatorHandle, src: &Path, work: &Path, files: usize) -
         part_concurrency: 4,
         chunked_threshold: 50_000_000,
         dedup: false,
+        mirror: Default::default(),
         exclude: Vec::new(),
         include: Vec::new(),
         files_from: None,
@@ -683,16 +642,16 @@ fn assert_partial_then_rerun_completes(emu: &EmulatorHandle, t: &Tree, work: &Pa
     let partial = report(work);
     assert!(partial.len() < 300 + 7, "the run stopped early");
     assert!(
-        partial.iter().all(|r| r.action().to_string() != "failed"),
+        partial.iter().all(|r| r.action() != Action::Failed),
         "{partial:?}"
     );
     let out = run(migrate_cmd(emu, t.root(), work, &[]));
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, ExitCode::Success);
     let rows = manifest(work);
     assert_tree_landed(emu, &rows);
     let acts = actions(&report(work));
     assert_eq!(
-        acts.get("skipped_done").copied().unwrap_or(0),
+        acts.get(&Action::SkippedDone).copied().unwrap_or(0),
         partial.len(),
         "{acts:?}"
     );
@@ -821,7 +780,7 @@ fn sigint_finishes_what_is_in_flight_exits_130_and_a_rerun_completes() {
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
     stderr.read_to_string(&mut seen).unwrap();
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130), "{seen}");
+    assert_exit_with(&status, ExitCode::Interrupted, format_args!("{seen}"));
     assert!(seen.contains("interrupted"), "{seen}");
     assert_partial_then_rerun_completes(&emu, &t, work.path());
 }
@@ -856,19 +815,11 @@ fn a_folder_deleted_in_box_since_the_last_run_is_recreated_for_new_and_changed_f
     touched_later(&t.file("d/a.txt", b"a, changed"));
     t.file("d/sub/c.txt", b"c");
     let out = run(migrate_cmd(&emu, t.root(), work.path(), &[]));
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    assert_exit(&out, ExitCode::Success);
     let rep = report(work.path());
-    let by: HashMap<&str, String> = rep
-        .iter()
-        .map(|r| (r.path.as_str(), r.action().to_string()))
-        .collect();
-    assert_eq!(by["d/a.txt"], "uploaded", "{rep:?}");
-    assert_eq!(by["d/sub/c.txt"], "uploaded", "{rep:?}");
+    let by: HashMap<&str, Action> = rep.iter().map(|r| (r.path.as_str(), r.action())).collect();
+    assert_eq!(by["d/a.txt"], Action::Uploaded, "{rep:?}");
+    assert_eq!(by["d/sub/c.txt"], Action::Uploaded, "{rep:?}");
     let tree = emu.state().tree;
     for p in ["d/a.txt", "d/sub/c.txt"] {
         assert!(tree.iter().any(|e| e.path == p), "{p} not in Box: {tree:?}");
@@ -903,7 +854,7 @@ fn lost_replies_are_reported_as_uploaded_not_skipped_exists() {
     let files: Vec<_> = rep.iter().filter(|r| r.kind == Kind::File).collect();
     assert_eq!(files.len(), 300);
     for r in files {
-        assert_eq!(r.action().to_string(), "uploaded", "{r:?}");
+        assert_eq!(r.action(), Action::Uploaded, "{r:?}");
         assert_eq!(r.box_sha1, r.sha1, "{r:?}");
     }
     let rows = manifest(work.path());
@@ -977,7 +928,7 @@ fn audit_estimate_matches_the_requests_a_fresh_migration_makes() {
 
     let emu = Emulator::start(EmulatorConfig::default()).unwrap();
     let out = run(migrate_cmd(&emu, t.root(), work.path(), &[]));
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, ExitCode::Success);
     let real = box_requests(&emu);
     eprintln!("audit estimate {estimate} API calls; migrate made {real}");
     // The destination is listed (for its files and for its folders); the 24 folders the run
@@ -1019,7 +970,7 @@ fn verify_report_without_differences_is_a_header_only_csv() {
         .unwrap()
     };
     let out = verify_report();
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_exit(&out, ExitCode::Success);
     let header = "path,problem,expected_size,box_size,expected_sha1,box_sha1,box_id\n";
     assert_eq!(std::fs::read_to_string(&csv).unwrap(), header);
     // A difference is written under the same header.
@@ -1035,7 +986,7 @@ fn verify_report_without_differences_is_a_header_only_csv() {
         .unwrap();
     assert!(scan.status.success());
     let out = verify_report();
-    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_exit(&out, ExitCode::SomeFailed);
     let text = std::fs::read_to_string(&csv).unwrap();
     assert!(text.starts_with(header), "{text}");
     assert!(
@@ -1065,20 +1016,25 @@ fn dry_run_says_conflict_where_box_holds_another_kind_of_item() {
     t.file("notes.txt", b"notes");
     let work = tempfile::tempdir().unwrap();
     let out = run(migrate_cmd(&emu, t.root(), work.path(), &["--dry-run"]));
-    assert_eq!(out.status.code(), Some(1), "a conflict is a failure row");
+    assert_exit_with(&out, ExitCode::SomeFailed, "a conflict is a failure row");
     let rep = report(work.path());
     let by: HashMap<&str, &ReportRow> = rep.iter().map(|r| (r.path.as_str(), r)).collect();
     for p in ["docs", "notes.txt"] {
-        assert_eq!(by[p].action().to_string(), "conflict", "{:?}", by[p]);
+        assert_eq!(by[p].action(), Action::Conflict, "{:?}", by[p]);
         assert_eq!(by[p].error_code, "item_name_in_use", "{:?}", by[p]);
     }
     // Nothing under the blocked folder can be looked up there: it would be uploaded.
-    assert_eq!(by["docs/readme.txt"].action().to_string(), "would_upload");
+    assert_eq!(by["docs/readme.txt"].action(), Action::WouldUpload);
 }
 
 /// `GET /files/{id}` straight to the emulator: the file's JSON.
 fn get_file(emu: &EmulatorHandle, id: &str) -> serde_json::Value {
-    let url = format!("{}/files/{id}", emu.api_url());
+    get_json(emu, &format!("/files/{id}"))
+}
+
+/// `GET <api>{path}` straight to the emulator (as the developer token): the reply's JSON.
+fn get_json(emu: &EmulatorHandle, path: &str) -> serde_json::Value {
+    let url = format!("{}{path}", emu.api_url());
     tokio::runtime::Runtime::new().unwrap().block_on(async {
         reqwest::Client::new()
             .get(url)
@@ -1147,7 +1103,10 @@ fn a_file_changed_in_box_since_the_last_run_is_not_superseded() {
     let theirs = box_file(&emu, "d/a.txt");
     // The local file changes as well.
     touched_later(&t.file("d/a.txt", b"ours, second"));
-    for (policy, action) in [("version", "conflict"), ("skip", "skipped_conflict")] {
+    for (policy, action) in [
+        ("version", Action::Conflict),
+        ("skip", Action::SkippedConflict),
+    ] {
         let out = run(migrate_cmd(
             &emu,
             t.root(),
@@ -1156,9 +1115,9 @@ fn a_file_changed_in_box_since_the_last_run_is_not_superseded() {
         ));
         let rep = report(work.path());
         let r = rep.iter().find(|r| r.path == "d/a.txt").unwrap();
-        assert_eq!(r.action().to_string(), action, "{r:?}");
-        if action == "conflict" {
-            assert_eq!(out.status.code(), Some(1), "a conflict is a failure row");
+        assert_eq!(r.action(), action, "{r:?}");
+        if action == Action::Conflict {
+            assert_exit_with(&out, ExitCode::SomeFailed, "a conflict is a failure row");
             assert_eq!(r.error_code, "conflict_changed_in_box", "{r:?}");
         }
         // The row shows what Box holds, which is still the colleague's version.
@@ -1196,10 +1155,10 @@ fn names_with_a_leading_space_or_non_ascii_characters_are_migrated() {
     t.file("trailing.txt ", b"refused by Box");
     let work = tempfile::tempdir().unwrap();
     let out = run(migrate_cmd(&emu, t.root(), work.path(), &[]));
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "the trailing-space file is invalid"
+    assert_exit_with(
+        &out,
+        ExitCode::SomeFailed,
+        "the trailing-space file is invalid",
     );
     let rows = manifest(work.path());
     assert_tree_landed(&emu, &rows);
@@ -1209,7 +1168,7 @@ fn names_with_a_leading_space_or_non_ascii_characters_are_migrated() {
     }
     let rep = report(work.path());
     let trailing = rep.iter().find(|r| r.path == "trailing.txt ").unwrap();
-    assert_eq!(trailing.action().to_string(), "invalid");
+    assert_eq!(trailing.action(), Action::Invalid);
     let v = verify(&emu, work.path());
     assert!(
         v.status.success(),

@@ -19,6 +19,8 @@ fn migrate(emu: &EmulatorHandle, src: &Path, report: &Path) -> Output {
         .args(["--report", report.to_str().unwrap(), "--progress", "none"])
         .args(["--api-calls-per-minute", "10000000"])
         .args(["--uploads-per-minute", "10000000"])
+        // Merging stories: every report holds every path (`skipped_done` rows too).
+        .arg("--report-all")
         .args(["--api-url", &emu.api_url()])
         .args(["--upload-url", &emu.upload_url()])
         .args(["--oauth-url", &emu.oauth_url()])
@@ -107,7 +109,7 @@ fn merge_of_two_shards_has_one_row_per_path_and_a_summary_across_them() {
     // Every row is copied verbatim, finished_at included.
     for r in rows1.iter().chain(&rows2) {
         assert_eq!(m.get(r.path.as_str()), Some(&r), "{}", r.path);
-        assert!(r.finished_at.ends_with('Z'), "{:?}", r.finished_at);
+        assert!(r.finished_at.is_some(), "{:?}", r.finished_at);
     }
     // The summary: a line per input (rows, failed), the total, and the actions.
     let line = |name: &str| {
@@ -288,16 +290,19 @@ fn reports_without_finished_at_still_merge_and_render() {
     let work = tempfile::tempdir().unwrap();
     let new = work.path().join("new.csv");
     migrate(&emu, t.root(), &new);
-    // An older boxlift's report: the same rows without the last column.
+    // An older boxlift's report: the same rows without the last columns (`finished_at`,
+    // `queued_ms` and `old_path` came later).
     let mut rd = csv::Reader::from_path(&new).unwrap();
     let old = work.path().join("old.csv");
     let mut w = csv::Writer::from_path(&old).unwrap();
     let h = rd.headers().unwrap().clone();
-    assert_eq!(h.iter().next_back(), Some("finished_at"));
-    w.write_record(h.iter().take(h.len() - 1)).unwrap();
+    assert_eq!(h.iter().nth(h.len() - 3), Some("finished_at"));
+    assert_eq!(h.iter().nth(h.len() - 2), Some("queued_ms"));
+    assert_eq!(h.iter().next_back(), Some("old_path"));
+    w.write_record(h.iter().take(h.len() - 3)).unwrap();
     for rec in rd.records() {
         let rec = rec.unwrap();
-        w.write_record(rec.iter().take(h.len() - 1)).unwrap();
+        w.write_record(rec.iter().take(h.len() - 3)).unwrap();
     }
     w.flush().unwrap();
     let all = work.path().join("all.csv");
@@ -306,7 +311,7 @@ fn reports_without_finished_at_still_merge_and_render() {
     let merged = read_report(&all).unwrap();
     assert_eq!(merged.len(), 7);
     assert!(
-        merged.iter().all(|r| r.finished_at.is_empty()),
+        merged.iter().all(|r| r.finished_at.is_none()),
         "merge adds no times"
     );
     let html = work.path().join("old.html");
@@ -560,4 +565,83 @@ fn html_page_of_a_real_migration_renders_in_headless_chromium() {
         .count();
     assert!(blue > 1280 * 40, "{blue} blue pixels");
     eprintln!("screenshot: {}", shot.display());
+}
+
+/// The slowest table of a paced run: small files wait their turn for upload permits, and that
+/// wait (`queued_ms`) is shown apart and does not rank them; they rank by time sending.
+#[test]
+fn a_paced_runs_slowest_table_ranks_by_time_sending_not_time_queued() {
+    let emu = Emulator::start(EmulatorConfig::default()).unwrap();
+    let t = Tree::new();
+    for i in 0..40u64 {
+        t.file_sized(format!("small/f{i:02}.bin"), 500 + i);
+    }
+    let work = tempfile::tempdir().unwrap();
+    let rep = work.path().join("paced.csv");
+    // 8 uploads a second with 20 files in flight: most of a file's time is its turn coming.
+    let out = Command::new(boxlift_bin())
+        .args(["migrate", t.root().to_str().unwrap(), "--dest", "0"])
+        .args(["--report", rep.to_str().unwrap(), "--progress", "none"])
+        .args(["--api-calls-per-minute", "10000000"])
+        .args(["--uploads-per-minute", "480", "--concurrency", "20"])
+        .args(["--api-url", &emu.api_url()])
+        .args(["--upload-url", &emu.upload_url()])
+        .args(["--oauth-url", &emu.oauth_url()])
+        .args(["--developer-token", "dev-token"])
+        .env_remove("BOX_DEVELOPER_TOKEN")
+        .env("BOXLIFT_LOG", "warn")
+        .output()
+        .expect("run boxlift migrate");
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let rows = read_report(&rep).unwrap();
+    let files: Vec<&ReportRow> = rows.iter().filter(|r| r.kind.as_str() == "file").collect();
+    assert_eq!(files.len(), 40);
+    assert!(files.iter().all(|r| r.queued_ms <= r.duration_ms));
+    let most_queued = files.iter().map(|r| r.queued_ms).max().unwrap();
+    // 40 files at 8 a second: the last ones wait seconds for their permit.
+    assert!(most_queued >= 1_500, "most queued {most_queued} ms");
+
+    let html = work.path().join("paced.html");
+    let out = report_cmd(&["html", rep.to_str().unwrap(), "-o", html.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let page = std::fs::read_to_string(&html).unwrap();
+    // (path, sending ms, queued ms) of each slowest-table row, in page order.
+    let table: Vec<(String, u64, u64)> = page
+        .split("<tr class=\"slow\"")
+        .skip(1)
+        .map(|tr| {
+            let cell = |start: &str| {
+                let rest = &tr[tr.find(start).expect(start) + start.len()..];
+                rest[..rest.find('"').unwrap_or(rest.len())].to_string()
+            };
+            let path = tr.split("<td class=\"p\">").nth(1).unwrap();
+            let path = path[..path.find("</td>").unwrap()].to_string();
+            let sending = cell("<td class=\"n sending\" data-ms=\"").parse().unwrap();
+            let queued = cell("<td class=\"n queued\" data-ms=\"").parse().unwrap();
+            (path, sending, queued)
+        })
+        .collect();
+    assert_eq!(table.len(), 20);
+    let by = by_path(&rows);
+    for (path, sending, queued) in &table {
+        let r = by[path.as_str()];
+        assert_eq!(*queued, r.queued_ms, "{path}");
+        assert_eq!(*sending, r.duration_ms - r.queued_ms, "{path}");
+    }
+    // Ranked by time sending, and the top 20 are the 20 longest senders.
+    let sending: Vec<u64> = table.iter().map(|t| t.1).collect();
+    assert!(sending.windows(2).all(|w| w[0] >= w[1]), "{sending:?}");
+    let mut all: Vec<u64> = files.iter().map(|r| r.duration_ms - r.queued_ms).collect();
+    all.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(sending, all[..20]);
+    // The file that waited longest is not ranked by its wait: its queue time is not in its
+    // sending column, whatever its rank.
+    let longest = files.iter().max_by_key(|r| r.duration_ms).unwrap();
+    assert!(longest.queued_ms * 2 > longest.duration_ms, "{longest:?}");
+    if let Some((_, s, q)) = table.iter().find(|t| t.0 == longest.path) {
+        assert_eq!(
+            (*s, *q),
+            (longest.duration_ms - longest.queued_ms, longest.queued_ms)
+        );
+    }
 }

@@ -7,9 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use boxlift::exit::ExitCode;
 use boxlift::manifest::read::Reader;
 use boxlift::manifest::{Kind, ManifestRow};
 
+use crate::common::assert_exit;
 use crate::common::boxlift_bin;
 use crate::common::tree::{Tree, is_root, ok, unprivileged};
 
@@ -421,7 +423,7 @@ fn previous_manifest_sha1s_are_reused_without_reading() {
         .arg(&junk)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, ExitCode::CouldNotRun);
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a boxlift manifest"));
 }
 
@@ -431,7 +433,7 @@ fn a_missing_source_is_a_clear_error() {
         .args(["scan", "/nonexistent/boxlift-src"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, ExitCode::CouldNotRun);
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/boxlift-src"));
 }
 
@@ -533,7 +535,7 @@ fn audit_refuses_a_threshold_box_cannot_honour() {
         .args(["--chunked-threshold", "1MB"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, ExitCode::CouldNotRun);
     assert!(String::from_utf8_lossy(&out.stderr).contains("at least 20000000 bytes"));
     let _ = is_root();
 }

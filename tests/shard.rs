@@ -6,12 +6,15 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use boxlift::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
+use boxlift::exit::ExitCode;
 use boxlift::manifest::read::Reader;
 use boxlift::manifest::{Kind, ManifestRow};
+use boxlift::model::Action;
 use boxlift::report::{ReportRow, read_report};
 
 use crate::common::boxlift_bin;
 use crate::common::tree::Tree;
+use crate::common::{assert_exit, assert_exit_with};
 
 const SHARDS: u32 = 4;
 const FILES: usize = 5_000;
@@ -61,12 +64,7 @@ fn shard_cmd(emu: &EmulatorHandle, src: &Path, work: &Path, k: u32) -> Command {
 fn wait_ok(k: u32, child: Child) -> String {
     let out = child.wait_with_output().expect("wait for shard");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "shard {k}: {stderr}\n{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    assert_exit_with(&out, ExitCode::Success, format_args!("shard {k}"));
     stderr
 }
 
@@ -195,12 +193,7 @@ fn four_shards_at_once_land_the_tree_once_and_their_reports_partition_it() {
         merge.arg(work.path().join(format!("shard-{k}.csv")));
     }
     let out = merge.arg("-o").arg(&merged).output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, ExitCode::Success);
     let merged = read_report(&merged).unwrap();
     assert_eq!(merged.len(), rows, "one merged row per manifest row");
     let paths: BTreeSet<&str> = merged.iter().map(|r| r.path.as_str()).collect();
@@ -211,20 +204,19 @@ fn four_shards_at_once_land_the_tree_once_and_their_reports_partition_it() {
 
     // A re-run of one shard makes no upload: its journal and manifest are its own.
     let uploads = emu.state().counters.uploads;
-    let child = shard_cmd(&emu, t.root(), work.path(), 2).spawn().unwrap();
+    let child = shard_cmd(&emu, t.root(), work.path(), 2)
+        .arg("--report-all")
+        .spawn()
+        .unwrap();
     wait_ok(2, child);
     assert_eq!(emu.state().counters.uploads, uploads);
     let rerun = read_report(&work.path().join("shard-2.csv")).unwrap();
     assert!(!rerun.is_empty());
     assert!(
-        rerun
-            .iter()
-            .all(|r| r.action().to_string() == "skipped_done"
-                || (r.kind.as_str() == "dir" && r.action().to_string() == "folder_created")),
+        rerun.iter().all(|r| r.action() == Action::SkippedDone
+            || (r.kind == Kind::Dir && r.action() == Action::FolderCreated)),
         "{:?}",
-        rerun
-            .iter()
-            .find(|r| r.action().to_string() != "skipped_done")
+        rerun.iter().find(|r| r.action() != Action::SkippedDone)
     );
 }
 
@@ -308,7 +300,7 @@ fn two_runs_cannot_share_one_state_directory() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&second.stderr);
-    assert_eq!(second.status.code(), Some(2), "{stderr}");
+    assert_exit(&second, ExitCode::CouldNotRun);
     assert!(
         stderr.contains("in use by another boxlift process"),
         "{stderr}"
@@ -332,7 +324,7 @@ fn a_bad_shard_is_a_clear_error_before_any_request() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_exit(&out, ExitCode::CouldNotRun);
     assert!(stderr.contains("K must be less than N"), "{stderr}");
     assert_eq!(emu.state().counters.total_requests(), 0);
 }

@@ -11,10 +11,13 @@ use tokio::sync::Mutex;
 // Token expiry is measured on tokio's clock, so a paused-time test can expire a token.
 use tokio::time::Instant;
 
-use super::error::{ApiError, ConfigError, ErrorKind};
+use super::error::{ApiError, ConfigError, ErrorKind, FailureClass};
 use super::model::{AccessToken, OAuthError};
-use super::retry::{Decision, Outcome, RetryContext, RetryPolicy, classify, parse_retry_after};
+use super::retry::{
+    Endpoint, Outcome, RetryContext, RetryPolicy, failure_class, parse_retry_after,
+};
 use super::secret::Secret;
+use super::transport::FailureWatch;
 
 /// The JWT `aud` claim Box requires (always this value, whatever host serves the token).
 pub const BOX_TOKEN_AUDIENCE: &str = "https://api.box.com/oauth2/token";
@@ -180,14 +183,29 @@ struct Cached {
     generation: u64,
 }
 
+/// The cache's state: the current token, or the refusal every later caller gets at once.
+#[derive(Debug, Default)]
+struct State {
+    cached: Option<Cached>,
+    /// Box refused the credentials for good (a refused grant, a developer token answered 401,
+    /// a 401 right after a refresh) or the token endpoint stayed unreachable for the whole
+    /// retry budget: a job-class error, handed to every caller without another request.
+    refused: Option<ApiError>,
+}
+
 /// Hands out the current access token, fetching a new one before expiry or after a 401.
+///
+/// Single-flight: the lock is held across the token request, so N callers needing a new token
+/// make one request, and the ones behind it get its token or its refusal.
 #[derive(Debug)]
 pub(crate) struct TokenCache {
     auth: AuthConfig,
     oauth_url: String,
     retry: RetryPolicy,
-    state: Mutex<Option<Cached>>,
+    state: Mutex<State>,
     generation: std::sync::atomic::AtomicU64,
+    /// Token requests failing in a row: when to warn the operator.
+    watch: FailureWatch,
 }
 
 impl TokenCache {
@@ -196,15 +214,19 @@ impl TokenCache {
             auth,
             oauth_url,
             retry,
-            state: Mutex::new(None),
+            state: Mutex::new(State::default()),
             generation: Default::default(),
+            watch: FailureWatch::default(),
         }
     }
 
     /// The token to use and its generation (pass the generation to [`TokenCache::invalidate`]).
     pub(crate) async fn token(&self, http: &reqwest::Client) -> Result<(Secret, u64), ApiError> {
         let mut g = self.state.lock().await;
-        if let Some(c) = g.as_ref()
+        if let Some(refused) = &g.refused {
+            return Err(refused.clone());
+        }
+        if let Some(c) = g.cached.as_ref()
             && c.refresh_at.is_none_or(|t| Instant::now() < t)
         {
             return Ok((c.token.clone(), c.generation));
@@ -213,25 +235,34 @@ impl TokenCache {
             .generation
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             + 1;
-        let (token, lifetime) = match &self.auth {
-            AuthConfig::DeveloperToken(t) => {
-                if g.is_some() {
-                    return Err(ApiError::new(
-                        ErrorKind::Auth,
-                        "the developer token was refused (expired?); developer tokens cannot be refreshed",
-                    ));
+        let fetched = match &self.auth {
+            // Asked again only after a 401: it was refused, and cannot be refreshed.
+            AuthConfig::DeveloperToken(_) if g.cached.is_some() => Err(ApiError::new(
+                ErrorKind::Auth,
+                "Box refused the developer token (expired or revoked); developer tokens cannot \
+                 be refreshed",
+            )
+            .with_class(FailureClass::Job)),
+            AuthConfig::DeveloperToken(t) => Ok((t.clone(), None)),
+            _ => self
+                .fetch(http)
+                .await
+                .map(|(t, secs)| (t, Some(Duration::from_secs(secs)))),
+        };
+        let (token, lifetime) = match fetched {
+            Ok(got) => got,
+            Err(e) => {
+                if e.class() == FailureClass::Job {
+                    tracing::debug!(error = %e, "no token: every later request fails at once");
+                    g.refused = Some(e.clone());
                 }
-                (t.clone(), None)
-            }
-            _ => {
-                let (t, secs) = self.fetch(http).await?;
-                (t, Some(Duration::from_secs(secs)))
+                return Err(e);
             }
         };
         // Refresh a little early: a tenth of the lifetime, at most a minute.
         let refresh_at =
             lifetime.map(|l| Instant::now() + l - (l / 10).min(Duration::from_secs(60)));
-        *g = Some(Cached {
+        g.cached = Some(Cached {
             token: token.clone(),
             refresh_at,
             generation,
@@ -244,17 +275,43 @@ impl TokenCache {
     /// (unless another task already did).
     pub(crate) async fn invalidate(&self, generation: u64) {
         let mut g = self.state.lock().await;
-        if let Some(c) = g.as_mut()
+        if let Some(c) = g.cached.as_mut()
             && c.generation == generation
         {
             c.refresh_at = Some(Instant::now());
         }
     }
 
-    /// POST the token request (retried on 429/5xx/connection errors; it is idempotent).
-    async fn fetch(&self, http: &reqwest::Client) -> Result<(Secret, u64), ApiError> {
-        let form: Vec<(&str, String)> = match &self.auth {
-            AuthConfig::DeveloperToken(_) => unreachable!("developer tokens are not fetched"),
+    /// A 401 came back for a token of this generation right after a refresh: Box refuses
+    /// whatever token these credentials get, so every later caller fails at once.
+    pub(crate) async fn refused_after_refresh(&self, generation: u64) {
+        let mut g = self.state.lock().await;
+        if g.refused.is_none()
+            && g.cached
+                .as_ref()
+                .is_some_and(|c| c.generation == generation)
+        {
+            g.refused = Some(
+                ApiError::new(
+                    ErrorKind::Auth,
+                    "Box refused a freshly issued access token (the app's access was revoked or \
+                     disabled?)",
+                )
+                .answered(401, None)
+                .with_class(FailureClass::Job),
+            );
+        }
+    }
+
+    /// The token request's form fields for the configured grant.
+    fn form(&self) -> Result<Vec<(&'static str, String)>, ApiError> {
+        Ok(match &self.auth {
+            AuthConfig::DeveloperToken(_) => {
+                return Err(ApiError::new(
+                    ErrorKind::Auth,
+                    "developer tokens are not fetched",
+                ));
+            }
             AuthConfig::ClientCredentials {
                 client_id,
                 client_secret,
@@ -283,66 +340,51 @@ impl TokenCache {
                     ("client_secret", config.client_secret.expose().to_owned()),
                 ]
             }
-        };
+        })
+    }
+
+    /// POST the token request (retried on 429/5xx/connection errors; it is idempotent). Every
+    /// failure is job-class (see [`failure_class`] with [`Endpoint::Token`]): nothing can be
+    /// sent without a token. Failures name the host and the cause, as API calls do, and a WARN
+    /// says so after 5 s of failing.
+    async fn fetch(&self, http: &reqwest::Client) -> Result<(Secret, u64), ApiError> {
+        let form = self.form().map_err(|e| e.with_class(FailureClass::Job))?;
+        let host = reqwest::Url::parse(&self.oauth_url)
+            .map(|u| super::http::host_port(&u))
+            .unwrap_or_else(|_| "the token endpoint".into());
         let mut ctx = RetryContext::new(self.retry.clone());
         loop {
             let attempt = ctx.attempt();
             let res = http.post(&self.oauth_url).form(&form).send().await;
-            let (outcome, retry_after) = match &res {
-                Ok(r) => (
-                    Outcome::Status(r.status().as_u16()),
-                    r.headers()
-                        .get("retry-after")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(parse_retry_after),
-                ),
-                // A refused certificate is permanent: no retry (issue 11).
-                Err(e) if let Some(why) = super::tls::tls_failure(e) => {
-                    return Err(super::tls::tls_error("token request", why));
-                }
-                Err(e) if e.is_connect() => (Outcome::ConnectFailed, None),
-                Err(_) => (Outcome::NoReply, None),
+            let answer = match res {
+                Ok(resp) => TokenAnswer::read(resp).await,
+                Err(e) => TokenAnswer::Failed(e),
             };
-            tracing::debug!(op = "token", attempt, ?outcome, "POST oauth2/token");
-            if classify(outcome, true) == Decision::Retry && ctx.can_retry() {
-                tokio::time::sleep(ctx.next_wait(retry_after)).await;
+            tracing::debug!(op = "token", attempt, outcome = ?answer.outcome(), "POST oauth2/token");
+            if let TokenAnswer::Failed(e) = &answer
+                && let Some(why) = super::tls::tls_failure(e)
+            {
+                return Err(super::tls::tls_error("token request", why));
+            }
+            let class = failure_class(
+                Endpoint::Token,
+                answer.outcome(),
+                answer.code().as_deref(),
+                ctx.can_retry(),
+            );
+            if class == FailureClass::Retry {
+                if let Some(for_) = self.watch.failed() {
+                    tracing::warn!(
+                        "token requests to {host} failing for {} s: {}; retrying",
+                        for_.as_secs(),
+                        answer.why()
+                    );
+                }
+                tokio::time::sleep(ctx.next_wait(answer.retry_after())).await;
                 continue;
             }
-            let resp = res.map_err(|e| {
-                ApiError::new(
-                    ErrorKind::Transient,
-                    format!("token request failed: {}", e.without_url()),
-                )
-            })?;
-            let status = resp.status().as_u16();
-            let body = resp.bytes().await.map_err(|e| {
-                ApiError::new(
-                    ErrorKind::Transient,
-                    format!("token reply: {}", e.without_url()),
-                )
-            })?;
-            if status == 200 {
-                let t: AccessToken = serde_json::from_slice(&body).map_err(|_| {
-                    ApiError::new(ErrorKind::Other, "token reply is not a Box access token")
-                })?;
-                return Ok((Secret::new(t.access_token), t.expires_in.max(1)));
-            }
-            let (error, description) = match serde_json::from_slice::<OAuthError>(&body) {
-                Ok(e) => (e.error, e.error_description),
-                Err(_) => ("unknown".into(), String::new()),
-            };
-            let kind = if status == 400 || status == 401 || status == 403 {
-                ErrorKind::Auth
-            } else {
-                ErrorKind::Transient
-            };
-            let mut err = ApiError::new(
-                kind,
-                format!("token request refused: {error}: {description}"),
-            );
-            err.status = Some(status);
-            err.code = Some(error);
-            return Err(err);
+            self.watch.ok();
+            return answer.into_result(&host, attempt, class);
         }
     }
 
@@ -373,11 +415,131 @@ impl TokenCache {
             iat: now,
         };
         jsonwebtoken::encode(&header, &claims, &key).map_err(|e| {
-            ApiError::new(
-                ErrorKind::Auth,
-                format!("cannot sign the JWT assertion: {e}"),
-            )
+            ApiError::new(ErrorKind::Auth, "cannot sign the JWT assertion").caused_by(e)
         })
+    }
+}
+
+/// One token request's answer.
+enum TokenAnswer {
+    /// Box answered (the body read whole).
+    Answered {
+        status: u16,
+        retry_after: Option<Duration>,
+        body: bytes::Bytes,
+    },
+    /// No (complete) answer.
+    Failed(reqwest::Error),
+}
+
+impl TokenAnswer {
+    async fn read(resp: reqwest::Response) -> Self {
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        match resp.bytes().await {
+            Ok(body) => TokenAnswer::Answered {
+                status,
+                retry_after,
+                body,
+            },
+            Err(e) => TokenAnswer::Failed(e),
+        }
+    }
+
+    fn outcome(&self) -> Outcome {
+        match self {
+            TokenAnswer::Answered { status, .. } => Outcome::Status(*status),
+            TokenAnswer::Failed(e) if e.is_connect() => Outcome::ConnectFailed,
+            TokenAnswer::Failed(_) => Outcome::NoReply,
+        }
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            TokenAnswer::Answered { retry_after, .. } => *retry_after,
+            TokenAnswer::Failed(_) => None,
+        }
+    }
+
+    /// Box's OAuth error: (`error`, `error_description`).
+    fn oauth_error(&self) -> Option<(String, String)> {
+        match self {
+            TokenAnswer::Answered { body, .. } => serde_json::from_slice::<OAuthError>(body)
+                .ok()
+                .map(|e| (e.error, e.error_description)),
+            TokenAnswer::Failed(_) => None,
+        }
+    }
+
+    fn code(&self) -> Option<String> {
+        self.oauth_error().map(|(error, _)| error)
+    }
+
+    /// The cause in words: `HTTP 503`, `connection refused`, `DNS lookup failed (...)`.
+    fn why(&self) -> String {
+        match self {
+            TokenAnswer::Answered { status, .. } => format!("HTTP {status}"),
+            TokenAnswer::Failed(e) => super::transport::cause_of(e, None),
+        }
+    }
+
+    /// The token, or the final error: refused (Box's OAuth error), or no answer after the
+    /// retry budget (host and cause named, the transport error kept as the source).
+    fn into_result(
+        self,
+        host: &str,
+        attempt: u32,
+        class: FailureClass,
+    ) -> Result<(Secret, u64), ApiError> {
+        let why = self.why();
+        let oauth = self.oauth_error();
+        let gave_up = if class == FailureClass::Job && oauth.is_none() {
+            format!(" (gave up after {attempt} attempts)")
+        } else {
+            String::new()
+        };
+        let status = match self {
+            TokenAnswer::Failed(e) => {
+                return Err(ApiError::new(
+                    ErrorKind::Transient,
+                    format!("token request: no reply from {host}: {why}{gave_up}"),
+                )
+                .with_source(e.without_url())
+                .with_class(class));
+            }
+            TokenAnswer::Answered {
+                status: 200, body, ..
+            } => {
+                let t: AccessToken = serde_json::from_slice(&body).map_err(|e| {
+                    ApiError::new(ErrorKind::Other, "token reply is not a Box access token")
+                        .caused_by(e)
+                        .with_class(FailureClass::Job)
+                })?;
+                return Ok((Secret::new(t.access_token), t.expires_in.max(1)));
+            }
+            TokenAnswer::Answered { status, .. } => status,
+        };
+        let kind = match status {
+            400 | 401 | 403 => ErrorKind::Auth,
+            429 => ErrorKind::RateLimited,
+            _ => ErrorKind::Transient,
+        };
+        // Display puts the status and the OAuth `error` (the code) first: said once.
+        let message = match &oauth {
+            Some((_, description)) => format!("token request refused by {host}: {description}"),
+            None => format!("token request: HTTP {status} from {host}{gave_up}"),
+        };
+        let mut err = ApiError::new(kind, message)
+            .answered(status, None)
+            .with_class(class);
+        if let Some((error, _)) = oauth {
+            err = err.with_code(error);
+        }
+        Err(err)
     }
 }
 

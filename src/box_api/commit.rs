@@ -23,25 +23,10 @@ impl BoxClient {
         parts: Vec<UploadPart>,
         tally: &OpTally,
     ) -> Result<(super::File, Option<String>), ApiError> {
-        let raw_sha = hex::decode(&src.sha1_hex).map_err(|_| {
-            ApiError::new(
-                ErrorKind::Invalid,
-                format!("{}: sha1 {:?} is not hex", src.path.display(), src.sha1_hex),
-            )
-        })?;
-        let digest = digest_header(&raw_sha);
+        let (digest, body) = commit_request(src, parts)?;
         let if_match = match target {
             UploadTarget::NewVersion { if_match, .. } => if_match.clone(),
             UploadTarget::NewFile { .. } => None,
-        };
-        let body = CommitUploadSession {
-            parts,
-            // The session's name and parent were given at its creation; the commit carries the
-            // times (as a version target's attributes: no name, no parent).
-            attributes: Some(src.attributes(&UploadTarget::NewVersion {
-                file_id: String::new(),
-                if_match: None,
-            })),
         };
         let url = self.session_url(&session.id, "/commit");
         let mut ctx = self.retry_context();
@@ -85,17 +70,7 @@ impl BoxClient {
                     ctx.next_request();
                     tokio::time::sleep(wait).await;
                 }
-                Ok(reply) => {
-                    let files: Files = reply.json("commit upload session")?;
-                    let file = files.entries.into_iter().next().ok_or_else(|| {
-                        ApiError::new(
-                            ErrorKind::Other,
-                            format!("{}: commit returned no file", src.path.display()),
-                        )
-                    })?;
-                    src.verify(&file, reply.request_id.as_deref())?;
-                    break Ok((file, reply.request_id));
-                }
+                Ok(reply) => break committed_file(src, reply),
                 Err(Fail::Unknown(_)) => lost_reply = true,
                 Err(Fail::Final(e))
                     if e.code.as_deref() == Some("parts_mismatch")
@@ -160,4 +135,43 @@ impl BoxClient {
         let file = self.get_file(&id).await?;
         Ok(src.verify(&file, None).is_ok().then_some(file))
     }
+}
+
+/// The commit's `digest` header (the whole file's SHA-1, base64) and its body.
+fn commit_request(
+    src: &UploadSource,
+    parts: Vec<UploadPart>,
+) -> Result<(String, CommitUploadSession), ApiError> {
+    let raw_sha = hex::decode(&src.sha1_hex).map_err(|_| {
+        ApiError::new(
+            ErrorKind::Invalid,
+            format!("{}: sha1 {:?} is not hex", src.path.display(), src.sha1_hex),
+        )
+    })?;
+    let body = CommitUploadSession {
+        parts,
+        // The session's name and parent were given at its creation; the commit carries the
+        // times (as a version target's attributes: no name, no parent).
+        attributes: Some(src.attributes(&UploadTarget::NewVersion {
+            file_id: String::new(),
+            if_match: None,
+        })),
+    };
+    Ok((digest_header(&raw_sha), body))
+}
+
+/// The file a successful commit made, checked against the source.
+fn committed_file(
+    src: &UploadSource,
+    reply: super::http::Reply,
+) -> Result<(super::File, Option<String>), ApiError> {
+    let files: Files = reply.json("commit upload session")?;
+    let file = files.entries.into_iter().next().ok_or_else(|| {
+        ApiError::new(
+            ErrorKind::Other,
+            format!("{}: commit returned no file", src.path.display()),
+        )
+    })?;
+    src.verify(&file, reply.request_id.as_deref())?;
+    Ok((file, reply.request_id))
 }

@@ -16,6 +16,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::model::ErrorBody;
+use super::retry::{Endpoint, Outcome, failure_class};
 
 /// What kind of failure this was, independent of the exact HTTP status.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +51,28 @@ pub enum ErrorKind {
     Other,
 }
 
+/// How far a failure reaches: what else it dooms, and so what the run must do about it.
+///
+/// The request path retries [`FailureClass::Retry`] outcomes itself; an error it hands back is
+/// one of the other four, and the executor acts on it: report the row, drop the identity,
+/// heal the subtree, or stop the job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FailureClass {
+    /// Worth sending again (5xx, 429, a dropped connection) within the retry budget.
+    Retry,
+    /// This row only (a bad name, a file too large, a local read error): report it, go on.
+    Row,
+    /// The identity the request ran as may not do this (403 on a write As-User): give its
+    /// files to the other identities.
+    Identity,
+    /// A Box folder on the row's path is gone (trashed or deleted since the journal saw it):
+    /// forget that subtree and create it again.
+    Subtree,
+    /// Nothing else can succeed either (credentials refused and not refreshable, destination
+    /// gone, account full): stop the job.
+    Job,
+}
+
 /// A failed Box call.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{}", self.render())]
@@ -73,6 +96,8 @@ pub struct ApiError {
     /// The underlying cause: a [`LocalFileError`], a `reqwest::Error` (URL removed), ...
     /// (`Arc` so the error stays `Clone`).
     pub source: Option<Arc<dyn StdError + Send + Sync>>,
+    /// What the request path decided this failure dooms ([`super::retry::failure_class`]).
+    pub(super) class: FailureClass,
 }
 
 /// Reading the local file to upload failed: which file, what we were doing, and the OS error.
@@ -90,9 +115,15 @@ pub struct LocalFileError {
 }
 
 impl ApiError {
-    /// An error with no HTTP side.
+    /// An error with no HTTP side: it dooms its row only, unless it says the account is full.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        let class = if kind == ErrorKind::Quota {
+            FailureClass::Job
+        } else {
+            FailureClass::Row
+        };
         ApiError {
+            class,
             kind,
             status: None,
             code: None,
@@ -128,7 +159,16 @@ impl ApiError {
         Self::new(ErrorKind::Io, message).with_source(local)
     }
 
-    /// Keep `cause` as this error's source.
+    /// Keep `cause` as this error's source, and say it: the message (the report's one line)
+    /// ends with the cause's text, written once here rather than by whoever prints the chain.
+    /// For causes the message already says in words (a transport failure's host and cause, a
+    /// local file's path and OS error), use [`ApiError::with_source`].
+    pub fn caused_by(mut self, cause: impl StdError + Send + Sync + 'static) -> Self {
+        self.message = format!("{}: {cause}", self.message);
+        self.with_source(cause)
+    }
+
+    /// Keep `cause` as this error's source (the message already says it in words).
     pub fn with_source(mut self, cause: impl StdError + Send + Sync + 'static) -> Self {
         self.source = Some(Arc::new(cause));
         self
@@ -162,7 +202,15 @@ impl ApiError {
             ),
         };
         let kind = kind_for(status, code.as_deref(), context_info.as_ref());
+        // Final: a retryable status comes here only once the retry budget is spent.
+        let class = failure_class(
+            Endpoint::Api,
+            Outcome::Status(status),
+            code.as_deref(),
+            false,
+        );
         ApiError {
+            class,
             kind,
             status: Some(status),
             code,
@@ -182,6 +230,52 @@ impl ApiError {
             Some(obj @ Value::Object(_)) => vec![obj.clone()],
             _ => Vec::new(),
         }
+    }
+
+    /// What this final error dooms besides its own row (see [`FailureClass`]), as the request
+    /// path's one table ([`super::retry::failure_class`]) decided when the error was made.
+    pub fn class(&self) -> FailureClass {
+        self.class
+    }
+
+    /// The same error, dooming `class`.
+    pub(crate) fn with_class(mut self, class: FailureClass) -> Self {
+        self.class = class;
+        self
+    }
+
+    /// The same error with Box's status and request id (an answer Box gave but we could not
+    /// read).
+    pub(crate) fn answered(mut self, status: u16, request_id: Option<String>) -> Self {
+        self.status = Some(status);
+        self.request_id = request_id;
+        self
+    }
+
+    /// The same error with Box's request id.
+    pub(crate) fn with_request_id(mut self, request_id: Option<String>) -> Self {
+        self.request_id = request_id;
+        self
+    }
+
+    /// The same error with this code (for failures Box gave no code for).
+    pub(crate) fn with_code(mut self, code: impl Into<String>) -> Self {
+        self.code = Some(code.into());
+        self
+    }
+
+    /// The same error, saying the retry budget ran out (`suffix`: " (gave up after N
+    /// attempts)", or empty).
+    pub(crate) fn gave_up(mut self, suffix: &str) -> Self {
+        self.message.push_str(suffix);
+        self
+    }
+
+    /// The same error, with the attempts its request made and the operation's time so far.
+    pub(crate) fn after(mut self, attempts: u32, elapsed: Duration) -> Self {
+        self.attempts = Some(attempts);
+        self.elapsed = Some(elapsed);
+        self
     }
 
     /// True for a 409 `item_name_in_use` (or any 409 conflict).
@@ -212,6 +306,8 @@ fn kind_for(status: u16, code: Option<&str>, ctx: Option<&Value>) -> ErrorKind {
         (_, "file_size_limit_exceeded") | (413, _) => ErrorKind::TooLarge,
         (401, _) | (403, _) => ErrorKind::Auth,
         (404, _) => ErrorKind::NotFound,
+        // A folder locked by another operation: nothing holds the name; retry later.
+        (409, "operation_blocked_temporary") => ErrorKind::Transient,
         (409, _) => {
             let existing = ctx
                 .and_then(|c| c.get("conflicts"))

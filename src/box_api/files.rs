@@ -115,7 +115,7 @@ impl UploadSource {
         if sha_ok && size_ok {
             return Ok(());
         }
-        let mut e = ApiError::new(
+        Err(ApiError::new(
             ErrorKind::Integrity,
             format!(
                 "{}: Box stored sha1 {} size {} but the source has sha1 {} size {} (file id {})",
@@ -128,9 +128,8 @@ impl UploadSource {
                 self.size,
                 file.id
             ),
-        );
-        e.request_id = request_id.map(str::to_owned);
-        Err(e)
+        )
+        .with_request_id(request_id.map(str::to_owned)))
     }
 
     pub(crate) fn attributes(&self, target: &UploadTarget) -> UploadAttributes {
@@ -158,6 +157,28 @@ impl UploadSource {
     }
 }
 
+/// A direct upload's URL, path for logs, multipart file name, `if-match` and attributes JSON.
+struct DirectRequest {
+    url: String,
+    path: &'static str,
+    part_name: String,
+    if_match: Option<String>,
+    attrs: String,
+}
+
+impl Uploaded {
+    /// A file this call stored.
+    fn new(file: File, attempts: u32, bytes_sent: u64, request_id: Option<String>) -> Self {
+        Uploaded {
+            file,
+            attempts,
+            bytes_sent,
+            request_id,
+            already_there: false,
+        }
+    }
+}
+
 impl BoxClient {
     /// Direct upload (files up to 50 MB; which files go direct is
     /// [`super::limits::uses_session`]'s call, made by the planner): one multipart POST, `attributes` before `file`,
@@ -168,27 +189,13 @@ impl BoxClient {
         target: UploadTarget,
     ) -> Result<Uploaded, ApiError> {
         src.check_unchanged()?;
-        let attrs = serde_json::to_string(&src.attributes(&target))
-            .map_err(|e| ApiError::new(ErrorKind::Other, format!("attributes: {e}")))?;
-        let (url, path) = match &target {
-            UploadTarget::NewFile { .. } => (self.upload("/files/content"), "/files/content"),
-            UploadTarget::NewVersion { file_id, .. } => (
-                self.upload(&format!("/files/{}/content", urlencoding::encode(file_id))),
-                "/files/{id}/content",
-            ),
-        };
-        let part_name = match &target {
-            UploadTarget::NewFile { name, .. } => name.clone(),
-            UploadTarget::NewVersion { .. } => src
-                .path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "file".into()),
-        };
-        let if_match = match &target {
-            UploadTarget::NewVersion { if_match, .. } => if_match.clone(),
-            UploadTarget::NewFile { .. } => None,
-        };
+        let DirectRequest {
+            url,
+            path,
+            part_name,
+            if_match,
+            attrs,
+        } = self.direct_request(src, &target)?;
         let build = |h: &reqwest::Client| {
             // A fresh file handle and stream per attempt: a consumed body is never re-sent.
             let f = std::fs::File::open(&src.path)
@@ -200,7 +207,7 @@ impl BoxClient {
             let file_part = Part::stream_with_length(self.upload_body(stream), src.size)
                 .file_name(part_name.clone())
                 .mime_str("application/octet-stream")
-                .map_err(|e| ApiError::new(ErrorKind::Other, format!("multipart: {e}")))?;
+                .map_err(|e| ApiError::new(ErrorKind::Other, "multipart").caused_by(e))?;
             let form = Form::new()
                 .text("attributes", attrs.clone())
                 .part("file", file_part);
@@ -239,13 +246,8 @@ impl BoxClient {
                         )
                     })?;
                     src.verify(&file, reply.request_id.as_deref())?;
-                    return Ok(Uploaded {
-                        file,
-                        attempts: ctx.total_attempts,
-                        bytes_sent,
-                        request_id: reply.request_id,
-                        already_there: false,
-                    });
+                    let (attempts, request_id) = (ctx.total_attempts, reply.request_id);
+                    return Ok(Uploaded::new(file, attempts, bytes_sent, request_id));
                 }
                 Err(Fail::Final(e)) if e.is_name_in_use() => {
                     let file = self.same_content_conflict(src, &e).await?.ok_or(e)?;
@@ -255,7 +257,7 @@ impl BoxClient {
                         bytes_sent,
                         request_id: None,
                         // After an attempt whose reply was lost, the file with our SHA-1 is
-                        // that attempt's: this call stored it (issue 11, item 4).
+                        // that attempt's: this call stored it.
                         already_there: !ctx.maybe_landed,
                     });
                 }
@@ -265,13 +267,8 @@ impl BoxClient {
                     if let UploadTarget::NewVersion { file_id, .. } = &target {
                         let file = self.get_file(file_id).await?;
                         if src.verify(&file, None).is_ok() {
-                            return Ok(Uploaded {
-                                file,
-                                attempts: ctx.total_attempts,
-                                bytes_sent,
-                                request_id: None,
-                                already_there: false,
-                            });
+                            let attempts = ctx.total_attempts;
+                            return Ok(Uploaded::new(file, attempts, bytes_sent, None));
                         }
                     }
                     if !ctx.within_time() {
@@ -280,6 +277,42 @@ impl BoxClient {
                 }
             }
         }
+    }
+
+    /// Where a direct upload goes and what it carries besides the content.
+    fn direct_request(
+        &self,
+        src: &UploadSource,
+        target: &UploadTarget,
+    ) -> Result<DirectRequest, ApiError> {
+        let attrs = serde_json::to_string(&src.attributes(target))
+            .map_err(|e| ApiError::new(ErrorKind::Other, "attributes").caused_by(e))?;
+        let (url, path) = match target {
+            UploadTarget::NewFile { .. } => (self.upload("/files/content"), "/files/content"),
+            UploadTarget::NewVersion { file_id, .. } => (
+                self.upload(&format!("/files/{}/content", urlencoding::encode(file_id))),
+                "/files/{id}/content",
+            ),
+        };
+        let part_name = match target {
+            UploadTarget::NewFile { name, .. } => name.clone(),
+            UploadTarget::NewVersion { .. } => src
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "file".into()),
+        };
+        let if_match = match target {
+            UploadTarget::NewVersion { if_match, .. } => if_match.clone(),
+            UploadTarget::NewFile { .. } => None,
+        };
+        Ok(DirectRequest {
+            url,
+            path,
+            part_name,
+            if_match,
+            attrs,
+        })
     }
 
     /// A 409 names a file: if it holds exactly our content, the upload is already done.

@@ -39,6 +39,23 @@ impl FolderCache {
         );
     }
 
+    fn forget_child(&self, parent: &str, name: &str) {
+        let mut m = self.children.lock().unwrap_or_else(|e| e.into_inner());
+        m.remove(&(parent.to_owned(), box_name_key(name)));
+    }
+
+    /// A folder moved, renamed or trashed: drop what the cache knew of its place. Its own
+    /// children stay known (their ids and names did not change).
+    pub(crate) fn forget(&self, id: &str) {
+        let mut m = self.children.lock().unwrap_or_else(|e| e.into_inner());
+        m.retain(|_, cell| cell.get().map(String::as_str) != Some(id));
+    }
+
+    /// A folder now known at (`parent`, `name`).
+    pub(crate) fn remember(&self, parent: &str, name: &str, id: &str) {
+        self.set_child(parent, name, id);
+    }
+
     fn listed(&self, parent: &str) -> Cell<()> {
         let mut m = self.listed.lock().unwrap_or_else(|e| e.into_inner());
         m.entry(parent.to_owned()).or_default().clone()
@@ -181,6 +198,12 @@ impl BoxClient {
                 _ => return Ok(out),
             }
         }
+    }
+
+    /// Forget the cached id of folder `name` in `parent_id`: it is gone from Box (trashed or
+    /// deleted), and the next [`BoxClient::ensure_folder`] creates it again.
+    pub fn forget_folder(&self, parent_id: &str, name: &str) {
+        self.shared.folders.forget_child(parent_id, name);
     }
 
     /// The id of folder `name` in `parent_id`, created if missing. Many tasks asking at once

@@ -23,6 +23,7 @@ pub mod error;
 mod files;
 mod folders;
 mod http;
+mod items;
 pub mod limits;
 pub mod model;
 pub mod names;
@@ -36,7 +37,7 @@ mod users;
 
 pub use auth::{AuthConfig, JwtAppConfig};
 pub use config::{ClientConfig, DEFAULT_API_CALLS_PER_MINUTE, DEFAULT_UPLOADS_PER_MINUTE};
-pub use error::{ApiError, ConfigError, ErrorKind};
+pub use error::{ApiError, ConfigError, ErrorKind, FailureClass};
 pub use files::{UploadSource, UploadTarget, Uploaded};
 pub use model::{File, Folder, Item, UploadPart, UploadSession, User};
 pub use retry::RetryPolicy;
@@ -130,6 +131,9 @@ struct Shared {
     jitter: Mutex<StdRng>,
     /// Requests failing in a row (no reply, 5xx): when to warn the operator.
     watch: transport::FailureWatch,
+    /// `--as-user` identities Box refused writes for: out of the lease pool for the rest of
+    /// the run ([`BoxClient::retire`]).
+    retired: Mutex<std::collections::HashSet<String>>,
 }
 
 /// One rate budget: the service account itself, or one `As-User`.
@@ -189,8 +193,9 @@ impl BoxClient {
                 Some(reqwest::Certificate::from_pem(&pem).map_err(|e| {
                     ApiError::new(
                         ErrorKind::Invalid,
-                        format!("{}: not a PEM certificate: {e}", path.display()),
+                        format!("{}: not a PEM certificate", path.display()),
                     )
+                    .caused_by(e)
                 })?)
             }
             None => None,
@@ -212,10 +217,7 @@ impl BoxClient {
                 builder = builder.add_root_certificate(cert.clone());
             }
             builder.build().map_err(|e| {
-                ApiError::new(
-                    ErrorKind::Other,
-                    format!("cannot build the HTTP client: {e}"),
-                )
+                ApiError::new(ErrorKind::Other, "cannot build the HTTP client").caused_by(e)
             })
         };
         let http = build(false)?;
@@ -248,6 +250,7 @@ impl BoxClient {
                 identities: Mutex::new(HashMap::new()),
                 folders: folders::FolderCache::default(),
                 watch: transport::FailureWatch::default(),
+                retired: Mutex::new(Default::default()),
             }),
             identity,
         })
@@ -297,8 +300,8 @@ impl BoxClient {
         }
     }
 
-    /// One client per configured `--as-user` (or just this one when there are none): spread
-    /// work over them for N times the throughput.
+    /// One client per configured `--as-user` not retired (or just this one when there are
+    /// none): spread work over them for N times the throughput.
     pub fn identities(&self) -> Vec<BoxClient> {
         if self.shared.config.as_users.is_empty() {
             return vec![self.clone()];
@@ -307,8 +310,34 @@ impl BoxClient {
             .config
             .as_users
             .iter()
+            .filter(|u| !self.is_retired(u))
             .map(|u| self.as_user(u))
             .collect()
+    }
+
+    /// Take `--as-user` identity `user` out of the lease pool for the rest of the run (Box
+    /// refuses its writes). Returns how many configured identities are left, or `None` if it
+    /// was already retired.
+    pub fn retire(&self, user: &str) -> Option<usize> {
+        let mut retired = self
+            .shared
+            .retired
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if !retired.insert(user.to_owned()) {
+            return None;
+        }
+        let users = &self.shared.config.as_users;
+        Some(users.iter().filter(|u| !retired.contains(*u)).count())
+    }
+
+    /// Has `user` been retired ([`BoxClient::retire`])?
+    pub fn is_retired(&self, user: &str) -> bool {
+        self.shared
+            .retired
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(user)
     }
 
     /// Lease an identity for one file: `user` when given (a session an earlier run opened as
@@ -414,6 +443,21 @@ mod tests {
         assert!(a1.current_rates().0 < b.current_rates().0);
         assert_eq!(a2.current_rates(), a1.current_rates());
         assert!(!format!("{c:?}").contains("\"t\""));
+    }
+
+    #[test]
+    fn a_retired_identity_gets_no_more_files() {
+        let mut cfg = ClientConfig::new(AuthConfig::DeveloperToken(Secret::new("t")));
+        cfg.as_users = vec!["a".into(), "b".into()];
+        let c = BoxClient::new(cfg).unwrap();
+        assert_eq!(c.retire("a"), Some(1));
+        assert_eq!(c.retire("a"), None, "retired once");
+        assert!(c.is_retired("a") && !c.is_retired("b"));
+        // "b" is busier and busier, and still gets every file.
+        let leases: Vec<Lease> = (0..3).map(|_| c.lease(None)).collect();
+        assert!(leases.iter().all(|l| l.client().acting_as() == Some("b")));
+        assert_eq!(c.retire("b"), Some(0));
+        assert!(c.identities().is_empty());
     }
 
     #[test]

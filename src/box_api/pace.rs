@@ -319,6 +319,29 @@ impl Pacer {
     }
 }
 
+/// Run `fut` and also return how long its requests waited for pacing permits: a report row's
+/// `queued_ms`, time spent neither sending nor waiting on Box. Requests are awaited in the
+/// calling task (an upload's parts too), so a task-local sees every attempt, retries included.
+/// Concurrent parts' waits add up, so the sum can exceed the wall time: callers cap it.
+pub async fn measure_queued<F: std::future::Future>(fut: F) -> (F::Output, Duration) {
+    QUEUED
+        .scope(std::cell::Cell::new(Duration::ZERO), async move {
+            let out = fut.await;
+            (out, QUEUED.with(|q| q.get()))
+        })
+        .await
+}
+
+/// Count a wait for a permit toward the [`measure_queued`] running this task, if any.
+pub(crate) fn add_queued(waited: Duration) {
+    let _ = QUEUED.try_with(|q| q.set(q.get() + waited));
+}
+
+tokio::task_local! {
+    /// Time this task's requests waited for pacing permits, while [`measure_queued`] runs it.
+    static QUEUED: std::cell::Cell<Duration>;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

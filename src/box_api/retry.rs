@@ -15,6 +15,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::time::Instant;
 
+pub use super::error::FailureClass;
+
 /// How calls are retried. Defaults are generous on purpose: a migration runs for days and a
 /// transient Box hiccup must not turn into a failed file.
 #[derive(Debug, Clone)]
@@ -130,6 +132,70 @@ pub fn classify(outcome: Outcome, idempotent: bool) -> Decision {
         Outcome::NoReply if idempotent => Decision::Retry,
         Outcome::NoReply => Decision::Resolve,
     }
+}
+
+/// Which service an attempt went to: the API and upload hosts, or the OAuth token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `api.box.com` / `upload.box.com`: one failure may doom only its row.
+    Api,
+    /// `POST /oauth2/token`: every request of the job needs the token it hands out.
+    Token,
+}
+
+/// How far a failed attempt reaches (see [`FailureClass`]): the one table every Box call's
+/// outcome goes through, API and token endpoint alike. `code` is Box's error `code` (API) or
+/// OAuth `error` (token endpoint); `budget_left` says whether the retry policy still allows
+/// another attempt, so a retryable outcome is [`FailureClass::Retry`] only while it does.
+///
+/// A 401 reaches this table only when it is final: the token layer refreshes once on a first
+/// 401 (a token that expired under the request), and a developer token cannot be refreshed.
+pub fn failure_class(
+    endpoint: Endpoint,
+    outcome: Outcome,
+    code: Option<&str>,
+    budget_left: bool,
+) -> FailureClass {
+    let retryable = matches!(
+        outcome,
+        Outcome::Status(429 | 500..=599) | Outcome::NoReply | Outcome::ConnectFailed
+    ) || is_blocked_temporary(outcome, code);
+    if retryable {
+        return match (budget_left, endpoint) {
+            (true, _) => FailureClass::Retry,
+            // Without a token nothing else can be sent either.
+            (false, Endpoint::Token) => FailureClass::Job,
+            (false, Endpoint::Api) => FailureClass::Row,
+        };
+    }
+    let Outcome::Status(status) = outcome else {
+        return FailureClass::Row;
+    };
+    match (endpoint, status, code.unwrap_or("")) {
+        // Refused credentials (`invalid_grant`, `invalid_client`, `unauthorized_client`), a
+        // malformed grant, a wrong token URL: the same request refused the same way again.
+        (Endpoint::Token, 400..=499, _) => FailureClass::Job,
+        (Endpoint::Token, _, _) => FailureClass::Row,
+        (Endpoint::Api, _, "storage_limit_exceeded") => FailureClass::Job,
+        (Endpoint::Api, 401, _) => FailureClass::Job,
+        // About this file, not about who sends it.
+        (Endpoint::Api, _, "file_size_limit_exceeded" | "access_denied_item_locked") => {
+            FailureClass::Row
+        }
+        // The identity may not write here (`access_denied_insufficient_permissions`, ...).
+        (Endpoint::Api, 403, _) => FailureClass::Identity,
+        // Box answers 404 `trashed` for an item (or a parent folder) in the trash.
+        (Endpoint::Api, 404, "trashed") => FailureClass::Subtree,
+        (Endpoint::Api, _, _) => FailureClass::Row,
+    }
+}
+
+/// A 409 `operation_blocked_temporary`: Box's OpenAPI (`put_folders_id`, `delete_folders_id`,
+/// response 409) says it is "Returned if either of the destination or source folders is locked
+/// due to another move, copy, delete or restore operation in progress. The operation can be
+/// retried at a later point." So it is retried like a 429, not reported as a name clash.
+pub fn is_blocked_temporary(outcome: Outcome, code: Option<&str>) -> bool {
+    outcome == Outcome::Status(409) && code == Some("operation_blocked_temporary")
 }
 
 /// Parse `Retry-After`: delta-seconds or an HTTP date.
@@ -287,6 +353,91 @@ mod tests {
         assert_eq!(classify(Outcome::ConnectFailed, false), Retry);
         assert_eq!(classify(Outcome::NoReply, true), Retry);
         assert_eq!(classify(Outcome::NoReply, false), Resolve);
+    }
+
+    /// The classification table: (endpoint, outcome, code, budget left) → class.
+    #[test]
+    fn failure_classes_follow_status_code_and_budget() {
+        use Endpoint::{Api, Token};
+        use FailureClass::*;
+        use Outcome::{ConnectFailed, NoReply, Status};
+        let table: &[(Endpoint, Outcome, Option<&str>, bool, FailureClass)] = &[
+            (Api, Status(429), Some("rate_limit_exceeded"), true, Retry),
+            (Api, Status(429), Some("rate_limit_exceeded"), false, Row),
+            (Api, Status(500), None, true, Retry),
+            (Api, Status(503), Some("unavailable"), false, Row),
+            (Api, NoReply, None, true, Retry),
+            (Api, ConnectFailed, None, false, Row),
+            (Api, Status(400), Some("item_name_invalid"), true, Row),
+            (Api, Status(400), Some("parts_mismatch"), true, Row),
+            (Api, Status(401), None, true, Job),
+            (Api, Status(403), Some("storage_limit_exceeded"), true, Job),
+            (
+                Api,
+                Status(403),
+                Some("access_denied_insufficient_permissions"),
+                true,
+                Identity,
+            ),
+            (Api, Status(403), Some("forbidden"), true, Identity),
+            (Api, Status(404), Some("not_found"), true, Row),
+            (Api, Status(404), Some("trashed"), true, Subtree),
+            (Api, Status(409), Some("item_name_in_use"), true, Row),
+            (
+                Api,
+                Status(409),
+                Some("operation_blocked_temporary"),
+                true,
+                Retry,
+            ),
+            (
+                Api,
+                Status(409),
+                Some("operation_blocked_temporary"),
+                false,
+                Row,
+            ),
+            (Api, Status(412), Some("precondition_failed"), true, Row),
+            (
+                Api,
+                Status(413),
+                Some("file_size_limit_exceeded"),
+                true,
+                Row,
+            ),
+            (
+                Api,
+                Status(403),
+                Some("file_size_limit_exceeded"),
+                true,
+                Row,
+            ),
+            (
+                Api,
+                Status(403),
+                Some("access_denied_item_locked"),
+                true,
+                Row,
+            ),
+            (Token, Status(400), Some("invalid_grant"), true, Job),
+            (Token, Status(400), Some("invalid_client"), true, Job),
+            (Token, Status(400), Some("unauthorized_client"), true, Job),
+            (Token, Status(401), Some("invalid_client"), true, Job),
+            (Token, Status(404), None, true, Job),
+            (Token, Status(429), None, true, Retry),
+            (Token, Status(503), None, true, Retry),
+            (Token, Status(503), None, false, Job),
+            (Token, ConnectFailed, None, true, Retry),
+            (Token, ConnectFailed, None, false, Job),
+            (Token, NoReply, None, false, Job),
+        ];
+        for &(endpoint, outcome, code, left, want) in table {
+            assert_eq!(
+                failure_class(endpoint, outcome, code, left),
+                want,
+                "{endpoint:?} {outcome:?} {code:?} budget left {left}"
+            );
+        }
     }
 
     #[test]

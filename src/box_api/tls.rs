@@ -32,11 +32,12 @@ pub fn tls_failure(err: &reqwest::Error) -> Option<String> {
     ))
 }
 
-/// The error a call returns for a certificate failure: permanent (never retried).
+/// The error a call returns for a certificate failure: permanent (never retried), and the
+/// job's: every request goes to the same hosts.
 pub(crate) fn tls_error(op: &str, why: String) -> ApiError {
-    let mut e = ApiError::new(ErrorKind::Other, format!("{op}: {why}"));
-    e.code = Some(TLS_CERTIFICATE_CODE.into());
-    e
+    ApiError::new(ErrorKind::Other, format!("{op}: {why}"))
+        .with_code(TLS_CERTIFICATE_CODE)
+        .with_class(super::FailureClass::Job)
 }
 
 /// `UnknownIssuer`, `Expired`, ... without the context payloads.

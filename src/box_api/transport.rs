@@ -1,6 +1,6 @@
 //! What went wrong when Box never answered, in words an operator can act on: which host, and
 //! why (connection refused, DNS failure, timeout, TLS, reset), instead of reqwest's "error
-//! sending request" (issue 12 item 6). And [`FailureWatch`]: a warning at the default
+//! sending request". And [`FailureWatch`]: a warning at the default
 //! verbosity when requests keep failing, so a closed port is not minutes of silence.
 use std::error::Error as StdError;
 use std::io::ErrorKind as IoKind;

@@ -246,7 +246,7 @@ impl BoxClient {
             Ok((Bytes::from(buf), sha))
         })
         .await
-        .map_err(|e| ApiError::new(ErrorKind::Other, format!("part reader: {e}")))??;
+        .map_err(|e| ApiError::new(ErrorKind::Other, "part reader").caused_by(e))??;
         let digest = digest_header(sha.as_slice());
         let range = content_range(offset, len, src.size);
         let url = self.session_url(&session.id, "");

@@ -1,5 +1,5 @@
 //! The current user: the account's storage (`space_amount`, `space_used`), which `migrate` and
-//! `audit --dest` check against the bytes to send before the first upload (issue 12, item 2).
+//! `audit --dest` check against the bytes to send before the first upload.
 use super::BoxClient;
 use super::error::ApiError;
 use super::http::Req;
@@ -8,7 +8,7 @@ use super::pace::Bucket;
 
 impl BoxClient {
     /// `GET /users/me` with the storage fields: the account's space and what it uses (the
-    /// pre-check of `migrate` and `audit --dest`, issue 12 item 2).
+    /// pre-check of `migrate` and `audit --dest`).
     pub async fn current_user(&self) -> Result<User, ApiError> {
         let url = self.api("/users/me");
         let mut ctx = self.retry_context();

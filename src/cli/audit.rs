@@ -1,12 +1,16 @@
-//! `boxlift audit`'s arguments.
+//! `boxlift audit`'s arguments, and their resolution into an [`AuditConfig`].
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::Args;
 
 use super::BoxArgs;
-use crate::plan::kind::DIRECT_MAX;
+use crate::audit::{AuditConfig, Deadline, Destination, PastDeadline, default_output};
+use crate::log::LogFormat;
+use crate::plan::estimate::Limits;
+use crate::plan::kind::{DIRECT_MAX, check_threshold};
 use crate::plan::units::{parse_bandwidth, parse_bytes, parse_deadline, parse_duration};
 use crate::progress::ShowProgress;
 
@@ -26,10 +30,15 @@ pub struct AuditArgs {
     /// is already in the destination folder), e.g. from an earlier run.
     #[arg(long, conflicts_with = "dest")]
     pub dest_listing: Option<PathBuf>,
-    /// Print a JSON summary on stdout (field names in README, "JSON summary"); the human
+    /// Print a JSON summary on stdout (field names in docs/report.md, "JSON summary"); the human
     /// summary goes to stderr.
     #[arg(long)]
     pub json: bool,
+    /// A migration's state directory (its journal): also forecast the next `migrate
+    /// --track-moves --delete-missing` of this manifest — moves, deletions, uploads, and the
+    /// upload budget move tracking saves.
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
     /// Progress on stderr while --dest is listed.
     #[arg(long, value_enum, default_value_t = ShowProgress::Auto)]
     pub progress: ShowProgress,
@@ -59,4 +68,54 @@ pub struct AuditArgs {
     /// (Boxed: `BoxArgs` is large and `Command` is an enum of verb arguments.)
     #[command(flatten)]
     pub box_args: Box<BoxArgs>,
+}
+
+impl AuditArgs {
+    /// The resolved audit: threshold checked, the destination (a live Box folder with its
+    /// connection, or a saved listing), the limits the migration would run under.
+    pub fn to_config(&self, log_format: LogFormat) -> anyhow::Result<AuditConfig> {
+        let threshold = check_threshold(self.chunked_threshold)?;
+        let dest = match (&self.dest, &self.dest_listing) {
+            (Some(id), _) => Some(Destination::Box {
+                folder_id: id.clone(),
+                client: Box::new(
+                    self.box_args
+                        .to_client_config()
+                        .context("Box connection for --dest")?,
+                ),
+            }),
+            (None, Some(p)) => Some(Destination::Listing(p.clone())),
+            (None, None) => None,
+        };
+        let rates = self.box_args.rates()?;
+        Ok(AuditConfig {
+            output: self
+                .output
+                .clone()
+                .unwrap_or_else(|| default_output(&self.manifest)),
+            manifest: self.manifest.clone(),
+            dest,
+            threshold,
+            progress: self.progress,
+            status_interval: Duration::from_secs(self.status_interval.max(1)),
+            log_format,
+            state: self.state.clone(),
+            limits: Limits {
+                api_calls_per_min: f64::from(rates.api_calls_per_minute),
+                uploads_per_min: f64::from(rates.uploads_per_minute),
+                identities: self.box_args.as_user.len().max(1) as u32,
+                bandwidth: self.bandwidth,
+                monthly_api_calls: self.monthly_api_calls,
+            },
+        })
+    }
+
+    /// The planner's question (`--deadline`, or `--within` from `now`), which must lie ahead.
+    pub fn deadline(&self, now: DateTime<Utc>) -> Result<Option<Deadline>, PastDeadline> {
+        match (self.deadline, self.within) {
+            (Some(at), _) => Deadline::at(at, now).map(Some),
+            (None, Some(d)) => Deadline::at(now + d, now).map(Some),
+            (None, None) => Ok(None),
+        }
+    }
 }

@@ -172,7 +172,7 @@ pub struct Rates {
 impl BoxArgs {
     /// The per-identity rates as given (flag, `BOX_*` variable or `[box]` key, in clap's order),
     /// checked, with Box's documented limits as defaults. `migrate` paces and `audit` plans
-    /// with these same numbers (issue 12, item 7: audit used to ignore them).
+    /// with these same numbers, so a plan matches the run it plans.
     pub fn rates(&self) -> Result<Rates, ConfigError> {
         let pick = |name, given: Option<u32>, default| match given {
             Some(n) => positive(name, n),

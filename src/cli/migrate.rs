@@ -9,7 +9,9 @@ use super::BoxArgs;
 use crate::box_api::pace::PaceMode;
 use crate::fsutil::dated_path;
 use crate::log::LogFormat;
+use crate::migrate::mirror::MirrorOptions;
 use crate::migrate::{MigrateConfig, Paths};
+use crate::plan::deletes::MaxDelete;
 use crate::plan::units::{parse_bandwidth, parse_bytes, parse_duration};
 use crate::progress::ShowProgress;
 use crate::scan::shard::Shard;
@@ -29,7 +31,10 @@ pub struct MigrateArgs {
     /// state directory.
     #[arg(long)]
     pub manifest: Option<PathBuf>,
-    /// The report CSV (one row per manifest row). Default: `boxlift-report.csv`, or
+    /// The report CSV: a row for each path this run acted on (uploaded, new version, copied,
+    /// folder created...), failed, left invalid or skipped; not the files an earlier run
+    /// finished and this one left alone (`skipped_done`: see `--report-all`, and `boxlift
+    /// report export` for the whole inventory). Default: `boxlift-report.csv`, or
     /// `.boxlift/report.csv` with `--emulator`. strftime fields name it by date (UTC), e.g.
     /// `reports/%Y-%m-%d.csv`, so nightly runs keep their history (then give `--state`).
     #[arg(long)]
@@ -42,6 +47,15 @@ pub struct MigrateArgs {
     /// would happen.
     #[arg(long)]
     pub dry_run: bool,
+    /// Keep the `skipped_done` rows in the report too (one row per manifest row): a nightly
+    /// run over a migrated tree then repeats every unchanged file.
+    #[arg(long)]
+    pub report_all: bool,
+    /// After the run, keep the newest N reports named by `--report`'s date fields (files, or a
+    /// directory per night such as `reports/%Y-%m-%d/`) and remove older ones: a nightly job's
+    /// history stays bounded. Needs a dated `--report`.
+    #[arg(long, value_name = "N")]
+    pub keep_reports: Option<usize>,
     /// When Box holds a file of the same name with other content.
     #[arg(long, value_enum, default_value_t = OnConflict::Version)]
     pub on_conflict: OnConflict,
@@ -62,6 +76,21 @@ pub struct MigrateArgs {
     /// Upload identical content once; other copies are Box server-side copies.
     #[arg(long)]
     pub dedup: bool,
+    /// Mirror moves and renames: a new path whose size and SHA-1 match exactly one file
+    /// boxlift uploaded under a path gone from the source is moved in Box, not uploaded again
+    /// (a folder moved whole is one call). Ambiguous matches are uploaded.
+    #[arg(long)]
+    pub track_moves: bool,
+    /// Move to Box's trash what boxlift uploaded and the source no longer has (never purged;
+    /// never an item boxlift did not upload; one changed in Box since is kept and reported).
+    /// Refused, exit 2, after any scan read error, with an empty or missing source root, or
+    /// over --max-delete. Try it with --dry-run first (`would_delete` rows).
+    #[arg(long)]
+    pub delete_missing: bool,
+    /// The most files one --delete-missing run may trash: a count (500) or a percentage of the
+    /// files boxlift uploaded (10%).
+    #[arg(long, value_parser = parse_max_delete, default_value = "10%")]
+    pub max_delete: MaxDelete,
     /// Start the built-in Box emulator (data in `.boxlift/emulator/`, persistent) and migrate
     /// into it; prints the report at the end.
     #[arg(long)]
@@ -72,7 +101,12 @@ pub struct MigrateArgs {
     /// Seconds between status lines when stderr is not a terminal.
     #[arg(long, default_value_t = 10)]
     pub status_interval: u64,
-    /// Print a JSON summary on stdout (field names in README, "JSON summary"); the human
+    /// Serve Prometheus metrics at `http://ADDR/metrics` while the run lasts
+    /// (`boxlift_files_done_total`, `boxlift_bytes_sent_total`, `boxlift_requests_total`,
+    /// `boxlift_retries_total`, `boxlift_eta_seconds`, ...), e.g. `0.0.0.0:9464`.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Print a JSON summary on stdout (field names in docs/report.md, "JSON summary"); the human
     /// summary goes to stderr.
     #[arg(long)]
     pub json: bool,
@@ -234,6 +268,7 @@ impl MigrateArgs {
             dest: self.dest.clone(),
             paths: self.dated_paths(chrono::Utc::now())?,
             dry_run: self.dry_run,
+            report_all: self.report_all,
             on_conflict: self.on_conflict,
             limits: Limits {
                 files: self.concurrency.max(1),
@@ -242,6 +277,11 @@ impl MigrateArgs {
             part_concurrency: self.part_concurrency.max(1),
             chunked_threshold: self.chunked_threshold,
             dedup: self.dedup,
+            mirror: MirrorOptions {
+                track_moves: self.track_moves,
+                delete_missing: self.delete_missing,
+                max_delete: self.max_delete,
+            },
             exclude: self.exclude.clone(),
             include: self.include.clone(),
             files_from: self.files_from.clone(),
@@ -257,6 +297,10 @@ impl MigrateArgs {
             observer: None,
         })
     }
+}
+
+fn parse_max_delete(s: &str) -> Result<MaxDelete, String> {
+    s.parse()
 }
 
 #[cfg(test)]

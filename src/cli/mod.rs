@@ -1,6 +1,7 @@
-//! The command line as the user typed it (clap derive), and its conversion into the library's
-//! resolved configs (`BoxArgs` → `ClientConfig`, `MigrateArgs` → `MigrateConfig`). clap stays
-//! here (and in `cmd`, and the config-file merge): library modules take resolved structs only.
+//! The command line as the user typed it (clap derive), merged with the config file
+//! ([`config`]), and its conversion into the library's resolved configs (`BoxArgs` →
+//! `ClientConfig`, `MigrateArgs` → `MigrateConfig`, `AuditArgs` → `AuditConfig`, `VerifyArgs` →
+//! `VerifyConfig`). clap stays here (and in `cmd`): library modules take resolved structs only.
 //!
 //! This file holds the verb list, the global options and the `ValueEnum` impls of the library's
 //! enums (`LogFormat`, `ShowProgress`, `OnConflict`), which stay clap-free; each verb's
@@ -12,26 +13,40 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod audit;
 mod box_args;
+pub mod config;
 mod emulator;
 mod migrate;
 mod report;
 mod scan;
+mod shell;
+mod status;
 mod verify;
 
 pub use self::audit::AuditArgs;
 pub use self::box_args::BoxArgs;
 pub use self::emulator::EmulatorArgs;
 pub use self::migrate::MigrateArgs;
-pub use self::report::{HtmlArgs, MergeArgs, ReportArgs, ReportCommand};
+pub use self::report::{ExportArgs, HtmlArgs, MergeArgs, ReportArgs, ReportCommand};
 pub use self::scan::ScanArgs;
+pub use self::shell::{CompletionsArgs, ManArgs};
+pub use self::status::StatusArgs;
 pub use self::verify::VerifyArgs;
 pub use crate::log::LogFormat;
 use crate::progress::ShowProgress;
 use crate::upload::OnConflict;
 
+/// `boxlift --version`: the package version and the git commit it was built from (build.rs;
+/// "unknown" when built outside a git checkout).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("BOXLIFT_GIT_COMMIT"),
+    ")"
+);
+
 /// Move very large directory trees into Box, resumably, verified by SHA-1.
 #[derive(Debug, Parser)]
-#[command(name = "boxlift", version, about, propagate_version = true)]
+#[command(name = "boxlift", version = VERSION, about, propagate_version = true)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -73,6 +88,14 @@ pub enum Command {
     Emulator(Box<EmulatorArgs>),
     /// Work with report CSVs: merge shards' reports, or make an HTML page of one.
     Report(ReportArgs),
+    /// How far a job is, from its state journal: files done, failed, invalid and pending,
+    /// bytes, open upload sessions, identities, the last run's start, end, exit code and report.
+    /// Read-only: safe while a run holds the journal.
+    Status(StatusArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) on stdout, or write one per verb into a directory.
+    Man(ManArgs),
 }
 
 /// One `ValueEnum` impl per library enum: the value words and their `--help` lines, kept here so

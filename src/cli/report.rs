@@ -24,6 +24,21 @@ pub enum ReportCommand {
     /// sizes, failures by error code, the slowest files. It loads nothing from the network.
     /// Exit 0 when the page was written (even if the report has failed rows), 2 otherwise.
     Html(HtmlArgs),
+    /// Write the full inventory from a state journal, at any time (even while a run holds it):
+    /// every finished file with its size, SHA-1, Box file id, version id, folder id, Box's SHA-1
+    /// and the identity that uploaded it, in path order. Exit 0 when written, 2 otherwise.
+    Export(ExportArgs),
+}
+
+/// Arguments of `boxlift report export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The run's state directory (`migrate --state`).
+    #[arg(long)]
+    pub state: PathBuf,
+    /// The CSV to write (replaced atomically).
+    #[arg(short, long)]
+    pub output: PathBuf,
 }
 
 /// Arguments of `boxlift report merge`.
@@ -51,4 +66,9 @@ pub struct HtmlArgs {
     /// The page's title (default: `boxlift report: <file name>`).
     #[arg(long)]
     pub title: Option<String>,
+    /// The run's state directory, whose journal names the source tree and the Box folder shown
+    /// under the title (default: beside the report as migrate names it, `<report>.state`, if
+    /// there is one).
+    #[arg(long)]
+    pub state: Option<PathBuf>,
 }

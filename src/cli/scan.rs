@@ -44,6 +44,9 @@ pub struct ScanArgs {
     /// The Box account's maximum file size (e.g. 5GB, 15GB); bigger files are invalid:too_large.
     #[arg(long, value_parser = parse_bytes)]
     pub max_file_size: Option<u64>,
+    /// Seconds between status lines when stderr is not a terminal.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    pub status_interval: u64,
 }
 
 impl ScanArgs {

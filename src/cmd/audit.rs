@@ -1,54 +1,15 @@
 //! `boxlift audit`: arguments → [`AuditConfig`] → [`crate::audit::run`] → the printed summary.
 //! A dry run: it never writes to Box.
-use anyhow::Context;
-
-use crate::audit::{AuditConfig, Deadline, Destination, default_output, render};
+use crate::audit::fit::Fit;
+use crate::audit::{AuditConfig, AuditSummary, Deadline, render};
 use crate::cli::{AuditArgs, GlobalArgs};
 use crate::exit::ExitCode;
-use crate::plan::estimate::{Estimate, Limits};
-use crate::plan::kind::check_threshold;
+use crate::plan::estimate::Estimate;
 
 /// Run `boxlift audit`.
 pub fn run(args: AuditArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let threshold = check_threshold(args.chunked_threshold)?;
-    let dest = match (&args.dest, &args.dest_listing) {
-        (Some(id), _) => Some(Destination::Box {
-            folder_id: id.clone(),
-            client: Box::new(
-                args.box_args
-                    .to_client_config()
-                    .context("Box connection for --dest")?,
-            ),
-        }),
-        (None, Some(p)) => Some(Destination::Listing(p.clone())),
-        (None, None) => None,
-    };
-    let rates = args.box_args.rates()?;
-    let now = chrono::Utc::now();
-    let deadline = match (args.deadline, args.within) {
-        (Some(at), _) => Some(Deadline::at(at, now)?),
-        (None, Some(d)) => Some(Deadline::at(now + d, now)?),
-        (None, None) => None,
-    };
-    let config = AuditConfig {
-        output: args
-            .output
-            .clone()
-            .unwrap_or_else(|| default_output(&args.manifest)),
-        manifest: args.manifest.clone(),
-        dest,
-        threshold,
-        progress: args.progress,
-        status_interval: std::time::Duration::from_secs(args.status_interval.max(1)),
-        log_format: global.log_format,
-        limits: Limits {
-            api_calls_per_min: f64::from(rates.api_calls_per_minute),
-            uploads_per_min: f64::from(rates.uploads_per_minute),
-            identities: args.box_args.as_user.len().max(1) as u32,
-            bandwidth: args.bandwidth,
-            monthly_api_calls: args.monthly_api_calls,
-        },
-    };
+    let config = args.to_config(global.log_format)?;
+    let deadline = args.deadline(chrono::Utc::now())?;
     let summary = crate::audit::run(&config)?;
     let mut text = render(
         &config.manifest,
@@ -65,21 +26,86 @@ pub fn run(args: AuditArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     if let (Some(id), false) = (&args.dest, summary.access.is_empty()) {
         text.push_str(&crate::audit::access::render(id, &summary.access));
     }
+    let mirror = match &config.state {
+        Some(dir) => {
+            crate::audit::mirror::forecast(&config.manifest, dir, config.limits.uploads_per_min)?
+        }
+        None => None,
+    };
+    if let Some(m) = &mirror {
+        text.push_str(&m.render());
+    }
+    // A plan that does not fit (space, deadline, an identity that cannot write and would fail
+    // every file it takes) exits 1, so a pipeline can gate on it.
+    let fit = Fit::check(&summary, &config.limits, deadline.as_ref());
+    text.push_str(&fit.render());
+    let code = if fit.fits() {
+        ExitCode::Success
+    } else {
+        ExitCode::SomeFailed
+    };
     if args.json {
         // stdout carries the JSON alone; the human summary goes to stderr.
         eprint!("{text}");
-        super::print_json(&json_summary(&config, &summary.estimate, summary.compared))?;
+        let mut v = json_summary(&config, &summary.estimate, summary.compared);
+        if let Some(m) = &mirror {
+            v["mirror"] = serde_json::to_value(m)?;
+        }
+        super::merge_json(
+            &mut v,
+            &fit_json(&config, &summary, deadline.as_ref(), fit, code),
+        );
+        super::print_json(&v)?;
     } else {
         print!("{text}");
     }
-    // An identity that cannot write would fail every file it takes: say so in the exit code.
-    if summary.access.iter().any(|a| !a.can_upload()) {
-        return Ok(ExitCode::SomeFailed);
-    }
-    Ok(ExitCode::Success)
+    Ok(code)
 }
 
-/// `--json`: the plan's figures (field names in README, "JSON summary").
+/// `--json`'s verdict fields: `exit_code`, `fit` (each check: true, false, or null when not
+/// checked; `fits`; `reasons`), `deadline` (null without one), `identities_given`,
+/// `identities_needed` (null without a deadline, or when no number of identities makes it),
+/// and `space` (with `--dest`).
+fn fit_json(
+    config: &AuditConfig,
+    summary: &AuditSummary,
+    deadline: Option<&Deadline>,
+    fit: Fit,
+    code: ExitCode,
+) -> serde_json::Value {
+    let e = &summary.estimate;
+    let l = &config.limits;
+    let (total_s, _) = e.timing(l).total();
+    serde_json::json!({
+        "exit_code": code.code(),
+        "fit": {
+            "fits": fit.fits(),
+            "space": fit.space,
+            "deadline": fit.deadline,
+            "access": fit.access,
+            "reasons": fit.reasons(),
+        },
+        "deadline": deadline.map(|d| serde_json::json!({
+            "at": d.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "in_s": d.secs,
+            "estimated_s": total_s,
+            "on_time": total_s <= d.secs,
+        })),
+        "identities_given": l.identities,
+        "identities_needed": deadline.and_then(|d| e.identities_within(l, d.secs)),
+        "space": summary.space.map(|s| serde_json::json!({
+            "free_bytes": s.free,
+            "used_bytes": s.used,
+            "to_upload_bytes": e.direct_bytes + e.chunked_bytes,
+        })),
+        "access": summary.access.iter().map(|a| serde_json::json!({
+            "as_user": a.as_user,
+            "can_upload": a.can_upload(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// `--json`: the plan's figures (field names in docs/report.md, "JSON summary").
 fn json_summary(config: &AuditConfig, e: &Estimate, compared: bool) -> serde_json::Value {
     let timing = e.timing(&config.limits);
     let (total_s, bound_by) = timing.total();

@@ -31,12 +31,31 @@ pub fn run(args: EmulatorArgs, _global: &GlobalArgs) -> anyhow::Result<ExitCode>
             "http"
         };
         writeln!(out, "listening on {scheme}://{addr}")?;
+        write!(
+            out,
+            "{}",
+            paste_lines(&format!("{scheme}://{addr}"), &config)
+        )?;
         out.flush()?;
         serve(listener, config, shutdown_signal())
             .await
             .context("emulator failed")?;
         Ok(ExitCode::Success)
     })
+}
+
+/// The lines a newcomer pastes into a shell to point boxlift at this emulator: its three base
+/// URLs and a token it accepts (an emulator token, not a Box secret: it is printed on purpose).
+fn paste_lines(base: &str, config: &crate::emulator::EmulatorConfig) -> String {
+    let mut text = String::from("# To point boxlift at this emulator, paste into your shell:\n");
+    text.push_str(&format!("export BOX_API_URL={base}/2.0\n"));
+    text.push_str(&format!("export BOX_UPLOAD_URL={base}/api/2.0\n"));
+    text.push_str(&format!("export BOX_OAUTH_URL={base}/oauth2/token\n"));
+    if let Some(token) = config.developer_tokens.first() {
+        text.push_str(&format!("export BOX_DEVELOPER_TOKEN={token}\n"));
+    }
+    text.push_str("# then e.g.: boxlift migrate ./tree --dest 0\n");
+    text
 }
 
 async fn shutdown_signal() {
@@ -58,5 +77,29 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paste_lines_name_every_url_and_the_token() {
+        let config = crate::emulator::EmulatorConfig {
+            developer_tokens: vec!["tok-1".into(), "tok-2".into()],
+            ..Default::default()
+        };
+        let text = paste_lines("http://127.0.0.1:8790", &config);
+        assert!(
+            text.contains("export BOX_API_URL=http://127.0.0.1:8790/2.0\n"),
+            "{text}"
+        );
+        assert!(text.contains("export BOX_UPLOAD_URL=http://127.0.0.1:8790/api/2.0\n"));
+        assert!(text.contains("export BOX_OAUTH_URL=http://127.0.0.1:8790/oauth2/token\n"));
+        assert!(
+            text.contains("export BOX_DEVELOPER_TOKEN=tok-1\n"),
+            "{text}"
+        );
     }
 }

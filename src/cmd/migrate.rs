@@ -22,7 +22,10 @@ pub fn run(mut args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
     } else {
         None
     };
-    let config = args.to_config(format)?;
+    let mut config = args.to_config(format)?;
+    if let Some(addr) = args.metrics_listen {
+        config.observer = Some(serve_metrics(addr, &config, format)?);
+    }
     if let Some(shard) = &config.shard {
         notice(
             format,
@@ -37,7 +40,40 @@ pub fn run(mut args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
     }
     let cancel = Cancel::new();
     on_interrupt(cancel.clone(), format)?;
-    let summary = crate::migrate::run(config, cancel)?;
+    let state_dir = (!config.dry_run).then(|| config.paths.state.clone());
+    let prune = match (args.keep_reports, &args.report) {
+        (None, _) => None,
+        (Some(keep), Some(pattern)) => {
+            crate::report::prune::dated_component(pattern)?;
+            Some((keep.max(1), pattern.clone()))
+        }
+        (Some(_), None) => anyhow::bail!(
+            "--keep-reports needs a --report named by date (e.g. reports/%Y-%m-%d.csv)"
+        ),
+    };
+    let summary = match crate::migrate::run(config, cancel) {
+        Ok(summary) => summary,
+        Err(e) => {
+            record_exit(state_dir.as_deref(), ExitCode::CouldNotRun);
+            return Err(e.into());
+        }
+    };
+    record_exit(state_dir.as_deref(), summary.exit_code());
+    if let Some((keep, pattern)) = prune {
+        // This run's report is the newest, so it is always kept; a failure here is logged and
+        // leaves the run's own outcome as it is.
+        match crate::report::prune::prune_dated(&pattern, keep) {
+            Ok(gone) if !gone.is_empty() => {
+                tracing::info!(
+                    removed = gone.len(),
+                    keep,
+                    "removed reports older than the newest {keep}"
+                )
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("--keep-reports: {e}"),
+        }
+    }
 
     // With --json, stdout carries the JSON summary alone; the human text goes to stderr.
     let mut human: Box<dyn Write> = if args.json {
@@ -51,7 +87,10 @@ pub fn run(mut args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
     if format == LogFormat::Json {
         summary_event(&summary);
     }
-    print_summary(&mut human, &summary)?;
+    let mut text = Vec::new();
+    print_summary(&mut text, &summary)?;
+    human.write_all(&text)?;
+    crate::log::file_lines(false, &String::from_utf8_lossy(&text));
     if args.json {
         super::print_json(&json_summary(&summary))?;
     }
@@ -69,6 +108,38 @@ pub fn run(mut args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
         );
     }
     Ok(summary.exit_code())
+}
+
+/// `--metrics-listen`: bind now (a port in use stops the run before it starts) and serve the
+/// run's metrics for the life of the process.
+fn serve_metrics(
+    addr: std::net::SocketAddr,
+    config: &crate::migrate::MigrateConfig,
+    format: LogFormat,
+) -> anyhow::Result<crate::migrate::Observer> {
+    let limits = crate::progress::eta::EtaLimits::for_run(
+        &config.client,
+        config.chunked_threshold,
+        config.dry_run,
+    );
+    let metrics = crate::metrics::Metrics::new(limits);
+    let listener = std::net::TcpListener::bind(addr)
+        .with_context(|| format!("--metrics-listen: cannot listen on {addr}"))?;
+    let bound = metrics
+        .serve(listener)
+        .with_context(|| format!("--metrics-listen: cannot serve on {addr}"))?;
+    notice(format, false, &format!("metrics at http://{bound}/metrics"));
+    Ok(crate::migrate::Observer::new(move |e| metrics.on_event(e)))
+}
+
+/// Put the run's exit code in its journal, for `boxlift status` (a failure to is only logged:
+/// the run's own outcome stands).
+fn record_exit(state: Option<&std::path::Path>, code: ExitCode) {
+    if let Some(dir) = state
+        && let Err(e) = crate::state::record_exit(dir, code.code())
+    {
+        tracing::warn!("cannot record the exit code in the state journal: {e}");
+    }
 }
 
 /// The text summary: rows per action, how the scan came by the SHA-1s, Box requests, where
@@ -94,7 +165,8 @@ fn print_summary(out: &mut dyn Write, summary: &Summary) -> std::io::Result<()> 
     writeln!(out, "report: {}", summary.report.display())
 }
 
-/// `--json`: the run's counts, requests and outcome (field names in README, "JSON summary").
+/// `--json`: the run's counts, requests and outcome (field names in docs/report.md,
+/// "JSON summary").
 fn json_summary(run: &Summary) -> serde_json::Value {
     let stats = &run.requests;
     let mut v = serde_json::json!({

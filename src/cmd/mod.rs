@@ -9,6 +9,8 @@ pub mod emulator;
 pub mod migrate;
 pub mod report;
 pub mod scan;
+pub mod shell;
+pub mod status;
 pub mod verify;
 
 /// Run the verb the user asked for.
@@ -25,19 +27,35 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Verify(args) => verify::run(args, &cli.global),
         Command::Emulator(args) => emulator::run(*args, &cli.global),
         Command::Report(args) => report::run(args, &cli.global),
+        Command::Status(args) => status::run(args, &cli.global),
+        Command::Completions(args) => shell::completions(args),
+        Command::Man(args) => shell::man(args),
     };
-    match result {
+    let code = match result {
         Ok(code) => code,
         Err(err) => {
             let err = chain_text(err.as_ref());
             match format {
-                LogFormat::Text => eprintln!("boxlift: error: {err}"),
+                LogFormat::Text => crate::log::text_line(true, &format!("error: {err}")),
                 LogFormat::Json => {
                     tracing::error!(target: STATUS_TARGET, error = %err, "could not run")
                 }
             }
             ExitCode::CouldNotRun
         }
+    };
+    crate::log::exit_line(code.code(), exit_reason(code));
+    code
+}
+
+/// The exit code in words, for the text log file's last line.
+fn exit_reason(code: ExitCode) -> &'static str {
+    match code {
+        ExitCode::Success => "success",
+        ExitCode::SomeFailed => "some rows failed or differ (see the report)",
+        ExitCode::CouldNotRun => "could not run (the error is above)",
+        ExitCode::Interrupted => "interrupted; a re-run resumes",
+        ExitCode::MoreToDo => "--max-duration reached; a re-run carries on",
     }
 }
 
@@ -133,13 +151,10 @@ fn init_tracing(global: &GlobalArgs) -> anyhow::Result<()> {
                     format!("--log-file: cannot create the directory {}", dir.display())
                 })?;
             }
-            let f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
+            let f = crate::log::LogFile::open(path, global.log_format)
                 .with_context(|| format!("--log-file: cannot open {}", path.display()))?;
             let layer = tracing_subscriber::fmt::layer()
-                .with_writer(std::sync::Mutex::new(f))
+                .with_writer(f)
                 .with_ansi(false);
             Some(if json {
                 layer.json().boxed()

@@ -1,13 +1,14 @@
 //! `boxlift scan`: arguments → `scan::output::write_manifest[_file]` (the manifest, streamed,
-//! in walk order) → a progress line on a terminal and the summary line.
+//! in walk order), with `progress::scan`'s spinner on a terminal → the summary line.
 use std::io::{self, IsTerminal};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use crate::cli::{GlobalArgs, ScanArgs};
 use crate::exit::ExitCode;
-use crate::plan::units::{human_bytes, human_duration};
+use crate::plan::units::human_bytes;
+use crate::progress::scan::ScanSpinner;
 use crate::scan::Progress;
 use crate::scan::output::{write_manifest, write_manifest_file};
 
@@ -18,15 +19,17 @@ pub fn run(args: ScanArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let opts = args.to_options(Some(progress.clone()));
     let tty = io::stderr().is_terminal();
     let started = Instant::now();
-    let ticker = tty.then(|| Ticker::start(progress.clone()));
-
+    let spinner = ScanSpinner::start(
+        progress.clone(),
+        global.log_format,
+        std::time::Duration::from_secs(args.status_interval.max(1)),
+    );
+    // The unlocked handle (the manifest writer buffers): no lock on stdout held for the run.
     let summary = match &args.output {
         Some(path) => write_manifest_file(&opts, path),
-        None => write_manifest(&opts, io::stdout().lock()),
+        None => write_manifest(&opts, io::stdout()),
     };
-    if let Some(t) = ticker {
-        t.stop();
-    }
+    spinner.finish();
     let summary = summary?;
     let problems: u64 = summary.problems.values().sum();
     let line = format!(
@@ -35,7 +38,7 @@ pub fn run(args: ScanArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         human_bytes(summary.bytes),
         summary.dirs,
         started.elapsed().as_secs_f64(),
-        progress.hashed.load(Ordering::Relaxed),
+        progress.hashed_kept.load(Ordering::Relaxed),
         progress.reused.load(Ordering::Relaxed),
         problems,
     );
@@ -46,16 +49,16 @@ pub fn run(args: ScanArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             files = summary.files,
             bytes = summary.bytes,
             dirs = summary.dirs,
-            hashed = progress.hashed.load(Ordering::Relaxed),
+            hashed = progress.hashed_kept.load(Ordering::Relaxed),
             reused = progress.reused.load(Ordering::Relaxed),
             problems,
             elapsed_s = started.elapsed().as_secs(),
             "scan finished"
         );
     } else {
-        // One line at the default verbosity, terminal or not (issue 12 item 6); the problem
+        // One line at the default verbosity, terminal or not (a cron log sees it too); the problem
         // breakdown follows on a terminal.
-        eprintln!("boxlift: {line}");
+        crate::log::text_line(false, &line);
         if tty {
             for (status, n) in &summary.problems {
                 eprintln!("  {status}: {n}");
@@ -63,48 +66,4 @@ pub fn run(args: ScanArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::Success)
-}
-
-/// The progress line: an indicatif spinner fed from the scan's counters.
-struct Ticker {
-    stop: Arc<AtomicBool>,
-    thread: std::thread::JoinHandle<()>,
-}
-
-impl Ticker {
-    fn start(p: Arc<Progress>) -> Ticker {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let bar = indicatif::ProgressBar::new_spinner();
-            let start = Instant::now();
-            while !flag.load(Ordering::Relaxed) {
-                let walked = p.walked.load(Ordering::Relaxed);
-                let hashed = p.hashed_bytes.load(Ordering::Relaxed);
-                let queued = p.queued_bytes.load(Ordering::Relaxed);
-                let rate = hashed as f64 / start.elapsed().as_secs_f64().max(0.001);
-                let eta = if rate > 0.0 {
-                    human_duration(queued.saturating_sub(hashed) as f64 / rate)
-                } else {
-                    "?".into()
-                };
-                bar.set_message(format!(
-                    "walked {walked} entries ({}) · hashed {} files ({}) · {}/s · hashing ETA {eta}",
-                    human_bytes(p.walked_bytes.load(Ordering::Relaxed)),
-                    p.hashed.load(Ordering::Relaxed),
-                    human_bytes(hashed),
-                    human_bytes(rate as u64),
-                ));
-                bar.tick();
-                std::thread::sleep(Duration::from_millis(200));
-            }
-            bar.finish_and_clear();
-        });
-        Ticker { stop, thread }
-    }
-
-    fn stop(self) {
-        self.stop.store(true, Ordering::Relaxed);
-        let _ = self.thread.join();
-    }
 }

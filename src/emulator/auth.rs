@@ -1,6 +1,7 @@
 //! Access tokens and `POST /oauth2/token`: developer tokens, Client Credentials Grant, the JWT
 //! bearer grant (claims and RS256/384/512 signature checked as Box does) and refresh tokens.
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -31,6 +32,8 @@ pub(crate) struct Auth {
     clients: Vec<(String, String)>,
     keys: Vec<(String, DecodingKey)>,
     pub ttl: Duration,
+    /// `/_emulator/auth` `refuse_grants`: every token request is refused `invalid_grant`.
+    refuse_grants: AtomicBool,
 }
 
 impl Auth {
@@ -65,7 +68,36 @@ impl Auth {
             clients,
             keys,
             ttl,
+            refuse_grants: AtomicBool::new(false),
         })
+    }
+
+    /// Revoke every access token issued so far, developer tokens included (as when an admin
+    /// revokes an app's tokens, or a developer token is revoked in the console): each then
+    /// gets Box's bare 401. Returns how many were revoked.
+    pub fn revoke_all(&self) -> usize {
+        let mut map = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
+        let n = map.len();
+        map.clear();
+        n
+    }
+
+    /// Accept `token` as a developer token from now on (a new one from the console).
+    pub fn add_developer_token(&self, token: &str) {
+        self.tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(token.to_owned(), (None, format!("dev:{token}")));
+    }
+
+    /// Refuse every grant from now on (`true`), or accept valid ones again.
+    pub fn set_refuse_grants(&self, refuse: bool) {
+        self.refuse_grants.store(refuse, Ordering::Relaxed);
+    }
+
+    /// Are grants refused?
+    pub fn refuses_grants(&self) -> bool {
+        self.refuse_grants.load(Ordering::Relaxed)
     }
 
     /// The principal (the Box user or service account) of a live access token; `None` for a
@@ -156,6 +188,9 @@ pub(crate) async fn token(
         Some(f) => f,
         None => return oauth_error("invalid_request", "Invalid form body"),
     };
+    if app.auth.refuses_grants() {
+        return refused_grant(form.grant_type.as_deref());
+    }
     let client_id = form.client_id.clone().unwrap_or_default();
     let secret = form.client_secret.clone().unwrap_or_default();
     match form.grant_type.as_deref() {
@@ -213,6 +248,70 @@ pub(crate) async fn token(
             "unsupported_grant_type",
             "Invalid grant_type parameter or parameter missing",
         ),
+    }
+}
+
+/// The answer to a grant Box refuses (`refuse_grants`): Box's OpenAPI spec, operation
+/// `post_oauth2_token`, answers an authentication error with status 400 and an `OAuth2Error`
+/// body (`{"error","error_description"}`); a refused grant's `error` is `invalid_grant` (OAuth
+/// 2.0, RFC 6749 section 5.2: "the provided authorization grant ... or refresh token is
+/// invalid, expired, revoked"), with Box's descriptions for a refresh token and for other grants.
+fn refused_grant(grant_type: Option<&str>) -> Response {
+    match grant_type {
+        Some("refresh_token") => oauth_error("invalid_grant", "Invalid refresh token"),
+        _ => oauth_error("invalid_grant", "Grant credentials are invalid"),
+    }
+}
+
+/// `GET /_emulator/auth`: the auth switches.
+pub(crate) async fn get_switches(State(app): State<Arc<Shared>>) -> Response {
+    axum::Json(AuthSwitches {
+        refuse_grants: app.auth.refuses_grants(),
+    })
+    .into_response()
+}
+
+/// Auth switches (`PUT /_emulator/auth`), apart from the fault switches: they act on the token
+/// table rather than on each request.
+#[derive(Debug, Deserialize, serde::Serialize)]
+pub(crate) struct AuthSwitches {
+    /// Refuse every token request with 400 `invalid_grant` (a refresh that Box refuses).
+    refuse_grants: bool,
+}
+
+/// `PUT /_emulator/auth` `{"refuse_grants": bool}`.
+pub(crate) async fn set_switches(
+    State(app): State<Arc<Shared>>,
+    axum::Json(s): axum::Json<AuthSwitches>,
+) -> Response {
+    app.auth.set_refuse_grants(s.refuse_grants);
+    axum::Json(s).into_response()
+}
+
+/// `POST /_emulator/auth/revoke`: every access token issued so far (developer tokens too)
+/// answers as Box answers a revoked one: 401, an empty body and `WWW-Authenticate: Bearer
+/// realm="Service", error="invalid_token", ...` (see `error::unauthorized`).
+pub(crate) async fn revoke(State(app): State<Arc<Shared>>) -> Response {
+    let n = app.auth.revoke_all();
+    axum::Json(serde_json::json!({ "revoked": n })).into_response()
+}
+
+/// `POST /_emulator/auth/developer_tokens` `{"token": "..."}`: accept a new developer token.
+pub(crate) async fn add_developer_token(
+    State(app): State<Arc<Shared>>,
+    axum::Json(body): axum::Json<serde_json::Value>,
+) -> Response {
+    match body
+        .get("token")
+        .and_then(|t| t.as_str())
+        .filter(|t| !t.is_empty())
+    {
+        Some(t) => {
+            app.auth.add_developer_token(t);
+            axum::http::StatusCode::CREATED.into_response()
+        }
+        None => super::error::ApiError::bad_request("bad_request", "expected {\"token\": \"...\"}")
+            .into_response(),
     }
 }
 

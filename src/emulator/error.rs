@@ -49,6 +49,11 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not_found", "Not Found")
     }
 
+    /// Box's answer for an item in the trash (or under a trashed folder): 404 `trashed`.
+    pub fn trashed() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "trashed", "Item is trashed")
+    }
+
     pub fn conflict_name(conflicts: Value) -> Self {
         Self::new(
             StatusCode::CONFLICT,

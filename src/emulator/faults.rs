@@ -1,6 +1,7 @@
 //! Behaviour switches (faults, limits) that tests flip at runtime, the seeded RNG that makes
 //! injected faults reproducible, and per-token rate limiting (token buckets → 429).
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::time::Instant;
 
@@ -68,10 +69,17 @@ struct Bucket {
 /// Switches + RNG + rate buckets.
 #[derive(Debug)]
 pub(crate) struct Faults {
+    /// How many more folder moves and deletions answer 409 `operation_blocked_temporary`
+    /// (`PUT /_emulator/operation_blocked`). A count, beside [`Switches`] (which stay `Copy`).
+    blocked: AtomicU32,
     switches: RwLock<Switches>,
     rng: Mutex<StdRng>,
     api: Mutex<HashMap<String, Bucket>>,
     upload: Mutex<HashMap<String, Bucket>>,
+    /// `As-User` ids whose writes are refused from now on (`PUT /_emulator/refuse_writes`), as
+    /// if their collaboration on the tree had been lowered to Viewer mid-run. A set, so it sits
+    /// beside [`Switches`] (which stays `Copy`).
+    refused_writes: RwLock<std::collections::HashSet<String>>,
 }
 
 /// What the fault dice said for one request.
@@ -85,11 +93,29 @@ pub(crate) enum Roll {
 impl Faults {
     pub fn new(switches: Switches, seed: u64) -> Faults {
         Faults {
+            blocked: AtomicU32::new(0),
             switches: RwLock::new(switches),
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
             api: Mutex::new(HashMap::new()),
             upload: Mutex::new(HashMap::new()),
+            refused_writes: RwLock::new(Default::default()),
         }
+    }
+
+    /// Refuse the writes of exactly these `As-User` ids from now on (an empty list lifts it).
+    pub fn refuse_writes(&self, users: impl IntoIterator<Item = String>) {
+        *self
+            .refused_writes
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = users.into_iter().collect();
+    }
+
+    /// Are `user`'s writes refused?
+    pub fn writes_refused(&self, user: &str) -> bool {
+        self.refused_writes
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(user)
     }
 
     /// The current switches.
@@ -119,6 +145,19 @@ impl Faults {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .gen_range(0..n)
+    }
+
+    /// The next `times` folder moves and deletions are blocked (0 lifts it).
+    pub fn block_operations(&self, times: u32) {
+        self.blocked.store(times, Ordering::SeqCst);
+    }
+
+    /// Take one blocked answer, if any are left: true means answer 409
+    /// `operation_blocked_temporary`.
+    pub fn take_blocked(&self) -> bool {
+        self.blocked
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
     }
 
     /// Roll for a fault before handling (fail first, then drop).

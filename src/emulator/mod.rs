@@ -16,10 +16,12 @@
 //!   fit the session, `metadata_after_file_contents` 400.
 //! - 401 for a missing/unknown/expired token: empty body + `WWW-Authenticate: Bearer
 //!   realm="Service", error="invalid_token", ...`.
-//! - Not fixed by the spec, chosen here: a wrong `content-md5` or part/commit `digest` is 400
-//!   `bad_digest`; a direct upload over 50 MiB is 413 `request_entity_too_large`; account limits
-//!   are 403 `file_size_limit_exceeded` / `storage_limit_exceeded` (box-api.md); a commit whose
-//!   parts list differs from the parts received is 400 `parts_mismatch`.
+//! - Not fixed by the spec, chosen here: a wrong `content-md5` or part `digest` is 400
+//!   `bad_digest`; a wrong whole-file `digest` at commit is 400 `digest_mismatch`, as Box's SDK
+//!   trackers show it (box/box-java-sdk#701); a direct upload over 50 MiB is 413
+//!   `request_entity_too_large`; account limits are 403 `file_size_limit_exceeded` /
+//!   `storage_limit_exceeded` (box-api.md); a commit whose parts list differs from the parts
+//!   received is 400 `parts_mismatch`.
 //! - `part_size`: 8 MiB, doubled while the file would need more than 10,000 parts
 //!   (`rules::part_size_for`).
 //! - Listings are in creation order; `next_marker` is the id of the last entry returned.
@@ -210,7 +212,11 @@ impl Shared {
     /// The access of the request's `As-User` (`None`: full access).
     pub(crate) fn access_of(&self, headers: &axum::http::HeaderMap) -> Option<UserAccess> {
         let user = headers.get("as-user")?.to_str().ok()?;
-        self.access.get(user).copied()
+        // A user whose writes a test refused mid-run is a viewer from then on.
+        match self.access.get(user).copied() {
+            None if self.faults.writes_refused(user) => Some(UserAccess::Viewer),
+            access => access,
+        }
     }
 }
 
@@ -430,9 +436,56 @@ impl EmulatorHandle {
     pub fn switches(&self) -> Switches {
         self.shared.faults.switches()
     }
+    /// What `GET /2.0/folders/trash/items` lists (the top of each deletion; a trashed folder's
+    /// content is in the trash with it), each with the path it had when it was trashed, by id.
+    pub fn trashed_items(&self) -> Vec<TreeEntry> {
+        let tree = self.shared.store.lock();
+        tree.trash_paths()
+            .map(|(path, item)| TreeEntry {
+                path: path.to_owned(),
+                kind: item.kind.as_str().into(),
+                id: item.id.to_string(),
+                parent_id: item.parent.to_string(),
+                size: item.size,
+                sha1: (item.kind == store::Kind::File).then(|| item.sha1.clone()),
+                versions: item.versions,
+            })
+            .collect()
+    }
     /// Change switches while running (faults on/off, limits).
     pub fn set_switches(&self, f: impl FnOnce(&mut Switches)) -> Switches {
         self.shared.faults.update(f)
+    }
+    /// The next `times` folder moves and deletions answer 409 `operation_blocked_temporary`
+    /// (`PUT /_emulator/operation_blocked`); 0 lifts it.
+    pub fn block_operations(&self, times: u32) {
+        self.shared.faults.block_operations(times);
+    }
+    /// Revoke every access token issued so far (`POST /_emulator/auth/revoke`).
+    pub fn revoke_tokens(&self) -> usize {
+        self.shared.auth.revoke_all()
+    }
+    /// Refuse every token request `invalid_grant` (`PUT /_emulator/auth`).
+    pub fn refuse_grants(&self, refuse: bool) {
+        self.shared.auth.set_refuse_grants(refuse);
+    }
+    /// Accept a new developer token (`POST /_emulator/auth/developer_tokens`).
+    pub fn add_developer_token(&self, token: &str) {
+        self.shared.auth.add_developer_token(token);
+    }
+    /// Refuse the writes of these `As-User` ids from now on (403
+    /// `access_denied_insufficient_permissions`, `permissions.can_upload` false), as
+    /// `PUT /_emulator/refuse_writes` does; an empty list lifts it.
+    pub fn refuse_writes(&self, users: &[&str]) {
+        self.shared
+            .faults
+            .refuse_writes(users.iter().map(|u| u.to_string()));
+    }
+    /// Move folder `id` and everything under it to the trash, as someone deleting it in Box's
+    /// web app would (`POST /_emulator/trash/{id}`): afterwards a request naming any of them
+    /// answers 404 `trashed`.
+    pub fn trash(&self, id: &str) -> Result<(), String> {
+        routes::trash_folder(&self.shared, id).map_err(|e| e.message)
     }
 }
 

@@ -5,7 +5,7 @@
 //! One `Mutex<Tree>` guards metadata only: callers hash bodies before taking it, so the lock is
 //! held for map updates, never for hashing or network I/O.
 //!
-//! Items are compact records (issue 13: 10M items must fit in well under 3 GB; the first tree of
+//! Items are compact records (10M items must fit in well under 3 GB; the first tree of
 //! `Item`s with a `String` per field held ~880 bytes an item): a `Vec` slot per id, names in one
 //! arena, SHA-1 as 20 bytes, times as packed integers, children as sorted id vectors and the
 //! name index as a map from a 64-bit hash. Routes get an owned [`Item`] built on demand.
@@ -124,6 +124,13 @@ pub(crate) struct Tree {
     next_version: u64,
     used_bytes: u64,
     db: Option<Connection>,
+    /// Ids of the items deleted (moved to Box's trash): a request naming one answers 404
+    /// `trashed`, not `not_found`. Kept in memory only: a restarted emulator forgets the trash.
+    trashed: std::collections::HashSet<u64>,
+    /// The items `GET /folders/trash/items` lists, by id, as they were when trashed: the top
+    /// of each deletion only (a trashed folder's content is in the trash with it, not listed
+    /// beside it, as Box's trash shows it). Memory only, like `trashed`.
+    trash_top: std::collections::BTreeMap<u64, (String, Item)>,
 }
 
 /// One item, compactly (~100 bytes plus its name in the arena).
@@ -227,6 +234,8 @@ impl Store {
             next_version: 5000,
             used_bytes: 0,
             db: None,
+            trashed: Default::default(),
+            trash_top: Default::default(),
         };
         let now = now_text();
         tree.index(Item::folder(ROOT, ROOT, "All Files", now));
@@ -601,7 +610,19 @@ impl Tree {
         self.rec(id)
             .filter(|r| r.kind == 1)
             .and_then(|_| self.item(id))
-            .ok_or_else(ApiError::not_found)
+            .ok_or_else(|| self.gone(id))
+    }
+
+    /// The 404 for an id that names no item: `trashed` if it was deleted (Box's DELETE moves
+    /// items to the trash; box-api.md "Trashed items answer 404 (`trashed`)", and the OpenAPI
+    /// `get_folders_id_trash` 404: "also returned if any of the folder's parent folders have
+    /// been moved to the trash"), else `not_found`.
+    fn gone(&self, id: u64) -> ApiError {
+        if self.trashed.contains(&id) {
+            ApiError::trashed()
+        } else {
+            ApiError::not_found()
+        }
     }
 
     /// A file by id, or 404.
@@ -609,7 +630,7 @@ impl Tree {
         self.rec(id)
             .filter(|r| r.kind == 2)
             .and_then(|_| self.item(id))
-            .ok_or_else(ApiError::not_found)
+            .ok_or_else(|| self.gone(id))
     }
 
     fn is_folder(&self, id: u64) -> bool {
@@ -835,11 +856,44 @@ impl Tree {
         let kids: Vec<u64> = self.children(id).collect();
         for kid in kids {
             self.delete(kid, true)?;
+            // In the trash inside its folder, not listed on its own.
+            self.trash_top.remove(&kid);
+        }
+        if let Some(mut item) = self.item(id) {
+            item.content = None;
+            let path = self.path_of(&item);
+            self.trash_top.insert(id, (path, item));
         }
         self.unindex(id);
         self.children.remove(&id);
         self.unpersist(id);
+        self.trashed.insert(id);
         Ok(())
+    }
+
+    /// The trash as `GET /folders/trash/items` lists it: each trashed item whose parent was not
+    /// trashed with it, in the order they were created (ids ascending).
+    pub fn trash_items(&self) -> impl Iterator<Item = &Item> + '_ {
+        self.trash_top.values().map(|(_, item)| item)
+    }
+
+    /// [`Tree::trash_items`] with the path each had when it was trashed.
+    pub fn trash_paths(&self) -> impl Iterator<Item = (&str, &Item)> + '_ {
+        self.trash_top
+            .values()
+            .map(|(path, item)| (path.as_str(), item))
+    }
+
+    /// `a/b/name`: the item's path from the root (root excluded).
+    fn path_of(&self, item: &Item) -> String {
+        let mut parts: Vec<String> = self
+            .ancestors(item.id)
+            .into_iter()
+            .filter(|a| a.id != ROOT)
+            .map(|a| a.name)
+            .collect();
+        parts.push(item.name.clone());
+        parts.join("/")
     }
 
     /// Every item but the root, with its path, sorted by path.

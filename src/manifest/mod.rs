@@ -8,4 +8,4 @@ pub mod read;
 pub mod row;
 pub mod write;
 
-pub use row::{Kind, ManifestRow, Status};
+pub use row::{InvalidReason, Kind, ManifestRow, SkipReason, Status};

@@ -30,18 +30,105 @@ impl Kind {
     }
 }
 
+/// A reason enum with its manifest word (`as_str`, `Display`, `FromStr`).
+macro_rules! reasons {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $v:ident => $word:literal,)+ }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name {
+            $($(#[$vdoc])* $v,)+
+        }
+
+        impl $name {
+            /// Every reason.
+            pub const ALL: &[$name] = &[$($name::$v,)+];
+
+            /// The manifest's word (also the report's `error_code`).
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$v => $word,)+
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = ();
+            fn from_str(s: &str) -> Result<Self, ()> {
+                $name::ALL.iter().copied().find(|r| r.as_str() == s).ok_or(())
+            }
+        }
+    };
+}
+
+reasons!(
+    /// Why the scan did not read an entry (`skipped:<reason>`): boxlift chose not to, or could
+    /// not.
+    SkipReason {
+        /// Inside a directory that is not migrated.
+        Parent => "parent",
+        /// A symbolic link (not followed by default).
+        Symlink => "symlink",
+        /// A followed link that points to one of its ancestors.
+        SymlinkLoop => "symlink_loop",
+        /// A followed link whose target is gone.
+        BrokenSymlink => "broken_symlink",
+        /// A fifo, socket or device.
+        SpecialFile => "special_file",
+        /// Not readable by this user.
+        PermissionDenied => "permission_denied",
+        /// Gone between the listing and the stat or read.
+        Vanished => "vanished",
+        /// Another I/O error.
+        ReadError => "read_error",
+        /// Modified more recently than `--min-age` allows.
+        TooRecent => "too_recent",
+        /// Its size or mtime changed while it was hashed: the SHA-1 is not trusted.
+        ChangedWhileHashing => "changed_while_hashing",
+    }
+);
+
+reasons!(
+    /// Why Box would refuse an entry (`invalid:<reason>`).
+    InvalidReason {
+        /// An empty name.
+        NameEmpty => "name_empty",
+        /// Over Box's 255 characters.
+        NameTooLong => "name_too_long",
+        /// Contains `/` or `\`.
+        NameHasSlash => "name_has_slash",
+        /// `.` or `..`.
+        NameDot => "name_dot",
+        /// Ends with a space.
+        NameTrailingSpace => "name_trailing_space",
+        /// Contains a non-printable ASCII character.
+        NameUnprintable => "name_unprintable",
+        /// Not valid UTF-8.
+        NameNotUtf8 => "name_not_utf8",
+        /// The same name in Box as a sibling (Box names are case-insensitive).
+        NameCollision => "name_collision",
+        /// Bigger than the account's maximum file size.
+        TooLarge => "too_large",
+    }
+);
+
 /// Whether a row can be migrated, and if not, why.
 ///
 /// `Skipped` is for things boxlift chose not to read or could not read (symlinks, devices,
 /// permission denied); `Invalid` is for things Box would refuse (names, sizes, collisions).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Status {
     /// Ready to migrate.
     Ok,
     /// Not migrated: a local condition (`skipped:<reason>`).
-    Skipped(String),
+    Skipped(SkipReason),
     /// Not migrated: Box would reject it (`invalid:<reason>`).
-    Invalid(String),
+    Invalid(InvalidReason),
 }
 
 impl Status {
@@ -50,14 +137,13 @@ impl Status {
         matches!(self, Status::Ok)
     }
 
-    /// A skipped status with this reason.
-    pub fn skipped(reason: &str) -> Status {
-        Status::Skipped(reason.to_string())
-    }
-
-    /// An invalid status with this reason.
-    pub fn invalid(reason: &str) -> Status {
-        Status::Invalid(reason.to_string())
+    /// The reason word of a row that is not `ok` (the report's `error_code`).
+    pub fn reason(&self) -> Option<&'static str> {
+        match self {
+            Status::Ok => None,
+            Status::Skipped(r) => Some(r.as_str()),
+            Status::Invalid(r) => Some(r.as_str()),
+        }
     }
 }
 
@@ -71,9 +157,12 @@ impl fmt::Display for Status {
     }
 }
 
-/// A status cell that is neither `ok` nor `skipped:…` / `invalid:…`.
+/// A status cell that is neither `ok` nor `skipped:<reason>` / `invalid:<reason>` with a
+/// reason this boxlift knows.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown manifest status {0:?} (expected ok, skipped:<reason> or invalid:<reason>)")]
+#[error(
+    "unknown manifest status {0:?} (expected ok, skipped:<reason> or invalid:<reason> with a known reason)"
+)]
 pub struct BadStatus(pub String);
 
 impl FromStr for Status {
@@ -82,10 +171,11 @@ impl FromStr for Status {
         if s == "ok" {
             return Ok(Status::Ok);
         }
+        let bad = || BadStatus(s.to_string());
         match s.split_once(':') {
-            Some(("skipped", r)) if !r.is_empty() => Ok(Status::Skipped(r.to_string())),
-            Some(("invalid", r)) if !r.is_empty() => Ok(Status::Invalid(r.to_string())),
-            _ => Err(BadStatus(s.to_string())),
+            Some(("skipped", r)) => r.parse().map(Status::Skipped).map_err(|()| bad()),
+            Some(("invalid", r)) => r.parse().map(Status::Invalid).map_err(|()| bad()),
+            _ => Err(bad()),
         }
     }
 }
@@ -219,6 +309,15 @@ mod tests {
             assert_eq!(s.parse::<Status>().unwrap().to_string(), s);
         }
         assert!("skipped:".parse::<Status>().is_err());
+        assert!("skipped:bored".parse::<Status>().is_err());
+        for r in SkipReason::ALL {
+            let s = Status::Skipped(*r).to_string();
+            assert_eq!(s.parse::<Status>().unwrap(), Status::Skipped(*r));
+        }
+        for r in InvalidReason::ALL {
+            let s = Status::Invalid(*r).to_string();
+            assert_eq!(s.parse::<Status>().unwrap(), Status::Invalid(*r));
+        }
         assert!("fine".parse::<Status>().is_err());
     }
 

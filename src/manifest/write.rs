@@ -125,7 +125,7 @@ mod tests {
                 size: 0,
                 mtime: None,
                 sha1: String::new(),
-                status: Status::skipped("permission_denied"),
+                status: Status::Skipped(crate::manifest::SkipReason::PermissionDenied),
                 detail: "Permission denied (os error 13)".into(),
             },
         ];

@@ -22,6 +22,8 @@ pub struct MigrateConfig {
     pub paths: Paths,
     /// Plan against the destination without writing anything to Box.
     pub dry_run: bool,
+    /// Report the `skipped_done` rows too (by default the report holds what this run did).
+    pub report_all: bool,
     /// When Box holds a file of the same name with other content.
     pub on_conflict: OnConflict,
     /// Files (and folders), and chunked files, in flight at once.
@@ -58,6 +60,8 @@ pub struct MigrateConfig {
     pub status_interval: Duration,
     /// Format of status lines.
     pub log_format: LogFormat,
+    /// `--track-moves`, `--delete-missing`, `--max-delete`.
+    pub mirror: super::mirror::MirrorOptions,
     /// One more observer of the event stream, after the report, journal and progress (tests,
     /// embedding programs).
     pub observer: Option<Observer>,

@@ -16,6 +16,10 @@ pub enum MigrateError {
     /// The chunked-upload threshold is outside what Box accepts.
     #[error("bad chunked threshold")]
     Threshold(#[source] ThresholdError),
+    /// A mirror run's guard refused to delete anything (read errors, an empty or missing
+    /// source root, over `--max-delete`): nothing was changed.
+    #[error("{0}")]
+    MirrorRefused(crate::plan::deletes::DeleteRefused),
     /// The source is not a directory.
     #[error("{} is not a directory", .0.display())]
     NotADirectory(PathBuf),
@@ -36,9 +40,12 @@ pub enum MigrateError {
         source: Box<ApiError>,
     },
     /// The account's free space cannot hold what is left to send (checked before the first
-    /// upload, issue 12 item 2).
+    /// upload, so a run that cannot fit fails at once, not after hours of uploads).
     #[error(
-        "not enough space in Box: the account has {free} bytes free ({used} used) and this run has at least {to_send} bytes to send; free space in Box or raise the account's storage, then run again"
+        "not enough space in Box: the account has {free} bytes free ({used} used), that is {} free and {} used, and this run has at least {to_send} bytes ({}) to send; free space in Box or raise the account's storage, then run again",
+        si(.free),
+        si(.used),
+        si(.to_send)
     )]
     NoSpace {
         /// Bytes the account can still store.
@@ -59,8 +66,33 @@ pub enum MigrateError {
         /// Box's message.
         message: String,
     },
+    /// Box refused a request in a way no retry and no other file can get past (credentials
+    /// refused and not refreshable, destination gone): the job stopped at the first such answer,
+    /// with what was in flight finished and the state saved.
+    #[error(
+        "the job stopped: {message} (uploading {path}); {remedy}, then run the same command to resume (its state is saved)"
+    )]
+    Stopped {
+        /// The row whose request met it.
+        path: String,
+        /// What Box said.
+        message: String,
+        /// What to do about it.
+        remedy: String,
+    },
+    /// Box refuses writes in the destination for every `--as-user` identity (checked before
+    /// the run, as `audit --dest` does).
+    #[error(
+        "no --as-user identity can write to destination folder {dest}: {detail}; make them collaborators (Editor or above) on it, or give other --as-user ids"
+    )]
+    NoIdentity {
+        /// The destination folder id.
+        dest: String,
+        /// What Box said of each identity.
+        detail: String,
+    },
     /// The journal or the report could not be written (disk full, permissions): the job stopped
-    /// at the first such error (issue 12, item 3).
+    /// at the first such error (going on would upload what it cannot record).
     #[error(
         "uploads stopped, the run cannot record what it does (free space on that filesystem or fix its permissions, then run the same command to resume)"
     )]
@@ -127,5 +159,32 @@ impl LocalError {
             path: path.into(),
             source,
         }
+    }
+}
+
+/// The exact byte count's companion in the summary's decimal SI units (`5.0 kB`), so an
+/// operator reads the size at a glance and can still compare it with Box's exact figures.
+fn si(n: &u64) -> String {
+    crate::report::summary::human_bytes(*n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_space_gives_exact_bytes_and_decimal_units() {
+        let e = MigrateError::NoSpace {
+            free: 5000,
+            used: 0,
+            to_send: 159_413_260,
+        };
+        let msg = e.to_string();
+        assert!(msg.contains("5000 bytes free (0 used)"), "{msg}");
+        assert!(msg.contains("that is 5.0 kB free and 0 B used"), "{msg}");
+        assert!(
+            msg.contains("at least 159413260 bytes (159.4 MB) to send"),
+            "{msg}"
+        );
     }
 }

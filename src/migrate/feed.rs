@@ -10,8 +10,8 @@ use super::error::{LocalError, MigrateError};
 use crate::fsutil::{AtomicFile, partial_path};
 use crate::manifest::write::Writer;
 use crate::model::{Cancel, Event};
+use crate::plan::{Planner, Work};
 use crate::scan::ScanOptions;
-use crate::upload::{Planner, Work};
 
 /// Where the partial manifest of an interrupted run waits while the next run reads it:
 /// `manifest.csv.resume` beside `manifest.csv`.
@@ -24,7 +24,7 @@ pub(super) fn resume_path(manifest: &Path) -> PathBuf {
 /// Scan, record and plan. The manifest is written as `<manifest>.partial`, flushed row by row,
 /// and renamed into place when the scan is complete. A run that stops early (cancelled, killed,
 /// failed) leaves the partial file: the next run moves it to `<manifest>.resume` and reuses the
-/// SHA-1s of its unchanged files, as it reuses the last complete manifest's (issue 12, item 1),
+/// SHA-1s of its unchanged files, as it reuses the last complete manifest's,
 /// so a crash loses at most the rows in flight. Emits `Planned` per row and `ScanFinished` at
 /// the end (also when the scan failed or was cancelled).
 pub(super) fn scan_and_plan(

@@ -2,10 +2,10 @@
 //! order: progress counts, the state journal records, the report writes and flushes each
 //! finished row, the summary tallies, then the caller's own observer (if any) looks.
 //!
-//! The journal comes before the report: a finished row waits until the journal has committed
-//! it, so the report never calls done what a crash or a full disk made the journal lose. The
-//! first journal or report write error stops the job (issue 12, item 3): the run is halted (no
-//! new upload starts), nothing more is written, and the error is returned once.
+//! The journal comes before the report: a finished row waits until the journal has committed it, so
+//! the report never calls done what a crash or a full disk made the journal lose. The first journal
+//! or report write error stops the job (going on would upload what cannot be recorded): the run is
+//! halted (no new upload starts), nothing more is written, and the error is returned once.
 use std::thread::JoinHandle;
 
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -82,8 +82,8 @@ fn record(o: &mut Observers, ev: &Event, held: &mut Vec<ReportRow>) -> Result<()
         // Stamped when the row finished, not when the journal's commit lets it out: rows
         // held for one commit keep their own times (the HTML report's rates use them).
         let mut row = row.clone();
-        if row.finished_at.is_empty() {
-            row.finished_at = crate::report::now_rfc3339_millis();
+        if row.finished_at.is_none() {
+            row.finished_at = Some(crate::model::row::now_millis());
         }
         held.push(row);
     }

@@ -1,8 +1,8 @@
-//! The quota pre-check (issue 12, item 2): before the first upload, does what is left to send
-//! fit in the account's free space? Box answers `GET /users/me` (`space_amount`,
-//! `space_used`); the bytes to send are the `ok` files the state journal does not already have
-//! at the same size and mtime, found by a walk that stats and never reads. The walk runs only
-//! when the account has a limit, and stops as soon as the sum passes the free space.
+//! The quota pre-check, so a run that cannot fit fails at once: before the first upload, does what
+//! is left to send fit in the account's free space? Box answers `GET /users/me` (`space_amount`,
+//! `space_used`); the bytes to send are the `ok` files the state journal does not already have at
+//! the same size and mtime, found by a walk that stats and never reads. The walk runs only when the
+//! account has a limit, and stops as soon as the sum passes the free space.
 use std::io;
 
 use super::error::MigrateError;

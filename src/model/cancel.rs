@@ -3,7 +3,8 @@
 //! row written is a finished row.
 //!
 //! The pipeline itself pulls the same switch, with a [`Halt`] reason, when it meets what no
-//! retry can heal (issue 12): the run then ends as "could not run" (exit 2), not "interrupted".
+//! retry can heal (a full account, an unwritable journal): the run then ends as "could not
+//! run" (exit 2), not "interrupted".
 use std::sync::{Arc, OnceLock};
 
 use tokio_util::sync::CancellationToken;
@@ -27,6 +28,16 @@ pub enum Halt {
     },
     /// The run's own journal or report could not be written (the error is the sink's).
     LocalWrite,
+    /// Box answered in a way that dooms every other file too (a failure of class
+    /// `FailureClass::Job`: credentials refused and not refreshable, destination gone).
+    Job {
+        /// The row whose request met it.
+        path: String,
+        /// What Box (or the token endpoint) said, as the report shows it.
+        message: String,
+        /// What the operator should do before running the same command again.
+        remedy: String,
+    },
 }
 
 impl Cancel {

@@ -18,13 +18,18 @@ pub enum Event {
         /// File or directory (progress counts files only).
         kind: Kind,
     },
-    /// The previous manifest's totals, known before the scan reaches them: progress shows the
-    /// total and an ETA from the start of a run that has a manifest (issue 12 item 4).
+    /// The totals of the counting pass (names and sizes, no contents) or the previous
+    /// manifest, known before the scan reaches them: progress shows the total and an ETA from
+    /// the start of a run.
     Expected {
         /// Files it lists (directories left out).
         files: u64,
         /// Their bytes.
         bytes: u64,
+        /// Files at or above the chunked threshold (sent in parts, bound by bandwidth).
+        big_files: u64,
+        /// Their bytes.
+        big_bytes: u64,
     },
     /// The scan has produced every row; totals are now final.
     ScanFinished,
@@ -54,6 +59,16 @@ pub enum Event {
         /// '/'-separated directory path relative to the source root ("" is the root).
         path: String,
         /// Box folder id.
+        folder_id: String,
+    },
+    /// Box folder `folder_id` of local directory `path` is gone (trashed or deleted since it
+    /// was resolved): the journal forgets what it recorded under `path` (folders, finished
+    /// files, open sessions), so the next run sends those files again; the executor creates
+    /// the folder again.
+    SubtreeGone {
+        /// '/'-separated directory path relative to the source root (never "").
+        path: String,
+        /// The Box folder id that answered 404.
         folder_id: String,
     },
     /// A row finished, whatever the outcome.

@@ -4,8 +4,12 @@
 //! import arrow runs back up the pipeline.
 pub mod cancel;
 pub mod event;
+pub mod item;
+pub mod journal;
 pub mod row;
 
 pub use cancel::{Cancel, Halt};
 pub use event::{Event, SessionRecord};
+pub use item::ItemKind;
+pub use journal::JournalFile;
 pub use row::{Action, ReportRow};

@@ -1,4 +1,5 @@
-//! `ReportRow` and `Action`: one row of the migration report (the columns README documents).
+//! `ReportRow` and `Action`: one row of the migration report (the columns docs/report.md
+//! documents).
 //! Every stage that decides a row's outcome (planner, upload) and every observer (report CSV,
 //! state journal, progress) speaks this type, so it sits in the leaf `model`.
 use std::fmt;
@@ -29,9 +30,11 @@ pub enum Action {
     Copied,
     /// A folder was created in Box (or found there) to mirror a local directory.
     FolderCreated,
-    /// Box holds something at this path that boxlift will not replace: a file where a folder
-    /// goes (or the reverse), seen by a dry run; `error_code` says what (`item_name_in_use`).
-    /// A failure: the local item is not where the user wants it.
+    /// Box holds something at this path that boxlift will not replace; `error_code` says
+    /// what: `item_name_in_use`, another kind of item is there (a file where a folder goes, or
+    /// the reverse); `conflict_changed_in_box`, someone's newer version (`--on-conflict version`
+    /// or `fail`). Dry and real runs report it alike (`plan::conflict`). A failure: the local
+    /// item is not where the user wants it.
     Conflict,
     /// The upload failed (see `error_code`, `error_message`).
     Failed,
@@ -49,15 +52,27 @@ pub enum Action {
     WouldCreate,
     /// Dry run: would be copied server-side from identical content (`--dedup`).
     WouldCopy,
+    /// `--track-moves`: the file (or folder) was moved or renamed in Box from `old_path`
+    /// instead of uploaded again (same size and SHA-1 as the journal's vanished path).
+    Moved,
+    /// `--delete-missing`: an item boxlift uploaded and the source no longer has went to
+    /// Box's trash (never purged).
+    Deleted,
+    /// Dry run: would be moved or renamed in Box from `old_path`.
+    WouldMove,
+    /// Dry run: would go to Box's trash.
+    WouldDelete,
 }
 
 impl Action {
     /// Every action, in the order the summary lists them.
-    pub const ALL: [Action; 17] = [
+    pub const ALL: [Action; 21] = [
         Action::Uploaded,
         Action::NewVersion,
         Action::Renamed,
         Action::Copied,
+        Action::Moved,
+        Action::Deleted,
         Action::FolderCreated,
         Action::SkippedExists,
         Action::SkippedDone,
@@ -71,6 +86,8 @@ impl Action {
         Action::WouldRename,
         Action::WouldCopy,
         Action::WouldCreate,
+        Action::WouldMove,
+        Action::WouldDelete,
     ];
 
     /// The `action` column's word.
@@ -93,6 +110,10 @@ impl Action {
             Action::WouldRename => "would_rename",
             Action::WouldCreate => "would_create",
             Action::WouldCopy => "would_copy",
+            Action::Moved => "moved",
+            Action::Deleted => "deleted",
+            Action::WouldMove => "would_move",
+            Action::WouldDelete => "would_delete",
         }
     }
 
@@ -126,7 +147,8 @@ impl FromStr for Action {
     }
 }
 
-/// One row of the report CSV. Column order is the struct's field order (README documents it).
+/// One row of the report CSV. Column order is the struct's field order (docs/report.md
+/// documents it).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ReportRow {
     /// '/'-separated path relative to the source root (as in the manifest).
@@ -161,16 +183,25 @@ pub struct ReportRow {
     pub error_message: String,
     /// Box's `request_id` of the last failing call, for Box support.
     pub box_request_id: String,
-    /// When the row finished: RFC 3339 UTC with milliseconds (`2026-01-02T03:04:05.678Z`).
-    /// `report::ReportWriter::write` stamps it when empty; reports written before this column existed
-    /// read back with it empty.
+    /// When the row finished; the report writes RFC 3339 UTC with milliseconds
+    /// (`2026-01-02T03:04:05.678Z`). `report::ReportWriter::write` stamps it when `None`;
+    /// reports written before this column existed read back with it `None`.
+    #[serde(default, with = "finished_at_cell")]
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Of `duration_ms`, the time the row's requests waited for pacing permits (at most
+    /// `duration_ms`): the rest is time sending and waiting on Box. Reports written before
+    /// this column existed read back with 0.
     #[serde(default)]
-    pub finished_at: String,
+    pub queued_ms: u64,
     /// The local modification time the row's size and SHA-1 belong to. Not a report column:
     /// the state journal keeps it, so a re-run trusts an unchanged finished file (same size and
-    /// mtime) without opening it (issue 12, item 1).
+    /// mtime) without opening it: a resumed run re-reads nothing it already sent.
     #[serde(skip)]
     pub mtime: Option<DateTime<Utc>>,
+    /// `moved`/`would_move` rows: the path the item had before (relative to the source root,
+    /// as `path`). The last column; reports written before it existed read back with it empty.
+    #[serde(default)]
+    pub old_path: String,
 }
 
 impl ReportRow {
@@ -204,8 +235,51 @@ impl ReportRow {
     }
 }
 
-/// The report's columns, in order (the last, `finished_at`, may be absent from older reports).
-pub const COLUMNS: [&str; 17] = [
+/// Now, to the millisecond the report keeps (so a row reads back equal to what was written).
+pub fn now_millis() -> DateTime<Utc> {
+    use chrono::DurationRound;
+    let now = Utc::now();
+    now.duration_trunc(chrono::TimeDelta::milliseconds(1))
+        .unwrap_or(now)
+}
+
+/// The `finished_at` cell: RFC 3339 UTC with milliseconds, empty when unknown.
+pub fn format_finished_at(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// `finished_at` as the CSV holds it: formatted by the writer, parsed (and checked) by the
+/// reader.
+mod finished_at_cell {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(
+        t: &Option<DateTime<Utc>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => s.serialize_str(&super::format_finished_at(t)),
+            None => s.serialize_str(""),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<DateTime<Utc>>, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.is_empty() {
+            return Ok(None);
+        }
+        DateTime::parse_from_rfc3339(&s)
+            .map(|t| Some(t.with_timezone(&Utc)))
+            .map_err(|_| serde::de::Error::custom(format!("{s:?} is not an RFC 3339 time")))
+    }
+}
+
+/// The report's columns, in order. The last ones came later and may be absent from older
+/// reports: `finished_at`, `queued_ms`, then `old_path` ([`REQUIRED_COLUMNS`] is the rest).
+pub const COLUMNS: [&str; 19] = [
     "path",
     "kind",
     "size",
@@ -223,7 +297,20 @@ pub const COLUMNS: [&str; 17] = [
     "error_message",
     "box_request_id",
     "finished_at",
+    "queued_ms",
+    "old_path",
 ];
+
+/// The columns every report has (older boxlifts wrote no `finished_at` nor `old_path`).
+pub const REQUIRED_COLUMNS: [&str; 16] = {
+    let mut out = [""; 16];
+    let mut i = 0;
+    while i < 16 {
+        out[i] = COLUMNS[i];
+        i += 1;
+    }
+    out
+};
 
 #[cfg(test)]
 mod tests {

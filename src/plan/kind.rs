@@ -49,6 +49,11 @@ impl UploadKind {
         }
     }
 
+    /// An upload session (not one direct upload)?
+    pub fn is_chunked(self) -> bool {
+        matches!(self, UploadKind::Chunked { .. })
+    }
+
     /// Number of part uploads for a file of `size` bytes (0 for direct uploads).
     pub fn parts(self, size: u64) -> u64 {
         match self {

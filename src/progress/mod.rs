@@ -1,8 +1,10 @@
 //! Progress of a migration, fed by `Event`s: an indicatif bar on a TTY, or a one-line status
 //! every N seconds otherwise (cron and Kubernetes logs). Upload code never touches this module.
-//! Counts are of files (directories never count); the ETA is [`eta::eta`]'s.
+//! Counts are of files (directories never count); the ETA is [`eta::eta`]'s. `scan`'s own
+//! spinner, fed from the scan's counters, is [`scan::ScanSpinner`].
 use std::io::IsTerminal;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -14,8 +16,12 @@ use crate::manifest::Kind;
 use crate::model::{Action, Event};
 use crate::report::summary::human_bytes;
 
+pub mod client;
 pub mod eta;
-use self::eta::{EtaInput, eta};
+pub mod scan;
+#[cfg(test)]
+mod sim_tests;
+use self::eta::{EtaClock, EtaLimits, Left, eta_split};
 
 /// How to show progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +37,7 @@ pub enum ShowProgress {
 }
 
 /// Counters shared between the event consumer and the display thread.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Counters {
     /// Files known so far (grows while the scan streams; directories never count).
     pub files_total: AtomicU64,
@@ -55,10 +61,56 @@ pub struct Counters {
     pub expected_files: AtomicU64,
     /// Bytes of the files the previous manifest lists.
     pub expected_bytes: AtomicU64,
+    /// Of the expected files, those big enough to go in parts, and their bytes.
+    pub expected_big_files: AtomicU64,
+    /// Bytes of the expected big files.
+    pub expected_big_bytes: AtomicU64,
+    /// The share of the run done, as `f64` bits: it only grows (a bar never goes back).
+    pub fraction: AtomicU64,
+    /// When the run started: events are timed from here.
+    pub started: Instant,
+    /// The rates' timing and the small/big split (see [`eta::eta_split`]).
+    pub clock: Mutex<EtaClock>,
     /// Set once the scan has produced every row.
     pub scan_done: AtomicBool,
     /// The most files a second the pacing lets through (`None`: not paced), for the ETA.
     pub max_files_per_s: Option<f64>,
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Counters {
+            files_total: AtomicU64::new(0),
+            files_done: AtomicU64::new(0),
+            bytes_total: AtomicU64::new(0),
+            bytes_done: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
+            throttled: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            invalid: AtomicU64::new(0),
+            skipped: AtomicU64::new(0),
+            expected_files: AtomicU64::new(0),
+            expected_bytes: AtomicU64::new(0),
+            expected_big_files: AtomicU64::new(0),
+            expected_big_bytes: AtomicU64::new(0),
+            fraction: AtomicU64::new(0),
+            started: Instant::now(),
+            clock: Mutex::new(EtaClock::default()),
+            scan_done: AtomicBool::new(false),
+            max_files_per_s: None,
+        }
+    }
+}
+
+impl Counters {
+    fn clock(&self) -> std::sync::MutexGuard<'_, EtaClock> {
+        self.clock.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The share done so far, `0.0..=1.0`.
+    pub fn fraction(&self) -> f64 {
+        f64::from_bits(self.fraction.load(Relaxed))
+    }
 }
 
 /// The progress consumer.
@@ -90,6 +142,10 @@ impl Progress {
     ) -> Self {
         let counters = Arc::new(Counters {
             max_files_per_s,
+            clock: Mutex::new(EtaClock::new(EtaLimits {
+                files_per_s: max_files_per_s,
+                ..EtaLimits::default()
+            })),
             ..Counters::default()
         });
         let stop = Arc::new(AtomicBool::new(false));
@@ -101,23 +157,26 @@ impl Progress {
         let (bar, thread) = if mode == ShowProgress::None {
             (None, None)
         } else if bar_mode {
-            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+            let bar = ProgressBar::with_draw_target(Some(BAR_STEPS), ProgressDrawTarget::stderr());
             bar.set_style(
-                ProgressStyle::with_template(
-                    "{elapsed_precise} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {msg}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
+                ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {percent:>3}% {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
             );
             // Log lines suspend the bar instead of leaving copies of it behind.
             crate::log::set_bar(Some(bar.clone()));
             let (b, c, s) = (bar.clone(), counters.clone(), stop.clone());
-            let started = Instant::now();
             let t = std::thread::spawn(move || {
+                let mut next = c.started + interval;
                 while !s.load(Relaxed) {
-                    b.set_length(c.bytes_total.load(Relaxed));
-                    b.set_position(c.bytes_done.load(Relaxed));
-                    b.set_message(files_message(&c, started.elapsed()));
+                    let status = Status::read(&c, c.started.elapsed());
+                    b.set_position((status.fraction * BAR_STEPS as f64) as u64);
+                    b.set_message(files_message(&status));
+                    // The bar is not kept anywhere: a text log file gets the status lines.
+                    if Instant::now() >= next {
+                        next += interval;
+                        crate::log::file_lines(false, &status.to_string());
+                    }
                     std::thread::sleep(Duration::from_millis(200));
                 }
             });
@@ -125,7 +184,7 @@ impl Progress {
         } else {
             let (c, s) = (counters.clone(), stop.clone());
             let t = std::thread::spawn(move || {
-                let started = Instant::now();
+                let started = c.started;
                 let mut next = started + interval;
                 while !s.load(Relaxed) {
                     std::thread::sleep(Duration::from_millis(100).min(interval));
@@ -133,7 +192,7 @@ impl Progress {
                         next += interval;
                         let status = Status::read(&c, started.elapsed());
                         match log_format {
-                            LogFormat::Text => eprintln!("boxlift: {status}"),
+                            LogFormat::Text => crate::log::text_line(false, &status.to_string()),
                             LogFormat::Json => status.emit(),
                         }
                     }
@@ -154,22 +213,50 @@ impl Progress {
         &self.counters
     }
 
-    /// Count one event.
+    /// The pacing and bandwidth the ETA assumes until it has measured rates (keeps the file
+    /// rate cap given to [`Progress::start`] unless `limits` sets one).
+    pub fn set_limits(&self, limits: EtaLimits) {
+        let mut clock = self.counters.clock();
+        let files_per_s = limits.files_per_s.or(clock.limits.files_per_s);
+        clock.limits = EtaLimits {
+            files_per_s,
+            ..limits
+        };
+    }
+
+    /// Count one event, timed now.
     pub fn on_event(&self, event: &Event) {
+        let now = self.counters.started.elapsed().as_secs_f64();
+        self.on_event_at(event, now);
+    }
+
+    /// Count one event that happened `now` seconds after the start (tests drive a clock of
+    /// their own through this).
+    pub fn on_event_at(&self, event: &Event, now: f64) {
         let c = &self.counters;
         match event {
             Event::Planned { bytes, kind } => {
                 if *kind != Kind::Dir {
                     c.files_total.fetch_add(1, Relaxed);
+                    c.clock().planned(*bytes);
                 }
                 c.bytes_total.fetch_add(*bytes, Relaxed);
             }
-            Event::Expected { files, bytes } => {
+            Event::Expected {
+                files,
+                bytes,
+                big_files,
+                big_bytes,
+            } => {
                 c.expected_files.store(*files, Relaxed);
                 c.expected_bytes.store(*bytes, Relaxed);
+                c.expected_big_files.store(*big_files, Relaxed);
+                c.expected_big_bytes.store(*big_bytes, Relaxed);
             }
+            Event::FileStarted { path, size } => c.clock().started(path, *size, now),
             Event::ScanFinished => c.scan_done.store(true, Relaxed),
             Event::BytesSent { bytes } => {
+                c.clock().sent(*bytes, now);
                 c.bytes_done.fetch_add(*bytes, Relaxed);
             }
             Event::Retried { status } => {
@@ -180,6 +267,7 @@ impl Progress {
             }
             Event::FileDone(row) => {
                 if row.kind != Kind::Dir {
+                    c.clock().finished(&row.path, row.size, now);
                     c.files_done.fetch_add(1, Relaxed);
                 }
                 let count = match row.action() {
@@ -190,7 +278,7 @@ impl Progress {
                 };
                 count.fetch_add(1, Relaxed);
             }
-            Event::FileStarted { .. } | Event::SessionOpened(_) | Event::FolderResolved { .. } => {}
+            Event::SessionOpened(_) | Event::FolderResolved { .. } | Event::SubtreeGone { .. } => {}
         }
     }
 
@@ -221,10 +309,14 @@ fn retries(c: &Counters) -> (u64, u64) {
     (c.retries.load(Relaxed), c.throttled.load(Relaxed))
 }
 
-fn files_message(c: &Counters, elapsed: Duration) -> String {
-    let s = Status::read(c, elapsed);
+/// The bar's resolution: its length, filled by the run's [`Status::fraction`].
+const BAR_STEPS: u64 = 1000;
+
+fn files_message(s: &Status) -> String {
     format!(
-        "files {}/{} {:.0}/s ETA {}, retries {}, 429s {}",
+        "{}/{} · files {}/{} {:.0}/s ETA {}, retries {}, 429s {}",
+        human_bytes(s.bytes_done),
+        human_bytes(s.bytes_total),
         s.files_done,
         s.total_files(),
         s.files_per_s,
@@ -269,6 +361,11 @@ pub struct Status {
     pub estimated: bool,
     /// Seconds since the start.
     pub elapsed_s: u64,
+    /// Milliseconds since the start.
+    pub elapsed_ms: u64,
+    /// The share of the run done, `0.0..=1.0`: time so far over time so far plus the ETA
+    /// (files done over files once none is known); it never goes back.
+    pub fraction: f64,
 }
 
 impl Status {
@@ -278,32 +375,13 @@ impl Status {
         let (fd, ft) = (c.files_done.load(Relaxed), c.files_total.load(Relaxed));
         let (bd, bt) = (c.bytes_done.load(Relaxed), c.bytes_total.load(Relaxed));
         let scan_done = c.scan_done.load(Relaxed);
-        let (ef, eb) = (
-            c.expected_files.load(Relaxed),
-            c.expected_bytes.load(Relaxed),
-        );
+        let ef = c.expected_files.load(Relaxed);
         let estimated = !scan_done && ef > 0;
-        // While the scan runs, the files it has not reached yet are taken at the previous
-        // manifest's average size.
-        let unseen = if estimated { ef.saturating_sub(ft) } else { 0 };
-        let unseen_bytes = if unseen > 0 {
-            (eb as u128 * unseen as u128 / ef as u128) as u64
-        } else {
-            0
-        };
-        let total = ft + unseen;
+        let (total, left) = Self::left(c, estimated, (fd, ft), bd);
         let eta = (scan_done || estimated)
-            .then(|| {
-                eta(&EtaInput {
-                    files_left: total.saturating_sub(fd),
-                    bytes_left: bt.saturating_sub(bd) + unseen_bytes,
-                    files_done: fd,
-                    bytes_done: bd,
-                    elapsed,
-                    max_files_per_s: c.max_files_per_s,
-                })
-            })
+            .then(|| eta_split(&c.clock(), &left, elapsed.as_secs_f64()))
             .flatten();
+        let fraction = Self::fraction(c, eta, elapsed, (fd, total), scan_done || estimated);
         let (retries, throttled) = retries(c);
         Status {
             files_done: fd,
@@ -312,7 +390,7 @@ impl Status {
             bytes_total: bt,
             mb_per_s: bd as f64 / 1e6 / secs,
             files_per_s: fd as f64 / secs,
-            eta_s: eta.map(|e| e.as_secs()),
+            eta_s: eta.map(|e| e.as_secs_f64().round() as u64),
             retries,
             throttled,
             failed: c.failed.load(Relaxed),
@@ -321,7 +399,65 @@ impl Status {
             scan_done,
             estimated,
             elapsed_s: elapsed.as_secs(),
+            elapsed_ms: elapsed.as_millis() as u64,
+            fraction,
         }
+    }
+
+    /// The file total, and what is left split into small files and big files' bytes. While
+    /// the scan runs, the files it has not reached yet come from the counting pass (or the
+    /// previous manifest): [`Event::Expected`].
+    fn left(c: &Counters, estimated: bool, (fd, ft): (u64, u64), bd: u64) -> (u64, Left) {
+        let clock = c.clock();
+        let (big_files, big_bytes) = if estimated {
+            (
+                clock
+                    .big_files_planned
+                    .max(c.expected_big_files.load(Relaxed)),
+                clock
+                    .big_bytes_planned
+                    .max(c.expected_big_bytes.load(Relaxed)),
+            )
+        } else {
+            (clock.big_files_planned, clock.big_bytes_planned)
+        };
+        let total = if estimated {
+            ft.max(c.expected_files.load(Relaxed))
+        } else {
+            ft
+        };
+        let small_total = total.saturating_sub(big_files);
+        let small_done = fd.saturating_sub(clock.big_done).min(small_total);
+        let big_bytes_done = bd.saturating_sub(clock.small_bytes_done).min(big_bytes);
+        let left = Left {
+            small_files: small_total - small_done,
+            small_done,
+            big_bytes: big_bytes - big_bytes_done,
+            big_bytes_done,
+        };
+        (total, left)
+    }
+
+    /// The share done, raised to this reading's if higher (it never goes back).
+    fn fraction(
+        c: &Counters,
+        eta: Option<Duration>,
+        elapsed: Duration,
+        (fd, total): (u64, u64),
+        total_known: bool,
+    ) -> f64 {
+        let now = match eta {
+            _ if total_known && total > 0 && fd >= total => 1.0,
+            Some(eta) => {
+                let (t, e) = (elapsed.as_secs_f64(), eta.as_secs_f64());
+                if t + e > 0.0 { t / (t + e) } else { 0.0 }
+            }
+            None if total_known && total > 0 => fd as f64 / total as f64,
+            None => 0.0,
+        };
+        // Non-negative floats order as their bits do.
+        let before = c.fraction.fetch_max(now.clamp(0.0, 1.0).to_bits(), Relaxed);
+        f64::from_bits(before).max(now.clamp(0.0, 1.0))
     }
 
     /// Emit as one tracing event (target [`STATUS_TARGET`], message `status`).
@@ -343,6 +479,8 @@ impl Status {
             skipped = self.skipped,
             scan_done = self.scan_done,
             elapsed_s = self.elapsed_s,
+            elapsed_ms = self.elapsed_ms,
+            percent_done = (self.fraction * 1000.0).round() / 10.0,
             "status"
         );
     }
@@ -371,7 +509,7 @@ impl std::fmt::Display for Status {
         let plus = if self.scan_done { "" } else { "+" };
         write!(
             f,
-            "{}/{} files, {}/{}{plus}, {:.1} MB/s, {:.1} files/s, ETA {}, {} retries, {} 429s, {} failed, {} invalid, {} skipped",
+            "{}/{} files, {}/{}{plus}, {:.1} MB/s, {:.1} files/s, ETA {}, {} retries, {} 429s, {} failed, {} invalid, {} skipped, {:.0}% done",
             self.files_done,
             self.total_files(),
             human_bytes(self.bytes_done),
@@ -383,7 +521,8 @@ impl std::fmt::Display for Status {
             self.throttled,
             self.failed,
             self.invalid,
-            self.skipped
+            self.skipped,
+            self.fraction * 100.0
         )
     }
 }
@@ -478,6 +617,8 @@ mod tests {
         p.on_event(&Event::Expected {
             files: 100,
             bytes: 100_000_000,
+            big_files: 0,
+            big_bytes: 0,
         });
         for i in 0..10 {
             p.on_event(&planned(1_000_000, Kind::File));

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::path::{Path, PathBuf};
 
 use super::summary::{Summary, human_bytes};
-use super::{ReportError, ReportReader, parse_finished_at};
+use super::{ReportError, ReportReader};
 use crate::manifest::Kind;
 use crate::model::{Action, ReportRow};
 
@@ -50,6 +50,8 @@ pub enum HtmlError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Slow {
     duration_ms: u64,
+    /// Of `duration_ms`, time waiting for pacing permits (0 in reports older than the column).
+    queued_ms: u64,
     /// Earlier rows rank first among equal durations (`Reverse` in the key).
     line: u64,
     path: String,
@@ -60,8 +62,13 @@ struct Slow {
 }
 
 impl Slow {
+    /// Time sending and waiting on Box: a file queued behind others for pacing is not slow.
+    fn sending_ms(&self) -> u64 {
+        self.duration_ms.saturating_sub(self.queued_ms)
+    }
+
     fn key(&self) -> (u64, Reverse<u64>) {
-        (self.duration_ms, Reverse(self.line))
+        (self.sending_ms(), Reverse(self.line))
     }
 }
 
@@ -159,6 +166,7 @@ impl Aggregate {
         if is_file && self.top > 0 {
             let slow = Slow {
                 duration_ms: row.duration_ms,
+                queued_ms: row.queued_ms,
                 line,
                 path: row.path.clone(),
                 action,
@@ -255,6 +263,9 @@ pub struct HtmlOptions {
     pub title: Option<String>,
     /// How many of the slowest files to list.
     pub slowest: usize,
+    /// The migration the report is of: (source tree, Box folder id), shown under the title
+    /// (from the run's state journal; `None` when it is not known).
+    pub migration: Option<(String, String)>,
 }
 
 /// Stream `input` and write the page to `output`; returns the aggregate (for the caller's
@@ -265,7 +276,7 @@ pub fn write_html(input: &Path, output: &Path, opts: &HtmlOptions) -> Result<Agg
     agg.has_finished_at = rd.has_finished_at();
     while let Some((line, row)) = rd.next_row()? {
         // The reader checked the time; an empty one (older reports) is `None`.
-        let t = parse_finished_at(&row.finished_at);
+        let t = row.finished_at.map(|t| t.timestamp_millis());
         agg.add(line, &row, t);
     }
     let title = opts.title.clone().unwrap_or_else(|| {
@@ -277,7 +288,12 @@ pub fn write_html(input: &Path, output: &Path, opts: &HtmlOptions) -> Result<Agg
             )
         )
     });
-    let page = render(&agg, &title, &input.display().to_string());
+    let page = render(
+        &agg,
+        &title,
+        &input.display().to_string(),
+        opts.migration.as_ref(),
+    );
     std::fs::write(output, page).map_err(|source| HtmlError::Write {
         path: output.to_path_buf(),
         source,
@@ -304,7 +320,7 @@ mod tests {
         let bad = "<script>alert('x')</script> & \"q\"";
         let r = row(bad, 3, Action::Failed, 9).with_error("<b>code</b>", bad);
         a.add(2, &r, Some(1_000));
-        let page = render(&a, bad, bad);
+        let page = render(&a, bad, bad, Some(&(bad.to_string(), bad.to_string())));
         assert!(!page.contains("<script>alert"), "{page}");
         assert!(!page.contains("<b>code</b>"));
         assert!(
@@ -315,12 +331,12 @@ mod tests {
     #[test]
     fn empty_and_untimed_reports_render_with_notes() {
         let a = Aggregate::new(5);
-        let page = render(&a, "t", "s");
+        let page = render(&a, "t", "s", None);
         assert!(page.contains("id=\"empty\"") && page.contains("id=\"no-times\""));
         let mut a = Aggregate::new(5);
         a.has_finished_at = false;
         a.add(2, &row("a", 5, Action::Uploaded, 1), None);
-        let page = render(&a, "t", "s");
+        let page = render(&a, "t", "s", None);
         assert!(page.contains("no finished_at column"), "{page}");
         assert!(page.contains("id=\"wall-span\" data-value=\"\""));
         assert!(page.contains("id=\"size-histogram\""));

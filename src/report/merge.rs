@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use sha1::{Digest, Sha1};
 
 use super::summary::{Summary, human_bytes};
-use super::{ReportError, ReportReader, ReportWriter, parse_finished_at};
+use super::{ReportError, ReportReader, ReportWriter};
 use crate::exit::ExitCode;
 use crate::fsutil::AtomicFile;
 use crate::model::ReportRow;
@@ -129,7 +129,7 @@ impl MergeOutcome {
         let _ = writeln!(
             s,
             "{:<width$} {:>10} {:>8} {:>12} {:>10}",
-            "input", "rows", "failed", "sent", "superseded"
+            "input", "rows", "fail/inv", "sent", "superseded"
         );
         for i in &self.inputs {
             let _ = writeln!(
@@ -164,19 +164,21 @@ impl MergeOutcome {
                 let secs = (last - first) as f64 / 1000.0;
                 let _ = writeln!(
                     s,
-                    "sent {} in {:.1}s from the first to the last finished row ({}/s), {} failed",
+                    "sent {} in {:.1}s from the first to the last finished row ({}/s), {} failed, {} invalid",
                     human_bytes(self.summary.bytes_sent),
                     secs,
                     human_bytes((self.summary.bytes_sent as f64 / secs) as u64),
-                    self.summary.failures()
+                    self.summary.failed(),
+                    self.summary.invalid()
                 );
             }
             _ => {
                 let _ = writeln!(
                     s,
-                    "sent {}, {} failed",
+                    "sent {}, {} failed, {} invalid",
                     human_bytes(self.summary.bytes_sent),
-                    self.summary.failures()
+                    self.summary.failed(),
+                    self.summary.invalid()
                 );
             }
         }
@@ -335,7 +337,7 @@ fn copy_winners(
 
 fn add_merged(out: &mut MergeOutcome, row: &ReportRow) {
     out.summary.add(row);
-    if let Some(t) = parse_finished_at(&row.finished_at) {
+    if let Some(t) = row.finished_at.map(|t| t.timestamp_millis()) {
         out.finished_span = Some(match out.finished_span {
             Some((a, b)) => (a.min(t), b.max(t)),
             None => (t, t),

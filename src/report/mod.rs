@@ -9,13 +9,14 @@ use std::path::PathBuf;
 
 pub mod html;
 pub mod merge;
+pub mod prune;
 pub mod read;
 pub mod summary;
 pub mod write;
 
-pub use self::read::{ReportReader, parse_finished_at, read_report};
+pub use self::read::{ReportReader, read_report};
 pub use self::summary::Summary;
-pub use self::write::{ReportWriter, now_rfc3339_millis};
+pub use self::write::ReportWriter;
 pub use crate::model::row::COLUMNS;
 pub use crate::model::{Action, ReportRow};
 

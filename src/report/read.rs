@@ -5,18 +5,10 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use super::ReportError;
+#[cfg(test)]
 use crate::model::row::COLUMNS;
+use crate::model::row::REQUIRED_COLUMNS;
 use crate::model::{Action, ReportRow};
-
-/// Columns a file must have to be read as a report (`finished_at` came later: optional).
-const REQUIRED_COLUMNS: &[&str] = COLUMNS.split_last().expect("COLUMNS is not empty").1;
-
-/// Parse a `finished_at` value into milliseconds since the Unix epoch (`None` if malformed).
-pub fn parse_finished_at(s: &str) -> Option<i64> {
-    chrono::DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.timestamp_millis())
-}
 
 /// Streams a report's rows, one at a time (memory does not grow with the report). The header
 /// is checked on open; each row's errors name the file and the line.
@@ -26,8 +18,8 @@ pub struct ReportReader {
     headers: ::csv::StringRecord,
     action_col: usize,
     record: ::csv::StringRecord,
-    /// Whether the file has the `finished_at` column.
-    has_finished_at: bool,
+    /// The `finished_at` column, if the file has it.
+    finished_at_col: Option<usize>,
 }
 
 impl fmt::Debug for ReportReader {
@@ -67,14 +59,14 @@ impl ReportReader {
             });
         }
         let action_col = headers.iter().position(|h| h == "action").unwrap_or(0);
-        let has_finished_at = headers.iter().any(|h| h == "finished_at");
+        let finished_at_col = headers.iter().position(|h| h == "finished_at");
         Ok(ReportReader {
             path: path.to_path_buf(),
             rd,
             headers,
             action_col,
             record: ::csv::StringRecord::new(),
-            has_finished_at,
+            finished_at_col,
         })
     }
 
@@ -85,7 +77,7 @@ impl ReportReader {
 
     /// Whether the report has the `finished_at` column (reports of older boxlifts do not).
     pub fn has_finished_at(&self) -> bool {
-        self.has_finished_at
+        self.finished_at_col.is_some()
     }
 
     /// The next row and the line it starts on; `Ok(None)` at the end.
@@ -113,6 +105,15 @@ impl ReportReader {
                 word.parse::<Action>().map_err(bad)?;
             }
         }
+        // And the time: serde's error for it would not name the column.
+        if let Some(i) = self.finished_at_col
+            && let Some(cell) = self.record.get(i).filter(|c| !c.is_empty())
+            && chrono::DateTime::parse_from_rfc3339(cell).is_err()
+        {
+            return Err(bad(format!(
+                "column finished_at: {cell:?} is not an RFC 3339 time"
+            )));
+        }
         let row: ReportRow =
             self.record
                 .deserialize(Some(&self.headers))
@@ -127,12 +128,6 @@ impl ReportReader {
                     }),
                     _ => bad(e.to_string()),
                 })?;
-        if !row.finished_at.is_empty() && parse_finished_at(&row.finished_at).is_none() {
-            return Err(bad(format!(
-                "column finished_at: {:?} is not an RFC 3339 time",
-                row.finished_at
-            )));
-        }
         Ok(Some((line, row)))
     }
 }
@@ -170,7 +165,7 @@ mod tests {
             .with_error("item_name_invalid", "bad name");
         w.write(&bad).unwrap();
         let mut kept = row.clone();
-        kept.finished_at = "2026-01-02T03:04:05.678Z".into();
+        kept.finished_at = Some("2026-01-02T03:04:05.678Z".parse().unwrap());
         w.write(&kept).unwrap();
         // Simulate a crash: the writer is leaked, never dropped or closed.
         std::mem::forget(w);
@@ -178,17 +173,28 @@ mod tests {
         assert_eq!(back.len(), 3);
         // `write` stamps an empty finished_at with now, and keeps a given one.
         for (got, want) in back.iter().zip([&row, &bad]) {
-            let t = parse_finished_at(&got.finished_at).expect(&got.finished_at);
+            let t = got.finished_at.expect("stamped").timestamp_millis();
             assert!((chrono::Utc::now().timestamp_millis() - t).abs() < 600_000);
-            assert!(got.finished_at.ends_with('Z') && got.finished_at.len() == 24);
             let mut got = got.clone();
-            got.finished_at.clear();
+            got.finished_at = None;
             assert_eq!(&got, want);
         }
         assert_eq!(back[2], kept);
+        // The cells: RFC 3339 UTC with milliseconds.
+        let text = std::fs::read_to_string(&path).unwrap();
+        let cells: Vec<&str> = text
+            .lines()
+            .skip(1)
+            .map(|l| l.rsplit(',').nth(2).unwrap())
+            .collect();
+        assert!(
+            cells.iter().all(|c| c.ends_with('Z') && c.len() == 24),
+            "{cells:?}"
+        );
+        assert_eq!(cells[2], "2026-01-02T03:04:05.678Z");
         let header = std::fs::read_to_string(&path).unwrap();
         assert!(header.starts_with(
-            "path,kind,size,sha1,action,box_file_id,box_file_version_id,box_folder_id,box_sha1,as_user,attempts,bytes_sent,duration_ms,error_code,error_message,box_request_id,finished_at\n"
+            "path,kind,size,sha1,action,box_file_id,box_file_version_id,box_folder_id,box_sha1,as_user,attempts,bytes_sent,duration_ms,error_code,error_message,box_request_id,finished_at,queued_ms,old_path\n"
         ));
         assert!(header.starts_with(&(COLUMNS.join(",") + "\n")));
     }
@@ -208,7 +214,50 @@ mod tests {
         let rows: Vec<ReportRow> = rd.collect::<Result<_, _>>().unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].action(), Action::Uploaded);
-        assert_eq!(rows[0].finished_at, "");
+        assert_eq!(rows[0].finished_at, None);
+    }
+
+    #[test]
+    fn moved_rows_keep_old_path_and_reports_without_it_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.csv");
+        let mut w = ReportWriter::create(&path).unwrap();
+        let mut row = ReportRow::new("b/x", Kind::File, 1, "h").with(Action::Moved);
+        row.old_path = "a/x".into();
+        w.write(&row).unwrap();
+        w.write(&ReportRow::new("c", Kind::File, 1, "h").with(Action::Deleted))
+            .unwrap();
+        drop(w);
+        let back = read_report(&path).unwrap();
+        assert_eq!(back[0].old_path, "a/x");
+        assert_eq!(back[0].action(), Action::Moved);
+        assert_eq!(back[1].action(), Action::Deleted);
+        // A report of the boxlift before `old_path`: reads, with it empty.
+        std::fs::write(
+            &path,
+            "path,kind,size,sha1,action,box_file_id,box_file_version_id,box_folder_id,box_sha1,as_user,attempts,bytes_sent,duration_ms,error_code,error_message,box_request_id,finished_at\n\
+             a.txt,file,3,abc,uploaded,1,2,0,abc,,1,3,5,,,,2026-01-02T03:04:05.678Z\n",
+        )
+        .unwrap();
+        let rows = read_report(&path).unwrap();
+        assert_eq!(rows[0].old_path, "");
+        assert_eq!(rows[0].action(), Action::Uploaded);
+    }
+
+    #[test]
+    fn reports_without_queued_ms_read_with_zero_queued() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("before-queued.csv");
+        std::fs::write(
+            &path,
+            "path,kind,size,sha1,action,box_file_id,box_file_version_id,box_folder_id,box_sha1,as_user,attempts,bytes_sent,duration_ms,error_code,error_message,box_request_id,finished_at\n\
+             a.txt,file,3,abc,uploaded,1,2,0,abc,,1,3,5,,,,2026-01-02T03:04:05.678Z\n",
+        )
+        .unwrap();
+        let rows = read_report(&path).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!((rows[0].duration_ms, rows[0].queued_ms), (5, 0));
+        assert!(rows[0].finished_at.is_some());
     }
 
     #[test]
@@ -216,22 +265,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.csv");
         let head = COLUMNS.join(",");
-        let ok = "a,file,1,x,uploaded,1,2,0,x,,1,1,1,,,,2026-01-02T03:04:05.678Z";
+        let ok = "a,file,1,x,uploaded,1,2,0,x,,1,1,1,,,,2026-01-02T03:04:05.678Z,0,";
         let cases = [
             (
-                format!("{head}\n{ok}\nb,file,1,x,nope,1,2,0,x,,1,1,1,,,,\n"),
+                format!("{head}\n{ok}\nb,file,1,x,nope,1,2,0,x,,1,1,1,,,,,0,\n"),
                 "line 3: unknown report action \"nope\"",
             ),
             (
-                format!("{head}\n{ok}\n{ok}\nb,file,1,x,,1,2,0,x,,1,1,1,,,,\n"),
+                format!("{head}\n{ok}\n{ok}\nb,file,1,x,,1,2,0,x,,1,1,1,,,,,0,\n"),
                 "line 4: empty action",
             ),
             (
-                format!("{head}\nb,file,-1,x,failed,1,2,0,x,,1,1,1,,,,\n"),
+                format!("{head}\nb,file,-1,x,failed,1,2,0,x,,1,1,1,,,,,0,\n"),
                 "line 2: column size:",
             ),
             (
-                format!("{head}\nb,file,1,x,failed,1,2,0,x,,1,1,1,,,,yesterday\n"),
+                format!("{head}\nb,file,1,x,failed,1,2,0,x,,1,1,1,,,,yesterday,0,\n"),
                 "line 2: column finished_at: \"yesterday\" is not an RFC 3339 time",
             ),
             (

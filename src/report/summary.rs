@@ -8,8 +8,8 @@ use crate::exit::ExitCode;
 use crate::manifest::Kind;
 use crate::model::{Action, ReportRow};
 
-/// The counts of a run for its JSON summary (`--json`): field names are documented in README
-/// ("JSON summary") and stay stable.
+/// The counts of a run for its JSON summary (`--json`): field names are documented in
+/// docs/report.md ("JSON summary") and stay stable.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Counts {
     /// Report rows (files and directories).
@@ -240,6 +240,23 @@ pub fn render_rows(rows: &[ReportRow]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn moved_and_deleted_rows_are_counted_and_listed() {
+        let mut s = Summary::default();
+        let mut moved = ReportRow::new("b/x", Kind::File, 10, "x").with(Action::Moved);
+        moved.old_path = "a/x".into();
+        s.add(&moved);
+        s.add(&ReportRow::new("c", Kind::File, 5, "y").with(Action::Deleted));
+        s.add(&ReportRow::new("d", Kind::File, 5, "y").with(Action::WouldDelete));
+        let c = s.counts();
+        assert_eq!(c.actions.get("moved"), Some(&1));
+        assert_eq!(c.actions.get("deleted"), Some(&1));
+        assert_eq!(c.actions.get("would_delete"), Some(&1));
+        assert_eq!(s.exit_code(), ExitCode::Success);
+        let text = s.render_actions();
+        assert!(text.contains("moved") && text.contains("deleted"), "{text}");
+    }
 
     #[test]
     fn failures_set_the_exit_code() {

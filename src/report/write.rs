@@ -7,11 +7,14 @@ use std::path::{Path, PathBuf};
 
 use super::ReportError;
 use crate::model::ReportRow;
+use crate::model::row::now_millis;
 
 /// Writes report rows, flushing after each so a killed run keeps what it finished.
 pub struct ReportWriter {
     path: PathBuf,
     out: ::csv::Writer<BufWriter<File>>,
+    /// [`write`](Self::write) keeps `skipped_done` rows (`migrate --report-all`).
+    skipped_done: bool,
 }
 
 impl fmt::Debug for ReportWriter {
@@ -44,14 +47,28 @@ impl ReportWriter {
         Ok(ReportWriter {
             path: path.to_path_buf(),
             out,
+            skipped_done: true,
         })
     }
 
-    /// Append one row and flush it to the OS. An empty `finished_at` is stamped with now.
+    /// Whether [`write`](Self::write) keeps `skipped_done` rows (files an earlier run finished
+    /// and this one left alone). A migration's report leaves them out unless `--report-all`:
+    /// a nightly run over a migrated tree would otherwise repeat every unchanged file (8 changed
+    /// files gave 3,941 rows). The journal holds them all (`boxlift report export`).
+    pub fn keep_skipped_done(mut self, keep: bool) -> Self {
+        self.skipped_done = keep;
+        self
+    }
+
+    /// Append one row and flush it to the OS (a `skipped_done` row only if
+    /// [`keep_skipped_done`](Self::keep_skipped_done)). An empty `finished_at` is stamped with now.
     pub fn write(&mut self, row: &ReportRow) -> Result<(), ReportError> {
-        if row.finished_at.is_empty() {
+        if !self.skipped_done && row.action() == crate::model::Action::SkippedDone {
+            return Ok(());
+        }
+        if row.finished_at.is_none() {
             let mut stamped = row.clone();
-            stamped.finished_at = now_rfc3339_millis();
+            stamped.finished_at = Some(now_millis());
             self.write_as_is(&stamped)?;
         } else {
             self.write_as_is(row)?;
@@ -80,9 +97,4 @@ impl ReportWriter {
     pub fn path(&self) -> &Path {
         &self.path
     }
-}
-
-/// Now as the `finished_at` column writes it: RFC 3339, UTC, milliseconds.
-pub fn now_rfc3339_millis() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

@@ -21,8 +21,9 @@ use globset::{Glob, GlobSetBuilder};
 use self::shard::Shard;
 use crate::hash::{self, Checked, Stamp};
 use crate::manifest::row::{format_mtime, mtime_from};
-use crate::manifest::{Kind, ManifestRow, Status};
+use crate::manifest::{Kind, ManifestRow, SkipReason, Status};
 
+pub mod count;
 pub mod names;
 pub mod output;
 pub mod quick;
@@ -110,7 +111,7 @@ pub struct Progress {
     pub walked_bytes: AtomicU64,
     /// Bytes queued for hashing.
     pub queued_bytes: AtomicU64,
-    /// Files hashed.
+    /// Files hashed (live: includes files hashed ahead of the sink, see [`Self::hashed_kept`]).
     pub hashed: AtomicU64,
     /// Bytes hashed.
     pub hashed_bytes: AtomicU64,
@@ -118,6 +119,11 @@ pub struct Progress {
     pub reused: AtomicU64,
     /// Files whose SHA-1 came from [`ScanOptions::known`] (the state journal): stat'ed only.
     pub known: AtomicU64,
+    /// Files read and hashed whose rows the sink took: what a summary reports. Hashing threads
+    /// run up to [`WINDOW`] rows ahead of the sink, and when a run stops (cancel, sink error)
+    /// the rows hashed ahead are dropped, their SHA-1s kept nowhere; [`Self::hashed`] counts
+    /// them, this does not.
+    pub hashed_kept: AtomicU64,
 }
 
 impl Progress {
@@ -205,12 +211,9 @@ pub enum ScanError {
     WalkPanicked,
 }
 
-/// Scan `opts.root`, handing each row to `sink` in walk order. Rows stream: memory stays
-/// bounded whatever the tree's size. A sink error stops the scan and is returned.
-pub fn scan(
-    opts: &ScanOptions,
-    mut sink: impl FnMut(ManifestRow) -> io::Result<()>,
-) -> Result<ScanSummary, ScanError> {
+/// Check the root, build the walk's filter and load the manifests whose SHA-1s a scan may
+/// reuse (an interrupted run's partial manifest, then `--previous`).
+fn prepare(opts: &ScanOptions) -> Result<(walk::Filter, quick::Previous), ScanError> {
     let meta = std::fs::metadata(&opts.root).map_err(|source| ScanError::Root {
         path: opts.root.clone(),
         source,
@@ -249,6 +252,16 @@ pub fn scan(
     if let Some(p) = &opts.previous {
         previous.push(p)?;
     }
+    Ok((filter, previous))
+}
+
+/// Scan `opts.root`, handing each row to `sink` in walk order. Rows stream: memory stays
+/// bounded whatever the tree's size. A sink error stops the scan and is returned.
+pub fn scan(
+    opts: &ScanOptions,
+    mut sink: impl FnMut(ManifestRow) -> io::Result<()>,
+) -> Result<ScanSummary, ScanError> {
+    let (filter, previous) = prepare(opts)?;
 
     let shared = Arc::new(Shared::new(WINDOW));
     let mut summary = ScanSummary::default();
@@ -308,12 +321,15 @@ pub fn scan(
         let mut ready = Vec::with_capacity(BATCH);
         'rows: while shared.take_ready(&mut ready) {
             let n = ready.len();
-            for row in ready.drain(..) {
+            for (row, hashed) in ready.drain(..) {
                 summary.count(&row);
                 if let Err(e) = sink(row) {
                     sink_err = Some(e);
                     shared.close();
                     break 'rows;
+                }
+                if let (true, Some(p)) = (hashed, &opts.progress) {
+                    p.hashed_kept.fetch_add(1, Ordering::Relaxed);
                 }
             }
             shared.release(n);
@@ -358,7 +374,7 @@ fn hash_row(
             }
         }
         Ok(Checked::Changed { before, after }) => {
-            row.status = Status::skipped("changed_while_hashing");
+            row.status = Status::Skipped(SkipReason::ChangedWhileHashing);
             row.detail = format!(
                 "changed during two reads: size {} -> {}, mtime {} -> {}",
                 before.size,
@@ -368,7 +384,7 @@ fn hash_row(
             );
         }
         Err(e) => {
-            row.status = Status::skipped(walk::io_reason(Some(e.io().kind())));
+            row.status = Status::Skipped(walk::io_reason(Some(e.io().kind())));
             row.detail = e.io().to_string();
         }
     }
@@ -421,6 +437,34 @@ mod tests {
     fn a_missing_root_is_an_error_not_a_row() {
         let err = scan(&ScanOptions::new("/nonexistent/boxlift"), |_| Ok(())).unwrap_err();
         assert!(err.to_string().contains("/nonexistent/boxlift"), "{err}");
+    }
+
+    #[test]
+    fn a_stopped_scan_counts_only_the_hashed_rows_the_sink_took() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..2000 {
+            std::fs::write(dir.path().join(format!("f{i:05}")), vec![b'x'; 4096]).unwrap();
+        }
+        let progress = Arc::new(Progress::default());
+        let mut opts = ScanOptions::new(dir.path());
+        opts.progress = Some(progress.clone());
+        let mut taken = 0u64;
+        let err = scan(&opts, |_| {
+            if taken == 100 {
+                // Let the hashing threads run ahead, as they do while a cancelled run's sink
+                // waits on the upload stage.
+                while progress.hashed.load(Ordering::Relaxed) <= 200 {
+                    std::thread::yield_now();
+                }
+                return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted"));
+            }
+            taken += 1;
+            Ok(())
+        })
+        .unwrap_err();
+        assert!(matches!(err, ScanError::Sink(_)));
+        assert!(progress.hashed.load(Ordering::Relaxed) > 200);
+        assert_eq!(progress.hashed_kept.load(Ordering::Relaxed), 100);
     }
 
     #[test]

@@ -12,6 +12,8 @@
 //! non-ASCII characters, even the C1 control U+0085 or U+00A0, are not Box's to refuse.
 use std::collections::HashMap;
 
+use crate::manifest::InvalidReason;
+
 /// Box's limit on the length of a file or folder name, in characters.
 pub const MAX_NAME_CHARS: usize = 255;
 
@@ -43,14 +45,14 @@ pub enum NameProblem {
 
 impl NameProblem {
     /// The manifest reason (`invalid:<reason>`).
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> InvalidReason {
         match self {
-            NameProblem::Empty => "name_empty",
-            NameProblem::TooLong { .. } => "name_too_long",
-            NameProblem::Separator(_) => "name_has_slash",
-            NameProblem::Dot(_) => "name_dot",
-            NameProblem::TrailingSpace => "name_trailing_space",
-            NameProblem::Unprintable(_) => "name_unprintable",
+            NameProblem::Empty => InvalidReason::NameEmpty,
+            NameProblem::TooLong { .. } => InvalidReason::NameTooLong,
+            NameProblem::Separator(_) => InvalidReason::NameHasSlash,
+            NameProblem::Dot(_) => InvalidReason::NameDot,
+            NameProblem::TrailingSpace => InvalidReason::NameTrailingSpace,
+            NameProblem::Unprintable(_) => InvalidReason::NameUnprintable,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! `--previous`: reuse a file's SHA-1 from an earlier manifest when its size and mtime have not
 //! changed, so a scheduled re-scan costs a walk, not a re-hash. The same for an interrupted
 //! run's partial manifest, and for a [`KnownFiles`] source (migrate's state journal), so a
-//! resumed migration opens no file it already finished (issue 12, item 1).
+//! resumed migration opens no file it already finished.
 //!
 //! Both the walk and the manifest are in the same order (depth-first, siblings sorted by name
 //! bytes), which is the component-wise order of paths. So the previous manifest is merged in
@@ -179,10 +179,10 @@ fn candidate(rec: &csv::ByteRecord, text: &mut String) -> Option<QuickRow> {
 }
 
 /// Where the walk may find a file's SHA-1 without reading it, looked up by path with the size
-/// and mtime (as the manifest's mtime cell) the walk just stat'ed; `None` means "hash it".
+/// and mtime the walk just stat'ed; `None` means "hash it".
 pub trait KnownFiles: Send {
     /// The SHA-1 of `path` if it is known for exactly this size and mtime.
-    fn sha1(&mut self, path: &str, size: u64, mtime: &str) -> Option<String>;
+    fn sha1(&mut self, path: &str, size: u64, mtime: &DateTime<Utc>) -> Option<String>;
 }
 
 /// A shared [`KnownFiles`] for [`crate::scan::ScanOptions`] (looked up from the walk thread).
@@ -197,10 +197,10 @@ impl Known {
 
     /// The known SHA-1 of `path` at this size and mtime.
     pub fn sha1(&self, path: &str, size: u64, mtime: Option<&DateTime<Utc>>) -> Option<String> {
-        let mtime = mtime_cell(Some(mtime?));
+        let mtime = mtime?;
         // A poisoned lock only means another lookup panicked; the source itself is intact.
         let mut source = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        source.sha1(path, size, &mtime)
+        source.sha1(path, size, mtime)
     }
 }
 
@@ -350,7 +350,12 @@ mod tests {
         for r in [
             row("a", 1, &sha, Status::Ok),
             row("gone", 1, &sha, Status::Ok),
-            row("m", 1, &sha, Status::skipped("changed_while_hashing")),
+            row(
+                "m",
+                1,
+                &sha,
+                Status::Skipped(crate::manifest::SkipReason::ChangedWhileHashing),
+            ),
             row("n", 2, &sha, Status::Ok),
             row("z", 3, &sha, Status::Ok),
         ] {

@@ -2,7 +2,7 @@
 //! or many, e.g. a Kubernetes Indexed Job) that share nothing but the Box destination.
 //!
 //! A row belongs to a shard by a stable hash of its own relative path, files and directories
-//! alike (issue 14 item 2). Sharding by folder, as before, split a tree of 8 large folders into
+//! alike. Sharding by folder, as before, split a tree of 8 large folders into
 //! 4 very uneven shards, and 64 shards over 8 folders would leave most of them empty; by file,
 //! every shard gets about 1/N of the files whatever the tree's shape, which is what lets
 //! Kubernetes balance many small shards over a few pods. The price: a folder's files are spread
@@ -14,7 +14,7 @@
 //!
 //! The hash is the first 8 bytes of the SHA-1 of the path's UTF-8 bytes, big-endian, modulo N.
 //! It never changes between machines (a test pins it): shards of one migration must run the same
-//! partition. Journals of a by-folder run (boxlift before issue 14) are still honoured file by
+//! partition. Journals of a by-folder run (older boxlift) are still honoured file by
 //! file: a file another shard finished meets Box's listing with the same SHA-1 and is reported
 //! `skipped_exists`, never uploaded twice.
 use std::fmt;

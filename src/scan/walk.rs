@@ -14,7 +14,7 @@ use super::quick::Previous;
 use super::{ScanError, ScanOptions};
 use crate::hash::Stamp;
 use crate::manifest::row::{format_mtime, mtime_from};
-use crate::manifest::{Kind, ManifestRow, Status};
+use crate::manifest::{InvalidReason, Kind, ManifestRow, SkipReason, Status};
 
 /// What the walk hands on, in walk order.
 #[derive(Debug)]
@@ -202,7 +202,7 @@ pub(crate) fn walk(
                     if p == path {
                         // The directory was listed but cannot be read: say so in its own row.
                         let io = err.io_error();
-                        row.status = Status::skipped(io_reason(io.map(|e| e.kind())));
+                        row.status = Status::Skipped(io_reason(io.map(|e| e.kind())));
                         row.detail = format!("cannot list directory: {}", err_text(&err));
                         if !emit(Job::Done(row)) {
                             return Ok(());
@@ -269,11 +269,11 @@ fn err_text(err: &walkdir::Error) -> String {
 }
 
 /// The manifest reason for an I/O error kind.
-pub(crate) fn io_reason(kind: Option<io::ErrorKind>) -> &'static str {
+pub(crate) fn io_reason(kind: Option<io::ErrorKind>) -> SkipReason {
     match kind {
-        Some(io::ErrorKind::PermissionDenied) => "permission_denied",
-        Some(io::ErrorKind::NotFound) => "vanished",
-        _ => "read_error",
+        Some(io::ErrorKind::PermissionDenied) => SkipReason::PermissionDenied,
+        Some(io::ErrorKind::NotFound) => SkipReason::Vanished,
+        _ => SkipReason::ReadError,
     }
 }
 
@@ -324,7 +324,7 @@ impl Walk<'_> {
 
         if let Some((bd, bpath)) = &self.blocked {
             if depth > *bd {
-                r.status = Status::skipped("parent");
+                r.status = Status::Skipped(SkipReason::Parent);
                 r.detail = format!("inside {bpath:?}, which is not migrated");
                 self.collisions.visit(depth);
                 return self.finish_dir_or_done(entry, r);
@@ -357,43 +357,13 @@ impl Walk<'_> {
             r.mtime = mtime_from(st.mtime_secs, st.mtime_nanos);
         }
 
-        if ft.is_symlink() {
-            r.status = Status::skipped("symlink");
-            r.detail = match std::fs::read_link(entry.path()) {
-                Ok(t) => format!("symlink to {}", t.display()),
-                Err(_) => "symlink".into(),
-            };
-        } else if !ft.is_file() && !ft.is_dir() {
-            r.status = Status::skipped("special_file");
-            r.detail = special_kind(&ft).into();
-        } else if let Err(e) = &meta {
-            r.status = Status::skipped(io_reason(Some(e.kind())));
-            r.detail = format!("cannot stat: {e}");
-        } else if let Some(problem) = name_problem(entry.file_name()) {
-            r.status = Status::Invalid(problem.0.into());
-            r.detail = problem.1;
-        } else if kind == Kind::File
-            && let Some(max) = self.opts.max_file_size
-            && r.size > max
-        {
-            r.status = Status::invalid("too_large");
-            r.detail = format!("{} bytes; the account's maximum is {max}", r.size);
-        } else if kind == Kind::File
-            && let (Some(after), Ok(st)) = (self.modified_after, &meta)
-            && mtime_of(st) > after
-        {
-            r.status = Status::skipped("too_recent");
-            r.detail = format!(
-                "modified {}, more recently than --min-age allows; a later run takes it",
-                format_mtime(st.mtime_secs, st.mtime_nanos)
-            );
-        }
+        self.judge(entry, &meta, &mut r);
 
         // Only items that will be uploaded take a name in the Box folder.
         if r.status.is_ok() {
             let name = entry.file_name().to_str().unwrap_or_default();
             if let Some(first) = self.collisions.check(depth, name) {
-                r.status = Status::invalid("name_collision");
+                r.status = Status::Invalid(InvalidReason::NameCollision);
                 r.detail =
                     format!("same name in Box as {first:?} (Box names are case-insensitive)");
             }
@@ -408,31 +378,81 @@ impl Walk<'_> {
             p.count_walked(&r);
         }
         if kind == Kind::File && r.status.is_ok() {
-            // The journal first (a finished file is never opened again); the previous
-            // manifests skip what they were not asked for on their next call.
-            if let Some(known) = &self.opts.known
-                && let Some(sha1) = known.sha1(&r.path, r.size, r.mtime.as_ref())
-            {
-                r.sha1 = sha1;
-                if let Some(p) = &self.opts.progress {
-                    p.count_known();
-                }
-                return Some(Job::Done(r));
+            return self.sha1_or_hash(entry, r, meta.ok());
+        }
+        self.finish_dir_or_done(entry, r)
+    }
+
+    /// Set the status of a row Box will not get: a link, a special file, a failed stat, a name
+    /// Box refuses, too large, too recent. Rows that pass stay `ok`.
+    fn judge(&self, entry: &walkdir::DirEntry, meta: &io::Result<Stamp>, r: &mut ManifestRow) {
+        let ft = entry.file_type();
+        let kind = r.kind;
+        if ft.is_symlink() {
+            r.status = Status::Skipped(SkipReason::Symlink);
+            r.detail = match std::fs::read_link(entry.path()) {
+                Ok(t) => format!("symlink to {}", t.display()),
+                Err(_) => "symlink".into(),
+            };
+        } else if !ft.is_file() && !ft.is_dir() {
+            r.status = Status::Skipped(SkipReason::SpecialFile);
+            r.detail = special_kind(&ft).into();
+        } else if let Err(e) = meta {
+            r.status = Status::Skipped(io_reason(Some(e.kind())));
+            r.detail = format!("cannot stat: {e}");
+        } else if let Some(problem) = name_problem(entry.file_name()) {
+            r.status = Status::Invalid(problem.0);
+            r.detail = problem.1;
+        } else if kind == Kind::File
+            && let Some(max) = self.opts.max_file_size
+            && r.size > max
+        {
+            r.status = Status::Invalid(InvalidReason::TooLarge);
+            r.detail = format!("{} bytes; the account's maximum is {max}", r.size);
+        } else if kind == Kind::File
+            && let (Some(after), Ok(st)) = (self.modified_after, meta)
+            && mtime_of(st) > after
+        {
+            r.status = Status::Skipped(SkipReason::TooRecent);
+            r.detail = format!(
+                "modified {}, more recently than --min-age allows; a later run takes it",
+                format_mtime(st.mtime_secs, st.mtime_nanos)
+            );
+        }
+    }
+
+    /// A file to upload: its SHA-1 from the journal or the previous manifest (same size and
+    /// mtime), else a hash job (unless hashing is off).
+    fn sha1_or_hash(
+        &mut self,
+        entry: &walkdir::DirEntry,
+        mut r: ManifestRow,
+        meta: Option<Stamp>,
+    ) -> Option<Job> {
+        // The journal first (a finished file is never opened again); the previous
+        // manifests skip what they were not asked for on their next call.
+        if let Some(known) = &self.opts.known
+            && let Some(sha1) = known.sha1(&r.path, r.size, r.mtime.as_ref())
+        {
+            r.sha1 = sha1;
+            if let Some(p) = &self.opts.progress {
+                p.count_known();
             }
-            if let Some(sha1) = self.previous.reuse(&r.path, r.size, r.mtime.as_ref()) {
-                r.sha1 = sha1;
-                if let Some(p) = &self.opts.progress {
-                    p.count_reused();
-                }
-                return Some(Job::Done(r));
+            return Some(Job::Done(r));
+        }
+        if let Some(sha1) = self.previous.reuse(&r.path, r.size, r.mtime.as_ref()) {
+            r.sha1 = sha1;
+            if let Some(p) = &self.opts.progress {
+                p.count_reused();
             }
-            if self.opts.hash {
-                let stamp = *meta.as_ref().ok()?;
-                if let Some(p) = &self.opts.progress {
-                    p.count_queued(r.size);
-                }
-                return Some(Job::Hash(r, entry.path().to_path_buf(), stamp));
+            return Some(Job::Done(r));
+        }
+        if self.opts.hash {
+            let stamp = meta?;
+            if let Some(p) = &self.opts.progress {
+                p.count_queued(r.size);
             }
+            return Some(Job::Hash(r, entry.path().to_path_buf(), stamp));
         }
         self.finish_dir_or_done(entry, r)
     }
@@ -513,7 +533,7 @@ impl Walk<'_> {
         let mut r = row(rel_path(&self.opts.root, path), Kind::File);
         if let Some(ancestor) = err.loop_ancestor() {
             r.kind = Kind::Dir;
-            r.status = Status::skipped("symlink_loop");
+            r.status = Status::Skipped(SkipReason::SymlinkLoop);
             r.detail = format!(
                 "symlink loop: points to its ancestor {}",
                 rel_path(&self.opts.root, ancestor)
@@ -522,9 +542,9 @@ impl Walk<'_> {
             let kind = err.io_error().map(|e| e.kind());
             let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
             r.status = if is_link && kind == Some(io::ErrorKind::NotFound) {
-                Status::skipped("broken_symlink")
+                Status::Skipped(SkipReason::BrokenSymlink)
             } else {
-                Status::skipped(io_reason(kind))
+                Status::Skipped(io_reason(kind))
             };
             r.detail = err_text(err);
         }
@@ -533,10 +553,10 @@ impl Walk<'_> {
 }
 
 /// A name Box would refuse: (reason, detail).
-fn name_problem(name: &OsStr) -> Option<(&'static str, String)> {
+fn name_problem(name: &OsStr) -> Option<(InvalidReason, String)> {
     match name.to_str() {
         None => Some((
-            "name_not_utf8",
+            InvalidReason::NameNotUtf8,
             format!("name is not valid UTF-8: {name:?}"),
         )),
         Some(n) => check_box_name(n).err().map(|p| (p.reason(), p.to_string())),

@@ -71,8 +71,8 @@ pub(super) struct Shared {
 }
 
 struct Order {
-    /// Rows `next .. issued`, `None` until finished.
-    slots: VecDeque<Option<ManifestRow>>,
+    /// Rows `next .. issued`, `None` until finished; `true` beside a row a hashing thread read.
+    slots: VecDeque<Option<(ManifestRow, bool)>>,
     /// Sequence number of `slots[0]`: the next row the sink takes.
     next: u64,
     /// Sequence number of the next row the walk issues.
@@ -145,25 +145,26 @@ impl Shared {
         for (seq, row) in rows.drain(..) {
             head |= seq == o.next;
             let i = (seq - o.next) as usize;
-            o.slots[i] = Some(row);
+            o.slots[i] = Some((row, false));
         }
         if head && o.sink_waiting {
             self.ready.notify_one();
         }
     }
 
-    fn put(&self, seq: u64, row: ManifestRow) {
+    fn put_hashed(&self, seq: u64, row: ManifestRow) {
         let mut o = self.order();
         let i = (seq - o.next) as usize;
-        o.slots[i] = Some(row);
+        o.slots[i] = Some((row, true));
         if i == 0 && o.sink_waiting {
             self.ready.notify_one();
         }
     }
 
-    /// Move the rows ready at the head into `out`, waiting for at least one; false when none
-    /// will ever come (the walk ended and every row it issued was taken, or it panicked).
-    pub(super) fn take_ready(&self, out: &mut Vec<ManifestRow>) -> bool {
+    /// Move the rows ready at the head into `out` (each with `true` if a hashing thread read
+    /// its file), waiting for at least one; false when none will ever come (the walk ended and
+    /// every row it issued was taken, or it panicked).
+    pub(super) fn take_ready(&self, out: &mut Vec<(ManifestRow, bool)>) -> bool {
         let mut o = self.order();
         loop {
             while let Some(Some(_)) = o.slots.front() {
@@ -215,7 +216,7 @@ impl Shared {
         let job = self.jobs.lock().unwrap_or_else(|e| e.into_inner()).pop();
         if let Some(job) = job {
             let row = hash_row(job.row, &job.path, job.stamp, progress);
-            self.put(job.seq, row);
+            self.put_hashed(job.seq, row);
         }
     }
 }

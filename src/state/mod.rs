@@ -4,16 +4,25 @@
 //!
 //! WAL with `synchronous=NORMAL` survives a killed process (only a power loss can drop the last
 //! transactions), which is the crash model here: `kill -9` at any moment.
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::manifest::Kind;
 use crate::manifest::row::mtime_cell;
+use crate::model::JournalFile;
 use crate::model::{Action, ReportRow};
 use crate::model::{Event, SessionRecord};
 use crate::scan::quick::KnownFiles;
+
+mod runs;
+mod status;
+
+pub use self::runs::record_exit;
+pub use self::status::{ExportRow, IdentityCount, JournalStatus, RunStatus, export, status};
 
 /// The database file inside the state directory.
 pub const DB_FILE: &str = "state.sqlite";
@@ -71,9 +80,8 @@ CREATE TABLE IF NOT EXISTS sessions(
     as_user TEXT NOT NULL DEFAULT '');
 ";
 
-/// Whether the journal's `table` has `column` (journals written before issue 12 lack
-/// `files.mtime`, before issue 14 `sessions.as_user`; the writer adds them, a read-only reader
-/// reads "").
+/// Whether the journal's `table` has `column` (journals of older versions may lack
+/// `files.mtime` or `sessions.as_user`; the writer adds them, a read-only reader reads "").
 fn has_column(conn: &Connection, table: &str, column: &str) -> rusqlite::Result<bool> {
     conn.query_row(
         "SELECT count(*) FROM pragma_table_info(?1) WHERE name=?2",
@@ -176,7 +184,9 @@ pub fn open_writer(dir: &Path, dest: &str) -> Result<StateWriter, StateError> {
         conn,
         path,
         pending: 0,
+        gone: Default::default(),
         since: Instant::now(),
+        run: None,
         _lock: lock,
     })
 }
@@ -231,6 +241,21 @@ pub fn open_reader(dir: &Path, dest: &str) -> Result<Option<StateReader>, StateE
     }))
 }
 
+/// Open a reader on the journal in `dir` whatever destination it records (`audit --state`
+/// reads a journal without a `--dest`); `None` if there is none.
+pub fn open_journal(dir: &Path) -> Result<Option<StateReader>, StateError> {
+    if !dir.join(DB_FILE).exists() {
+        return Ok(None);
+    }
+    let (conn, path) = open(dir, true)?;
+    let dest: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE key='dest'", [], |r| r.get(0))
+        .optional()
+        .map_err(sql_err(&path))?;
+    drop(conn);
+    open_reader(dir, dest.as_deref().unwrap_or(""))
+}
+
 /// Lookups for the planner (one connection, owned by the planning thread).
 #[derive(Debug)]
 pub struct StateReader {
@@ -266,14 +291,15 @@ impl StateReader {
     }
 
     /// The SHA-1 journalled for the finished file `path`, if it was finished with exactly this
-    /// size and mtime (the manifest's mtime cell): the scan then trusts it without opening
-    /// the file.
+    /// size and mtime (kept as the manifest's mtime cell): the scan then trusts it without
+    /// opening the file.
     pub fn done_sha1(
         &self,
         path: &str,
         size: u64,
-        mtime: &str,
+        mtime: &DateTime<Utc>,
     ) -> Result<Option<String>, StateError> {
+        let mtime = mtime_cell(Some(mtime));
         self.conn
             .prepare_cached(
                 "SELECT sha1 FROM files WHERE path=?1 AND size=?2 AND mtime=?3 AND mtime<>''",
@@ -282,6 +308,36 @@ impl StateReader {
                 st.query_row(params![path, size as i64, mtime], |r| r.get(0))
                     .optional()
             })
+            .map_err(sql_err(&self.path))
+    }
+
+    /// Every finished file the journal knows, by path: what a mirror run matches moves
+    /// against and may delete (nothing else in Box is ever deleted).
+    pub fn journal_files(&self) -> Result<Vec<JournalFile>, StateError> {
+        self.conn
+            .prepare_cached(
+                "SELECT path, size, sha1, box_file_id, box_file_version_id FROM files ORDER BY path",
+            )
+            .and_then(|mut st| {
+                st.query_map([], |r| {
+                    Ok(JournalFile {
+                        path: r.get(0)?,
+                        size: r.get::<_, i64>(1)? as u64,
+                        sha1: r.get(2)?,
+                        box_file_id: r.get(3)?,
+                        box_file_version_id: r.get(4)?,
+                    })
+                })?
+                .collect()
+            })
+            .map_err(sql_err(&self.path))
+    }
+
+    /// Every folder the journal knows: path → Box folder id.
+    pub fn journal_folders(&self) -> Result<BTreeMap<String, String>, StateError> {
+        self.conn
+            .prepare_cached("SELECT path, box_folder_id FROM folders")
+            .and_then(|mut st| st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
             .map_err(sql_err(&self.path))
     }
 
@@ -317,10 +373,11 @@ impl StateReader {
     }
 }
 
-/// The journal as the scan's source of known SHA-1s (issue 12, item 1). A lookup that fails
-/// (a journal from before the mtime column, opened read-only) only means the file is hashed.
+/// The journal as the scan's source of known SHA-1s, so a resumed run does not re-read what it
+/// sent. A lookup that fails (a journal from before the mtime column, opened read-only) only means
+/// the file is hashed.
 impl KnownFiles for StateReader {
-    fn sha1(&mut self, path: &str, size: u64, mtime: &str) -> Option<String> {
+    fn sha1(&mut self, path: &str, size: u64, mtime: &DateTime<Utc>) -> Option<String> {
         match self.done_sha1(path, size, mtime) {
             Ok(found) => found,
             Err(e) => {
@@ -339,6 +396,11 @@ pub struct StateWriter {
     path: PathBuf,
     pending: u32,
     since: Instant,
+    /// Box folder ids found gone in this run ([`Event::SubtreeGone`]): a row finished into one
+    /// of them (it finished just before the folder went) is in Box's trash, not done.
+    gone: std::collections::HashSet<String>,
+    /// The current run's counts (`begin_run`), for `boxlift status`.
+    run: Option<runs::RunTally>,
     /// The directory's lock, held while this writer lives.
     _lock: std::fs::File,
 }
@@ -360,16 +422,25 @@ impl StateWriter {
                 true
             }
             Event::FolderResolved { path, folder_id } => {
+                if self.gone.contains(folder_id) {
+                    return Ok(());
+                }
                 self.begin()?;
                 self.put_folder(path, folder_id)?;
                 false
             }
+            Event::SubtreeGone { path, folder_id } => {
+                self.forget_subtree(path, folder_id)?;
+                true
+            }
             Event::FileDone(row) => {
                 self.begin()?;
                 self.put_row(row)?;
+                self.tally(event)?;
                 false
             }
             _ => {
+                self.tally(event)?;
                 // The report waits for the commit (sink.rs): a quiet stream must not hold the
                 // last rows back for longer than a batch's time.
                 if self.pending > 0 && self.since.elapsed() >= Duration::from_millis(200) {
@@ -403,7 +474,47 @@ impl StateWriter {
             .map_err(sql_err(&self.path))
     }
 
+    /// Forget every record at or under directory `path` (folders, finished files, sessions),
+    /// and remember the Box folder ids it had as gone.
+    fn forget_subtree(&mut self, path: &str, folder_id: &str) -> Result<(), StateError> {
+        self.begin()?;
+        // `path` itself, or below it: compared as a prefix, not a LIKE pattern (names may hold
+        // `%` and `_`).
+        const UNDER: &str = "(path=?1 OR substr(path, 1, length(?1) + 1) = ?1 || '/')";
+        let ids: Vec<String> = self
+            .conn
+            .prepare_cached(&format!("SELECT box_folder_id FROM folders WHERE {UNDER}"))
+            .and_then(|mut st| {
+                st.query_map(params![path], |r| r.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<_>>()
+            })
+            .map_err(sql_err(&self.path))?;
+        self.gone.extend(ids);
+        self.gone.insert(folder_id.to_string());
+        let mut gone = 0;
+        for table in ["files", "folders", "sessions"] {
+            gone += self
+                .conn
+                .prepare_cached(&format!("DELETE FROM {table} WHERE {UNDER}"))
+                .and_then(|mut st| st.execute(params![path]))
+                .map_err(sql_err(&self.path))?;
+        }
+        tracing::info!(
+            path,
+            records = gone,
+            "the journal forgot a subtree gone from Box"
+        );
+        Ok(())
+    }
+
     fn put_row(&self, row: &ReportRow) -> Result<(), StateError> {
+        if matches!(row.action(), Action::Moved | Action::Deleted) {
+            return self.put_mirror_row(row);
+        }
+        if self.gone.contains(&row.box_folder_id) {
+            // Finished into a folder that has gone since: in Box's trash, so not done.
+            return Ok(());
+        }
         let done = match row.action() {
             Action::Uploaded
             | Action::NewVersion
@@ -462,6 +573,59 @@ impl StateWriter {
         Ok(())
     }
 
+    /// A mirror run's row: a move renames the journal's records (a folder's whole subtree)
+    /// from `old_path` to `path`; a deletion forgets them. So a re-run plans from where Box
+    /// is now and never applies the same move or deletion twice.
+    fn put_mirror_row(&self, row: &ReportRow) -> Result<(), StateError> {
+        let is_dir = row.kind == Kind::Dir;
+        let sqls: &[&str] = match (row.action(), is_dir) {
+            // Applied twice (the mirror phase writes it, then the sink sees the same row): the
+            // second time the old path is gone and nothing changes.
+            (Action::Moved, false) => &[
+                "DELETE FROM files WHERE path=?2 AND EXISTS(SELECT 1 FROM files WHERE path=?1)",
+                "UPDATE files SET path=?2, box_folder_id=?3,
+                 box_file_version_id=CASE WHEN ?4='' THEN box_file_version_id ELSE ?4 END
+                 WHERE path=?1",
+            ],
+            (Action::Moved, true) => &[
+                "UPDATE folders SET path=?2 WHERE path=?1",
+                "UPDATE folders SET path=?2 || substr(path, length(?1)+1)
+                 WHERE substr(path, 1, length(?1)+1) = ?1 || '/'",
+                "UPDATE files SET path=?2 || substr(path, length(?1)+1)
+                 WHERE substr(path, 1, length(?1)+1) = ?1 || '/'",
+            ],
+            (_, false) => &["DELETE FROM files WHERE path=?2"],
+            (_, true) => &[
+                "DELETE FROM folders WHERE path=?2
+                 OR substr(path, 1, length(?2)+1) = ?2 || '/'",
+                "DELETE FROM files WHERE substr(path, 1, length(?2)+1) = ?2 || '/'",
+            ],
+        };
+        for sql in sqls {
+            // Bind up to the highest `?N` the statement names (SQLite counts unused lower ones).
+            let args: Vec<&dyn rusqlite::ToSql> = [
+                &row.old_path as &dyn rusqlite::ToSql,
+                &row.path,
+                &row.box_folder_id,
+                &row.box_file_version_id,
+            ]
+            .into_iter()
+            .take(if sql.contains("?4") {
+                4
+            } else if sql.contains("?3") {
+                3
+            } else {
+                2
+            })
+            .collect();
+            self.conn
+                .prepare_cached(sql)
+                .and_then(|mut st| st.execute(args.as_slice()))
+                .map_err(sql_err(&self.path))?;
+        }
+        Ok(())
+    }
+
     /// Is everything applied so far committed (no batch open)?
     pub fn is_committed(&self) -> bool {
         self.conn.is_autocommit()
@@ -489,6 +653,7 @@ impl StateWriter {
 
     /// Commit the open batch, if any.
     pub fn commit(&mut self) -> Result<(), StateError> {
+        self.flush_run(false)?;
         if !self.conn.is_autocommit() {
             self.conn
                 .execute_batch("COMMIT")
@@ -501,6 +666,7 @@ impl StateWriter {
 
 impl Drop for StateWriter {
     fn drop(&mut self) {
+        let _ = self.flush_run(true);
         let _ = self.commit();
     }
 }
@@ -574,6 +740,118 @@ mod tests {
         assert!(r.done("a.txt").unwrap().is_none());
         assert!(r.done("b.txt").unwrap().is_some());
         assert!(r.folder("d").unwrap().is_none());
+    }
+
+    #[test]
+    fn a_subtree_gone_from_box_is_forgotten_and_late_rows_into_it_are_not_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = open_writer(dir.path(), "0").unwrap();
+        let into = |path: &str, folder: &str| {
+            let mut r = uploaded(path, "aaaa");
+            r.box_folder_id = folder.into();
+            Event::FileDone(r)
+        };
+        for (path, id) in [("a", "10"), ("a/b", "11"), ("ab", "12"), ("a%", "13")] {
+            w.apply(&Event::FolderResolved {
+                path: path.into(),
+                folder_id: id.into(),
+            })
+            .unwrap();
+        }
+        for (path, folder) in [
+            ("a/x", "10"),
+            ("a/b/y", "11"),
+            ("ab/z", "12"),
+            ("a%/w", "13"),
+        ] {
+            w.apply(&into(path, folder)).unwrap();
+        }
+        w.apply(&Event::SubtreeGone {
+            path: "a".into(),
+            folder_id: "10".into(),
+        })
+        .unwrap();
+        // A file that finished into a/b just before it went, reported after.
+        w.apply(&into("a/b/late", "11")).unwrap();
+        // A folder resolved again under the new `a`, and a file into it: recorded.
+        w.apply(&Event::FolderResolved {
+            path: "a".into(),
+            folder_id: "20".into(),
+        })
+        .unwrap();
+        w.apply(&into("a/new", "20")).unwrap();
+        drop(w);
+        let r = open_reader(dir.path(), "0").unwrap().unwrap();
+        for gone in ["a/x", "a/b/y", "a/b/late"] {
+            assert!(r.done(gone).unwrap().is_none(), "{gone}");
+        }
+        for kept in ["ab/z", "a%/w", "a/new"] {
+            assert!(r.done(kept).unwrap().is_some(), "{kept}");
+        }
+        assert_eq!(r.folder("a").unwrap().as_deref(), Some("20"));
+        assert!(r.folder("a/b").unwrap().is_none());
+        assert_eq!(r.folder("ab").unwrap().as_deref(), Some("12"));
+    }
+
+    #[test]
+    fn moves_and_deletions_rewrite_the_journal_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = open_writer(dir.path(), "0").unwrap();
+        for (p, h) in [
+            ("a/x", "1"),
+            ("a/s/y", "2"),
+            ("ab/z", "3"),
+            ("f", "4"),
+            ("g", "5"),
+        ] {
+            w.apply(&Event::FileDone(uploaded(p, h))).unwrap();
+        }
+        for (p, id) in [("a", "10"), ("a/s", "11"), ("ab", "12")] {
+            w.apply(&Event::FolderResolved {
+                path: p.into(),
+                folder_id: id.into(),
+            })
+            .unwrap();
+        }
+        let mut folder = ReportRow::new("b", Kind::Dir, 0, "").with(Action::Moved);
+        folder.old_path = "a".into();
+        let mut file = ReportRow::new("ab/f2", Kind::File, 4, "4").with(Action::Moved);
+        file.old_path = "f".into();
+        file.box_folder_id = "12".into();
+        file.box_file_version_id = "v9".into();
+        let gone_dir = ReportRow::new("ab", Kind::Dir, 0, "").with(Action::Deleted);
+        let gone_file = ReportRow::new("g", Kind::File, 4, "5").with(Action::Deleted);
+        for row in [folder.clone(), file.clone(), folder, file] {
+            w.apply(&Event::FileDone(row)).unwrap();
+        }
+        w.commit().unwrap();
+        let r = open_reader(dir.path(), "0").unwrap().unwrap();
+        let paths = |r: &StateReader| -> Vec<String> {
+            r.journal_files()
+                .unwrap()
+                .into_iter()
+                .map(|f| f.path)
+                .collect()
+        };
+        assert_eq!(paths(&r), ["ab/f2", "ab/z", "b/s/y", "b/x", "g"]);
+        let folders = r.journal_folders().unwrap();
+        assert_eq!(folders.get("b").map(String::as_str), Some("10"));
+        assert_eq!(folders.get("b/s").map(String::as_str), Some("11"));
+        assert!(!folders.contains_key("a") && !folders.contains_key("a/s"));
+        let moved = r.done("ab/f2").unwrap().unwrap();
+        assert_eq!(
+            (
+                moved.box_folder_id.as_str(),
+                moved.box_file_version_id.as_str()
+            ),
+            ("12", "v9")
+        );
+        for row in [gone_dir, gone_file] {
+            w.apply(&Event::FileDone(row)).unwrap();
+        }
+        w.commit().unwrap();
+        assert_eq!(paths(&r), ["b/s/y", "b/x"]);
+        assert!(!r.journal_folders().unwrap().contains_key("ab"));
     }
 
     #[test]

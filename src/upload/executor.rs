@@ -7,28 +7,11 @@ use std::sync::Arc;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
-use super::task::{Ctx, FileTask, run_dir, run_file};
+use super::task::{Ctx, JOB_STOPPED, run_dir, run_file};
 use crate::manifest::Kind;
 use crate::model::Event;
 use crate::model::{Action, ReportRow};
-
-/// One planned manifest row.
-// `Done` rows are the common case on re-runs; each is moved once through the channel.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug)]
-pub enum Work {
-    /// Decided without Box (invalid, skipped, done by an earlier run): just report it.
-    Done(ReportRow),
-    /// A directory to mirror; `known` is its folder id from the journal (no call needed).
-    Dir {
-        /// Relative path.
-        path: String,
-        /// Folder id from the journal.
-        known: Option<String>,
-    },
-    /// A file to bring into Box.
-    File(Box<FileTask>),
-}
+use crate::plan::{FileTask, Work};
 
 /// How much runs at once.
 #[derive(Debug, Clone, Copy)]
@@ -77,7 +60,7 @@ pub async fn execute(ctx: Arc<Ctx>, mut rx: mpsc::Receiver<Work>, limits: Limits
             Work::Done(row) => {
                 let _ = ctx.events.send(Event::FileDone(row));
             }
-            Work::File(t) if t.chunked => {
+            Work::File(t) if t.upload.is_chunked() => {
                 if big_tx.send(t).await.is_err() {
                     break;
                 }
@@ -127,6 +110,11 @@ async fn file(ctx: &Ctx, t: &FileTask) {
         size: t.size,
     });
     let row = run_file(ctx, t).await;
+    if row.error_code == JOB_STOPPED {
+        // The job stopped before this file was sent: like a queued file of an interrupted
+        // run, it is left for the re-run, not reported as a failure it is not.
+        return;
+    }
     // Retries are not counted here: the client's retry hook emits one `Retried` per retry.
     // Progress counts a file's bytes once it is finished, whether sent, found or given up,
     // so the bar ends at 100 % and the ETA follows finished work.

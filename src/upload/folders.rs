@@ -4,8 +4,8 @@
 //! path, so 1,000 files racing into a new directory make one `POST /folders`). Each destination
 //! folder is listed at most once (`fields=name,size,sha1,etag,file_version`, all pages), so files
 //! already in Box are found without a call per file; the listing cache is bounded (FIFO). A
-//! folder this run created is known to be empty and is never listed (issue 11, item 5: on a
-//! fresh migration those listings were a fifth of all requests).
+//! folder this run created is known to be empty and is never listed (on a fresh migration
+//! those listings were a fifth of all requests).
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
@@ -16,7 +16,7 @@ use tokio::sync::OnceCell;
 use crate::box_api::model::Item;
 use crate::box_api::names::box_name_key;
 use crate::box_api::{ApiError, BoxClient};
-use crate::model::Event;
+use crate::model::{Event, ItemKind};
 
 /// Fields asked for when listing a destination folder.
 pub const LIST_FIELDS: &[&str] = &["name", "size", "sha1", "etag", "file_version"];
@@ -28,8 +28,8 @@ const LISTING_CACHE: usize = 256;
 /// One entry of a destination folder.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Existing {
-    /// `file` or `folder` (web links count as `web_link`).
-    pub kind: &'static str,
+    /// File, folder or web link.
+    pub kind: ItemKind,
     /// Box id.
     pub id: String,
     /// Name as Box holds it.
@@ -60,9 +60,9 @@ impl Listing {
         let mut l = Listing::default();
         for item in items {
             let (kind, f) = match item {
-                Item::File(f) => ("file", f),
-                Item::Folder(f) => ("folder", f),
-                Item::WebLink(f) => ("web_link", f),
+                Item::File(f) => (ItemKind::File, f),
+                Item::Folder(f) => (ItemKind::Folder, f),
+                Item::WebLink(f) => (ItemKind::WebLink, f),
             };
             let name = f.name.clone().unwrap_or_default();
             let e = Existing {
@@ -76,7 +76,7 @@ impl Listing {
             };
             let key = box_name_key(&name);
             if let Some(prev) = l.by_name.get(&key) {
-                if prev.kind == "folder" && kind == "folder" {
+                if prev.kind == ItemKind::Folder && kind == ItemKind::Folder {
                     l.duplicate_folders.push(key);
                 }
                 // Keep the first (Box lists oldest first); a twin folder is reported, not used.
@@ -111,6 +111,8 @@ pub struct Folders {
     /// (what this run puts there later, it knows of; a 409 from anyone else's file still gets
     /// the conflict policy).
     made: Mutex<std::collections::HashSet<String>>,
+    /// Ids of folders found gone from Box (trashed or deleted) in this run: never seeded again.
+    gone: Mutex<std::collections::HashSet<String>>,
     events: Option<tokio::sync::mpsc::UnboundedSender<Event>>,
 }
 
@@ -138,11 +140,75 @@ impl Folders {
             listings: Mutex::new((HashMap::new(), VecDeque::new())),
             lookups: Mutex::new(HashMap::new()),
             made: Mutex::new(std::collections::HashSet::new()),
+            gone: Mutex::new(std::collections::HashSet::new()),
         }
     }
 
-    /// Remember an id known from the state journal (no call).
+    /// The destination folder's id.
+    pub fn dest(&self) -> &str {
+        &self.dest
+    }
+
+    /// The id of local directory `rel` if this run has resolved it (or seeded it), without a
+    /// call; "" is the destination.
+    pub fn known(&self, rel: &str) -> Option<String> {
+        if rel.is_empty() {
+            return Some(self.dest.clone());
+        }
+        let ids = self.ids.lock().unwrap_or_else(|e| e.into_inner());
+        ids.get(rel).and_then(|c| c.get().cloned())
+    }
+
+    /// Box folder `id` of local directory `rel` is gone (trashed or deleted): forget it and
+    /// every directory under `rel`, so the next `ensure` creates them again, and never take
+    /// `id` nor any folder id under it from the journal again. Returns false if `id` was
+    /// already known to be gone.
+    pub fn forget_subtree(&self, rel: &str, id: &str) -> bool {
+        if !self
+            .gone
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.to_string())
+        {
+            return false;
+        }
+        let below = format!("{rel}/");
+        let mut ids = self.ids.lock().unwrap_or_else(|e| e.into_inner());
+        // The folders under it went with it: a row that was sent into one of them retries.
+        let mut under = Vec::new();
+        ids.retain(|p, cell| {
+            let keep = p != rel && !p.starts_with(&below);
+            if !keep && let Some(id) = cell.get() {
+                under.push(id.clone());
+            }
+            keep
+        });
+        drop(ids);
+        self.gone
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(under);
+        self.made
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+        true
+    }
+
+    /// Was Box folder `id` found gone in this run?
+    pub fn is_gone(&self, id: &str) -> bool {
+        self.gone
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(id)
+    }
+
+    /// Remember an id known from the state journal (no call); an id found gone in this run is
+    /// not taken.
     pub fn seed(&self, rel: &str, id: &str) {
+        if self.is_gone(id) {
+            return;
+        }
         let mut ids = self.ids.lock().unwrap_or_else(|e| e.into_inner());
         ids.entry(rel.to_string())
             .or_insert_with(|| Arc::new(OnceCell::new_with(Some(id.to_string()))));
@@ -203,7 +269,7 @@ impl Folders {
     pub async fn lookup_item(&self, rel: &str) -> Result<Option<Existing>, ApiError> {
         if rel.is_empty() {
             return Ok(Some(Existing {
-                kind: "folder",
+                kind: ItemKind::Folder,
                 id: self.dest.clone(),
                 name: String::new(),
                 size: None,
@@ -239,7 +305,7 @@ impl Folders {
                     Ok::<_, ApiError>(
                         listing
                             .get(name)
-                            .filter(|e| e.kind == "folder")
+                            .filter(|e| e.kind == ItemKind::Folder)
                             .map(|e| e.id.clone()),
                     )
                 })

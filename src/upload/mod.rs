@@ -1,13 +1,15 @@
-//! The upload stage: a planner on the scan thread turns manifest rows into work, and an async
-//! executor runs many uploads at once through the Box client, emitting `Event`s for the report,
-//! progress and state.
+//! The upload stage: an async executor runs the `Work` planning made (`crate::plan`), many
+//! uploads at once through the Box client, emitting `Event`s for the report, progress and state.
+pub mod access;
+mod changed;
 pub mod executor;
 pub mod folders;
-pub mod planner;
+pub mod heal;
 mod send;
 pub mod task;
 
-pub use executor::{Limits, Work, execute};
-pub use planner::Planner;
+pub use crate::plan::{FileTask, OnConflict, Work};
+pub use changed::CHANGED_DURING_UPLOAD;
+pub use executor::{Limits, execute};
 pub use send::Dedup;
-pub use task::{Ctx, FileTask, OnConflict, TaskOptions};
+pub use task::{Ctx, TaskOptions};

@@ -4,10 +4,11 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::OnceCell;
 
-use super::task::{Ctx, FileTask, TaskError, fill_file, fill_uploaded, is_name_in_use};
+use super::task::{Ctx, TaskError, fill_file, fill_uploaded, is_name_in_use};
 use crate::box_api::model::UploadSession;
 use crate::box_api::{BoxClient, ChunkedOptions, UploadSource, UploadTarget, Uploaded};
 use crate::model::{Action, Event, ReportRow, SessionRecord};
+use crate::plan::FileTask;
 
 /// Identical content seen in this run: the first upload of each SHA-1, shared with its copies.
 #[derive(Debug, Default)]
@@ -80,7 +81,7 @@ pub(super) async fn send(
         sha1_hex: t.sha1.clone(),
         modified: t.modified,
     };
-    if !t.chunked {
+    if !t.upload.is_chunked() {
         return Ok(client.upload_direct(&src, target).await?);
     }
     let ev = ctx.events.clone();

@@ -1,68 +1,22 @@
 //! One row's way into Box: resolve its folder, look for it there, apply the conflict policy,
 //! upload (direct or chunked, resuming a journalled session), or copy identical content
 //! (`--dedup`), and turn the outcome into a report row. Dry runs take the same path read-only.
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tokio::sync::mpsc::UnboundedSender;
 
+use super::changed::{CHANGED_DURING_UPLOAD, changed_during_upload, reread};
 use super::folders::{Existing, Folders, Listing, split};
+use super::heal::{Gone, Heal, diagnose, heal_subtree};
 use super::send::{Dedup, dedup_upload, send};
-use crate::box_api::{ApiError, BoxClient, ErrorKind, UploadTarget, Uploaded};
+use crate::box_api::{ApiError, BoxClient, ErrorKind, FailureClass, UploadTarget, Uploaded};
 use crate::manifest::Kind;
 use crate::model::{Action, ReportRow};
-use crate::model::{Cancel, Event, Halt};
-use crate::state::DoneFile;
-
-/// What to do when a file of the same name but other content is already in Box.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OnConflict {
-    /// Keep Box's file; the row says `skipped_conflict`.
-    Skip,
-    /// Upload ours as a new version of Box's file (Box keeps the history).
-    #[default]
-    Version,
-    /// Upload ours beside it as `name (1).ext`.
-    Rename,
-    /// Leave Box's file and fail the row with `item_name_in_use`.
-    Fail,
-}
-
-/// One file to bring into Box, as the planner hands it over.
-#[derive(Debug, Clone)]
-pub struct FileTask {
-    /// '/'-separated path relative to the source root.
-    pub path: String,
-    /// Absolute local path.
-    pub abs: PathBuf,
-    /// Size in bytes.
-    pub size: u64,
-    /// SHA-1 hex.
-    pub sha1: String,
-    /// Local modification time (sent as `content_modified_at`).
-    pub modified: Option<DateTime<Utc>>,
-    /// Use an upload session (else one direct upload).
-    pub chunked: bool,
-    /// What an earlier run uploaded at this path (content has changed since).
-    pub prior: Option<DoneFile>,
-    /// An upload session an earlier run opened for this very content.
-    pub resume_session: Option<String>,
-    /// An upload session an earlier run opened for this path whose content has changed since:
-    /// aborted (`DELETE /files/upload_sessions/{id}`) before anything else, so no session
-    /// boxlift opened stays open in Box.
-    pub stale_session: Option<String>,
-    /// The parent directory's Box folder id, if the journal knows it.
-    pub folder_hint: Option<String>,
-    /// The managed user this file must be uploaded as: the owner of the journalled session it
-    /// resumes (a session belongs to the user that opened it). `None`: the least busy
-    /// identity when the file starts ([`BoxClient::lease`]).
-    pub as_user: Option<String>,
-    /// Bytes of confirmed parts, already counted by progress (chunked files).
-    pub parts_done: Arc<std::sync::atomic::AtomicU64>,
-}
+use crate::model::{Cancel, Event, Halt, ItemKind};
+use crate::plan::FileTask;
+use crate::plan::conflict::{self, AtName, Decision, OnConflict, Refusal};
 
 /// Settings every task reads.
 #[derive(Debug, Clone)]
@@ -92,6 +46,8 @@ pub struct Ctx {
     pub dedup: Option<Dedup>,
     /// Triggered by the caller (SIGINT/SIGTERM): start nothing new, let what is in flight finish.
     pub cancel: Cancel,
+    /// Finding out which folder a 404 was about, once for concurrent rows.
+    pub heal: Heal,
 }
 
 impl Ctx {
@@ -128,6 +84,33 @@ fn fill_error(row: &mut ReportRow, e: &TaskError) {
             row.error_code = code.to_string();
             row.error_message = message.clone();
         }
+    }
+}
+
+/// The reason a job-class failure stops the run, with what the operator should do about it.
+fn job_halt(path: &str, api: &ApiError) -> Halt {
+    let path = path.to_owned();
+    if api.kind == ErrorKind::Quota {
+        return Halt::Quota {
+            path,
+            message: api.message.clone(),
+        };
+    }
+    let remedy = match api.kind {
+        ErrorKind::Auth => {
+            "Box refused the credentials and they cannot be refreshed: give a new developer token \
+             or fix the app's credentials"
+        }
+        ErrorKind::NotFound => {
+            "the destination folder is gone from Box (trashed or deleted): restore it from Box's \
+             trash or give another --dest"
+        }
+        _ => "fix the cause named above",
+    };
+    Halt::Job {
+        path,
+        message: api.to_string(),
+        remedy: remedy.to_owned(),
     }
 }
 
@@ -189,13 +172,10 @@ pub(super) async fn abort_stale(client: &BoxClient, path: &str, id: &str) {
     }
 }
 
-/// The `error_code` of a `conflict` row whose file changed in Box since boxlift last saw it.
-pub const CHANGED_IN_BOX: &str = "conflict_changed_in_box";
-
 /// What Box holds, from its answer to `GET /files/{id}`.
 fn existing_file(f: &crate::box_api::model::File, name: &str) -> Existing {
     Existing {
-        kind: "file",
+        kind: ItemKind::File,
         id: f.id.clone(),
         name: f.name.clone().unwrap_or_else(|| name.to_string()),
         size: f.size,
@@ -225,11 +205,11 @@ fn conflict_of(e: &ApiError) -> Option<Existing> {
     };
     let s = |k: &str| c.get(k).and_then(Value::as_str).map(str::to_string);
     Some(Existing {
-        kind: if s("type").as_deref() == Some("folder") {
-            "folder"
-        } else {
-            "file"
-        },
+        // A conflict without a type is taken for a file (an upload's conflict is a file).
+        kind: s("type")
+            .as_deref()
+            .and_then(ItemKind::from_box_type)
+            .unwrap_or(ItemKind::File),
         id: s("id")?,
         name: s("name").unwrap_or_default(),
         size: c.get("size").and_then(Value::as_u64),
@@ -264,55 +244,184 @@ pub fn free_name(listing: Option<&Listing>, name: &str) -> String {
         .unwrap_or_else(|| name.to_string())
 }
 
-/// Run one file; always returns its report row.
+/// Run one file; always returns its report row, with the time its requests waited for
+/// pacing permits apart (`queued_ms`) so a small file queued behind others is not read as slow.
 pub async fn run_file(ctx: &Ctx, t: &FileTask) -> ReportRow {
+    let (mut row, queued) = crate::box_api::pace::measure_queued(run_file_timed(ctx, t)).await;
+    row.queued_ms = (queued.as_millis() as u64).min(row.duration_ms);
+    row
+}
+
+/// [`run_file`] without the queue time: the row with its wall time.
+async fn run_file_timed(ctx: &Ctx, t: &FileTask) -> ReportRow {
     let started = Instant::now();
-    let mut row = ReportRow::new(&t.path, Kind::File, t.size, &t.sha1);
-    // The identity is chosen now, when the file starts, and kept for all its requests.
-    let lease = ctx.client.lease(t.as_user.as_deref());
-    let client = lease.client();
-    let as_user = client.acting_as().unwrap_or_default().to_string();
-    row.as_user = as_user.clone();
-    row.mtime = t.modified;
-    let mut res = if ctx.opts.dry_run {
-        dry_file(ctx, t, &mut row).await
-    } else {
-        upload_file(ctx, client, t, &mut row).await
-    };
-    // The journal's folder or file id is gone from Box (deleted since the last run): forget
-    // what the journal said and take the path from the top once.
-    if let Err(TaskError::Api(e)) = &res
-        && e.kind == ErrorKind::NotFound
-        && !ctx.opts.dry_run
-        && (t.folder_hint.is_some() || t.prior.is_some())
+    let mut t = std::borrow::Cow::Borrowed(t);
+    if let Some(u) = t.as_user.as_deref()
+        && ctx.client.is_retired(u)
     {
-        tracing::info!(path = %t.path, "a Box id from the state journal is gone; resolving again");
-        ctx.folders.forget(split(&t.path).0);
-        let fresh = FileTask {
-            folder_hint: None,
-            prior: None,
-            ..t.clone()
+        // Its session belongs to an identity Box refuses writes for: start afresh as another.
+        t = std::borrow::Cow::Owned(afresh(&t));
+    }
+    let (mut row, mut res) = attempt(ctx, &t).await;
+    // A failure that says more than "this row failed" (a folder gone, an identity refused, the
+    // file changed while it was sent) gets the file one more try each, with what was learned.
+    let (mut changed, mut unreadable) = (false, false);
+    for _ in 0..3 {
+        let Err(TaskError::Api(e)) = &res else { break };
+        if ctx.opts.dry_run || ctx.cancel.halted().is_some() {
+            break;
+        }
+        let next = if !changed && changed_during_upload(&t, e) {
+            changed = true;
+            let fresh = reread(&t).await;
+            unreadable = fresh.is_none();
+            fresh
+        } else {
+            next_try(ctx, &t, e, &row).await
         };
-        row = ReportRow::new(&t.path, Kind::File, t.size, &t.sha1);
-        row.as_user = as_user;
-        row.mtime = t.modified;
-        res = upload_file(ctx, client, &fresh, &mut row).await;
+        let Some(next) = next else {
+            break;
+        };
+        t = std::borrow::Cow::Owned(next);
+        let (attempts, bytes) = (row.attempts, row.bytes_sent);
+        (row, res) = attempt(ctx, &t).await;
+        row.attempts += attempts;
+        row.bytes_sent += bytes;
     }
     if let Err(e) = res {
-        // A full account fails every file after this one too: stop the job (issue 12, item 2).
+        // A full account, refused credentials or a vanished destination fail every file after
+        // this one too: stop the job.
         if let TaskError::Api(api) = &e
-            && api.kind == ErrorKind::Quota
+            && api.class() == FailureClass::Job
         {
-            ctx.cancel.halt(Halt::Quota {
-                path: t.path.clone(),
-                message: api.message.clone(),
-            });
+            ctx.cancel.halt(job_halt(&t.path, api));
         }
+        let still_changing = matches!(&e, TaskError::Api(api) if changed_during_upload(&t, api));
         fill_error(&mut row, &e);
+        if t.upload.is_chunked() {
+            // The parts Box accepted before it failed (every try of this row, this run).
+            let parts = t.parts_done.load(std::sync::atomic::Ordering::Relaxed);
+            row.bytes_sent = row.bytes_sent.max(parts);
+        }
+        if changed && (unreadable || still_changing) {
+            row.error_message = format!(
+                "the file changed while it was uploaded, and again (or could not be read) on \
+                 its one more try: {}",
+                row.error_message
+            );
+            row.error_code = CHANGED_DURING_UPLOAD.into();
+        }
     }
     row.duration_ms = started.elapsed().as_millis() as u64;
     row
 }
+
+/// One try of a file, as the identity it leases now (kept for all its requests).
+async fn attempt(ctx: &Ctx, t: &FileTask) -> (ReportRow, Result<(), TaskError>) {
+    let mut row = ReportRow::new(&t.path, Kind::File, t.size, &t.sha1);
+    let lease = ctx.client.lease(t.as_user.as_deref());
+    let client = lease.client();
+    row.as_user = client.acting_as().unwrap_or_default().to_string();
+    row.mtime = t.modified;
+    let res = if ctx.opts.dry_run {
+        dry_file(ctx, client, t, &mut row).await
+    } else {
+        upload_file(ctx, client, t, &mut row).await
+    };
+    (row, res)
+}
+
+/// The same file without what an earlier run or try recorded for it (folder and file ids, the
+/// session and its owner): resolved afresh. The session, if any, is aborted first.
+fn afresh(t: &FileTask) -> FileTask {
+    FileTask {
+        folder_hint: None,
+        prior: None,
+        resume_session: None,
+        stale_session: t.resume_session.clone().or_else(|| t.stale_session.clone()),
+        as_user: None,
+        ..t.clone()
+    }
+}
+
+/// What to do after `e`, which no retry fixed: `Some(task)` to try the file again.
+/// `row` is the failed try's (its identity, and the folder it went to).
+async fn next_try(ctx: &Ctx, t: &FileTask, e: &ApiError, row: &ReportRow) -> Option<FileTask> {
+    if e.kind == ErrorKind::NotFound {
+        return match diagnose(ctx, split(&t.path).0).await {
+            Gone::Dest(why) => {
+                ctx.cancel.halt(job_halt(&t.path, &why));
+                None
+            }
+            Gone::Subtree {
+                path,
+                folder_id,
+                why,
+            } => {
+                heal_subtree(ctx, &path, &folder_id, &why).await;
+                Some(afresh(t))
+            }
+            // The journal's folder or file id is gone from Box (deleted since the last run):
+            // forget what the journal said and take the path from the top once.
+            Gone::Nothing if t.folder_hint.is_some() || t.prior.is_some() => {
+                tracing::info!(path = %t.path, "a Box id from the state journal is gone; resolving again");
+                ctx.folders.forget(split(&t.path).0);
+                Some(FileTask {
+                    folder_hint: None,
+                    prior: None,
+                    ..t.clone()
+                })
+            }
+            // Its folder, or a parent while it was resolved (no folder id yet), was found gone
+            // and created again by another row meanwhile.
+            Gone::Nothing
+                if row.box_folder_id.is_empty() || ctx.folders.is_gone(&row.box_folder_id) =>
+            {
+                Some(afresh(t))
+            }
+            Gone::Nothing => None,
+        };
+    }
+    if e.class() == FailureClass::Identity && !row.as_user.is_empty() {
+        drop_identity(ctx, &t.path, &row.as_user, e);
+        // Another identity takes it; a session the refused one opened is aborted.
+        return ctx.cancel.halted().is_none().then(|| FileTask {
+            as_user: None,
+            resume_session: None,
+            stale_session: t.resume_session.clone().or_else(|| t.stale_session.clone()),
+            ..t.clone()
+        });
+    }
+    None
+}
+
+/// Box refused a write as `--as-user` `user` (403): no more files for it. The first refusal
+/// names it once; when none is left, the job stops.
+fn drop_identity(ctx: &Ctx, path: &str, user: &str, e: &ApiError) {
+    let Some(left) = ctx.client.retire(user) else {
+        return;
+    };
+    tracing::warn!(
+        as_user = user,
+        left,
+        "Box refuses writes as --as-user {user} ({}): its files go to the other identities",
+        e.code.as_deref().unwrap_or("403")
+    );
+    if left == 0 {
+        ctx.cancel.halt(Halt::Job {
+            path: path.to_owned(),
+            message: e.to_string(),
+            remedy: NO_IDENTITY_LEFT.to_owned(),
+        });
+    }
+}
+
+/// The `error_code` of a file that was on its way when the job stopped, and was not sent.
+pub const JOB_STOPPED: &str = "job_stopped";
+
+/// What to do when Box refuses writes for every `--as-user` identity.
+pub const NO_IDENTITY_LEFT: &str = "Box refuses writes for every --as-user identity: make them \
+     collaborators (Editor or above) on the destination folder, or give other --as-user ids";
 
 /// Run one directory row; always returns its report row.
 pub async fn run_dir(ctx: &Ctx, path: &str) -> ReportRow {
@@ -323,7 +432,7 @@ pub async fn run_dir(ctx: &Ctx, path: &str) -> ReportRow {
             .lookup_item(path)
             .await
             .map(|found| match found {
-                Some(e) if e.kind == "folder" => {
+                Some(e) if e.kind == ItemKind::Folder => {
                     row.box_folder_id = e.id;
                     row.action = Some(Action::SkippedExists);
                 }
@@ -335,50 +444,152 @@ pub async fn run_dir(ctx: &Ctx, path: &str) -> ReportRow {
                 None => row.action = Some(Action::WouldCreate),
             })
     } else {
-        ctx.folders.ensure(path).await.map(|(id, _)| {
+        let mut res = ctx.folders.ensure(path).await;
+        if let Err(e) = &res
+            && e.kind == ErrorKind::NotFound
+            && ctx.cancel.halted().is_none()
+        {
+            match diagnose(ctx, path).await {
+                Gone::Dest(why) => ctx.cancel.halt(job_halt(path, &why)),
+                Gone::Subtree {
+                    path: gone,
+                    folder_id,
+                    why,
+                } => {
+                    heal_subtree(ctx, &gone, &folder_id, &why).await;
+                    res = ctx.folders.ensure(path).await;
+                }
+                // A parent found gone (and created again) by another row meanwhile: its new
+                // id is known now.
+                Gone::Nothing => res = ctx.folders.ensure(path).await,
+            }
+        }
+        res.map(|(id, _)| {
             row.box_folder_id = id;
             row.action = Some(Action::FolderCreated);
         })
     };
     if let Err(e) = res {
+        // Box holds a file (or web link) with the folder's name: the conflict a dry run
+        // predicts (`item_name_in_use`), not a failure of the request.
+        let blocked = is_name_in_use(&e);
+        if e.class() == FailureClass::Job {
+            ctx.cancel.halt(job_halt(path, &e));
+        }
         fill_error(&mut row, &TaskError::Api(e));
+        if blocked {
+            row.action = Some(Action::Conflict);
+        }
     }
     row.duration_ms = started.elapsed().as_millis() as u64;
     row
 }
 
-async fn dry_file(ctx: &Ctx, t: &FileTask, row: &mut ReportRow) -> Result<(), TaskError> {
+/// What Box holds at a file's name, and the listing it was found in (if one was read).
+struct Found {
+    existing: Option<Existing>,
+    /// The file is one an earlier run uploaded, and Box's version is no longer the journal's.
+    changed_in_box: bool,
+    listing: Option<Arc<Listing>>,
+}
+
+impl Found {
+    fn at_name(&self, sha1: &str) -> AtName {
+        let found = self.existing.as_ref().map(|e| (e.kind, e.sha1.as_deref()));
+        AtName::of(found, sha1, self.changed_in_box)
+    }
+}
+
+/// What Box holds at `name` in `folder_id`, looked up the same way by dry and real runs. A file
+/// an earlier run uploaded (the journal's record, in this folder): one `GET /files/{id}` for
+/// what Box holds now, since someone may have put a newer version there since; it was changed
+/// in Box if its version is not the one the journal recorded. Otherwise the folder's listing
+/// (one call per folder, cached).
+async fn look(
+    ctx: &Ctx,
+    client: &BoxClient,
+    t: &FileTask,
+    folder_id: &str,
+    name: &str,
+) -> Result<Found, TaskError> {
+    if let Some(p) = t.prior.as_ref().filter(|p| p.box_folder_id == folder_id) {
+        let now = existing_file(&client.get_file(&p.box_file_id).await?, name);
+        return Ok(Found {
+            changed_in_box: now.version_id.as_deref() != Some(p.box_file_version_id.as_str()),
+            existing: Some(now),
+            listing: None,
+        });
+    }
+    let l = ctx.folders.listing(folder_id).await?;
+    Ok(Found {
+        existing: l.get(name).cloned(),
+        changed_in_box: false,
+        listing: Some(l),
+    })
+}
+
+/// Fill the row of a decision that sends nothing (`settles_without_upload`): the same rows in
+/// dry and real runs. `--on-conflict fail` is an error row.
+fn settle(row: &mut ReportRow, e: &Existing, d: Decision) {
+    let refusal = match d {
+        Decision::Refuse(r) => r,
+        _ => return fill_existing(row, e, d.action(false)),
+    };
+    match refusal {
+        Refusal::NameInUse => return fill_error(row, &name_in_use(e)),
+        // The folder's ids are not this file's: only the reason is reported.
+        Refusal::NotAFile => return fill_conflict(row, e, "file"),
+        Refusal::ChangedInBox => {}
+    }
+    // Someone else's newer version is never superseded: the row says so and shows what Box
+    // holds.
+    fill_existing(row, e, d.action(false));
+    row.error_code = refusal.code().into();
+    row.error_message = format!(
+        "{:?} changed in Box since boxlift last saw it (now version {}, SHA-1 {}); \
+         not superseded",
+        e.name,
+        e.version_id.as_deref().unwrap_or("?"),
+        e.sha1.as_deref().unwrap_or("?")
+    );
+}
+
+async fn dry_file(
+    ctx: &Ctx,
+    client: &BoxClient,
+    t: &FileTask,
+    row: &mut ReportRow,
+) -> Result<(), TaskError> {
     let (parent, name) = split(&t.path);
     let folder = match &t.folder_hint {
         Some(id) => Some(id.clone()),
         None => ctx.folders.lookup(parent).await?,
     };
-    let mut listing = None;
     if let Some(id) = folder {
         row.box_folder_id = id.clone();
-        let l = ctx.folders.listing(&id).await?;
-        if let Some(e) = l.get(name) {
-            if e.kind != "file" {
-                // The real run fails this row (`item_name_in_use`); the plan names it.
-                fill_conflict(row, e, "file");
+        let found = match look(ctx, client, t, &id, name).await {
+            // The journal's file is gone from Box: the real run looks again without it.
+            Err(TaskError::Api(e)) if e.kind == ErrorKind::NotFound && t.prior.is_some() => {
+                let fresh = FileTask {
+                    prior: None,
+                    ..t.clone()
+                };
+                look(ctx, client, &fresh, &id, name).await?
+            }
+            other => other?,
+        };
+        let d = conflict::decide(found.at_name(&t.sha1), ctx.opts.on_conflict);
+        if let Some(e) = &found.existing {
+            if d.settles_without_upload() {
+                settle(row, e, d);
                 return Ok(());
             }
-            if e.sha1.as_deref() == Some(t.sha1.as_str()) {
-                fill_existing(row, e, Action::SkippedExists);
+            if d != Decision::Upload {
+                fill_existing(row, e, d.action(true));
                 return Ok(());
             }
-            let action = match ctx.opts.on_conflict {
-                OnConflict::Skip => Action::SkippedConflict,
-                OnConflict::Version => Action::WouldVersion,
-                OnConflict::Rename => Action::WouldRename,
-                OnConflict::Fail => return Err(name_in_use(e)),
-            };
-            fill_existing(row, e, action);
-            return Ok(());
         }
-        listing = Some(l);
     }
-    let _ = listing;
     let copy = match &ctx.dedup {
         Some(d) if t.size > 0 => d.cell(&t.sha1).set(None).is_err(),
         _ => false,
@@ -386,29 +597,19 @@ async fn dry_file(ctx: &Ctx, t: &FileTask, row: &mut ReportRow) -> Result<(), Ta
     row.action = Some(if copy {
         Action::WouldCopy
     } else {
-        Action::WouldUpload
+        Decision::Upload.action(true)
     });
     Ok(())
 }
 
-/// A dry run's `conflict` row: Box holds another kind of item where this `kind` goes.
+/// A `conflict` row: Box holds another kind of item where this `kind` goes.
 fn fill_conflict(row: &mut ReportRow, e: &Existing, kind: &str) {
     row.action = Some(Action::Conflict);
-    row.error_code = "item_name_in_use".into();
+    row.error_code = Refusal::NotAFile.code().into();
     row.error_message = format!(
         "a Box {} named {:?} (id {}) is where this {kind} goes",
         e.kind, e.name, e.id
     );
-}
-
-fn not_a_file(e: &Existing) -> TaskError {
-    TaskError::Local {
-        code: "item_name_in_use",
-        message: format!(
-            "a Box {} named {:?} (id {}) is where this file goes",
-            e.kind, e.name, e.id
-        ),
-    }
 }
 
 fn name_in_use(e: &Existing) -> TaskError {
@@ -420,6 +621,36 @@ fn name_in_use(e: &Existing) -> TaskError {
             e.id,
             e.sha1.as_deref().unwrap_or("?")
         ),
+    }
+}
+
+/// Send the file to `target` (or copy identical content already sent, `--dedup`).
+async fn put(
+    ctx: &Ctx,
+    client: &BoxClient,
+    t: &FileTask,
+    target: UploadTarget,
+    row: &mut ReportRow,
+    action: Action,
+) -> Result<(), TaskError> {
+    match (&ctx.dedup, &target) {
+        (Some(d), UploadTarget::NewFile { parent_id, name }) if t.size > 0 => {
+            dedup_upload(
+                ctx,
+                d,
+                client,
+                t,
+                target.clone(),
+                parent_id,
+                name,
+                row,
+                action,
+            )
+            .await
+        }
+        _ => send(ctx, client, t, target)
+            .await
+            .map(|u| fill_uploaded(row, &u, action)),
     }
 }
 
@@ -438,111 +669,55 @@ async fn upload_file(
     if let Some(id) = &t.stale_session {
         abort_stale(client, &t.path, id).await;
     }
-    // What Box holds at this name. A file an earlier run uploaded (the journal's record, in
-    // this run's folder): one `GET /files/{id}` for what Box holds now, since someone may have
-    // put a newer version there since; it was changed in Box if its version is not the one the
-    // journal recorded. Otherwise the folder's listing (one call per folder, cached).
-    let mut listing = None;
-    let mut changed_in_box = false;
-    let mut existing = match &t.prior {
-        Some(p) if p.box_folder_id == folder_id => {
-            let now = existing_file(&client.get_file(&p.box_file_id).await?, name);
-            changed_in_box = now.version_id.as_deref() != Some(p.box_file_version_id.as_str());
-            Some(now)
-        }
-        _ => {
-            let l = ctx.folders.listing(&folder_id).await?;
-            let e = l.get(name).cloned();
-            listing = Some(l);
-            e
-        }
-    };
+    let mut found = look(ctx, client, t, &folder_id, name).await?;
     // At most three rounds: a 409 from a file that appeared after the listing, or a 412 from a
     // version that appeared after the look, gets the policy once.
     for _ in 0..3 {
-        let (target, action) = match &existing {
-            Some(e) if e.kind != "file" => return Err(not_a_file(e)),
-            Some(e) if e.sha1.as_deref() == Some(t.sha1.as_str()) => {
-                fill_existing(row, e, Action::SkippedExists);
+        let d = conflict::decide(found.at_name(&t.sha1), ctx.opts.on_conflict);
+        let target = match (d, &found.existing) {
+            (d, Some(e)) if d.settles_without_upload() => {
+                settle(row, e, d);
                 return Ok(());
             }
-            Some(e) => match ctx.opts.on_conflict {
-                OnConflict::Skip => {
-                    fill_existing(row, e, Action::SkippedConflict);
-                    return Ok(());
-                }
-                // Someone else's newer version is never superseded: the row says so and shows
-                // what Box holds.
-                OnConflict::Version | OnConflict::Fail if changed_in_box => {
-                    fill_existing(row, e, Action::Conflict);
-                    row.error_code = CHANGED_IN_BOX.into();
-                    row.error_message = format!(
-                        "{:?} changed in Box since boxlift last saw it (now version {}, SHA-1 {}); \
-                         not superseded",
-                        e.name,
-                        e.version_id.as_deref().unwrap_or("?"),
-                        e.sha1.as_deref().unwrap_or("?")
-                    );
-                    return Ok(());
-                }
-                OnConflict::Fail => return Err(name_in_use(e)),
-                // `If-Match: <etag>` as last seen (Box's OpenAPI: `if-match` header of
-                // `POST /files/{file_id}/content` and of the session commit): Box answers 412
-                // `precondition_failed` if the file changed since.
-                OnConflict::Version => (
-                    UploadTarget::NewVersion {
-                        file_id: e.id.clone(),
-                        if_match: e.etag.clone(),
-                    },
-                    Action::NewVersion,
-                ),
-                OnConflict::Rename => (
-                    UploadTarget::NewFile {
-                        parent_id: folder_id.clone(),
-                        name: free_name(listing.as_deref(), name),
-                    },
-                    Action::Renamed,
-                ),
+            // `If-Match: <etag>` as last seen (Box's OpenAPI: `if-match` header of
+            // `POST /files/{file_id}/content` and of the session commit): Box answers 412
+            // `precondition_failed` if the file changed since.
+            (Decision::NewVersion, Some(e)) => UploadTarget::NewVersion {
+                file_id: e.id.clone(),
+                if_match: e.etag.clone(),
             },
-            None => (
-                UploadTarget::NewFile {
-                    parent_id: folder_id.clone(),
-                    name: name.to_string(),
-                },
-                Action::Uploaded,
-            ),
+            (Decision::Rename, _) => UploadTarget::NewFile {
+                parent_id: folder_id.clone(),
+                name: free_name(found.listing.as_deref(), name),
+            },
+            _ => UploadTarget::NewFile {
+                parent_id: folder_id.clone(),
+                name: name.to_string(),
+            },
         };
-        let res = match (&ctx.dedup, &target) {
-            (Some(d), UploadTarget::NewFile { parent_id, name }) if t.size > 0 => {
-                dedup_upload(
-                    ctx,
-                    d,
-                    client,
-                    t,
-                    target.clone(),
-                    parent_id,
-                    name,
-                    row,
-                    action,
-                )
-                .await
-            }
-            _ => send(ctx, client, t, target)
-                .await
-                .map(|u| fill_uploaded(row, &u, action)),
-        };
+        let action = d.action(false);
+        if ctx.cancel.halted().is_some() {
+            // The job stopped while this file was on its way: do not send it into what stopped it.
+            return Err(TaskError::Local {
+                code: JOB_STOPPED,
+                message: "the job stopped before this file was sent".into(),
+            });
+        }
+        let res = put(ctx, client, t, target, row, action).await;
         match res {
-            Err(TaskError::Api(e)) if is_name_in_use(&e) && existing.is_none() => {
-                existing = conflict_of(&e);
-                if existing.is_none() {
+            Err(TaskError::Api(e)) if is_name_in_use(&e) && found.existing.is_none() => {
+                found.existing = conflict_of(&e);
+                if found.existing.is_none() {
                     return Err(TaskError::Api(e));
                 }
             }
             // 412: the file changed in Box after we looked. Look again; the policy decides.
-            Err(TaskError::Api(e)) if e.kind == ErrorKind::Precondition && !changed_in_box => {
-                if let Some(old) = &existing {
-                    existing = Some(existing_file(&client.get_file(&old.id).await?, name));
-                    changed_in_box = true;
+            Err(TaskError::Api(e))
+                if e.kind == ErrorKind::Precondition && !found.changed_in_box =>
+            {
+                if let Some(old) = &found.existing {
+                    found.existing = Some(existing_file(&client.get_file(&old.id).await?, name));
+                    found.changed_in_box = true;
                 }
             }
             other => return other,

@@ -7,6 +7,7 @@
 use rusqlite::{Connection, params};
 
 use crate::box_api::names::box_name_key;
+use crate::manifest::Kind;
 
 use super::{Difference, Problem};
 
@@ -15,8 +16,8 @@ use super::{Difference, Problem};
 pub struct Expected {
     /// Path as in the manifest.
     pub path: String,
-    /// A directory.
-    pub is_dir: bool,
+    /// File or directory.
+    pub kind: Kind,
     /// Size.
     pub size: u64,
     /// SHA-1 hex (empty: not hashed, size is compared alone).
@@ -70,7 +71,8 @@ impl Index {
                 parent,
                 name,
                 e.path,
-                e.is_dir,
+                // Stored as a flag: the smallest-row rule orders files before directories.
+                e.kind == Kind::Dir,
                 e.size as i64,
                 e.sha1
             ])?;
@@ -101,7 +103,7 @@ impl Index {
                 r.get::<_, String>(0)?,
                 Expected {
                     path: r.get(1)?,
-                    is_dir: r.get(2)?,
+                    kind: if r.get(2)? { Kind::Dir } else { Kind::File },
                     size: r.get::<_, i64>(3)? as u64,
                     sha1: r.get(4)?,
                 },
@@ -185,7 +187,7 @@ mod tests {
     fn a_duplicate_key_keeps_the_smallest_row_whatever_the_order() {
         let a = Expected {
             path: "D/x".into(),
-            is_dir: false,
+            kind: Kind::File,
             size: 1,
             sha1: String::new(),
         };

@@ -3,11 +3,13 @@
 //! size, other SHA-1 (which catches zero-byte and truncated uploads), kind mismatches and twin
 //! folders.
 //!
-//! Memory does not grow with the tree (issue 13): the manifest goes into an on-disk index keyed
-//! by (parent folder, name) ([`index`]), each listed folder is compared with that folder's rows
-//! alone, and differences go to disk and come back sorted. What stays in memory is the listings
-//! in flight and the queue of folders still to list.
+//! Memory does not grow with the tree (a 10-million-row manifest needs no big machine): the
+//! manifest goes into an on-disk index keyed by (parent folder, name) ([`index`]), each listed
+//! folder is compared with that folder's rows alone, and differences go to disk and come back
+//! sorted. What stays in memory is the listings in flight and the queue of folders still to
+//! list.
 pub mod index;
+pub mod output;
 pub mod repair;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -24,10 +26,13 @@ use crate::box_api::{ApiError, BoxClient, ClientConfig, Item};
 use crate::log::LogFormat;
 use crate::manifest::Kind;
 use crate::manifest::read::{ReadError, Reader};
+use crate::model::ItemKind;
 use crate::progress::{Counters, Progress, ShowProgress};
 use crate::upload::folders::{LIST_FIELDS, Listing};
 pub use index::Expected;
 use index::Index;
+pub use output::DifferencesTo;
+use output::Sink;
 
 /// Folder listings in flight at once.
 const LISTINGS_IN_FLIGHT: usize = 8;
@@ -99,7 +104,7 @@ pub struct Difference {
 
 impl Difference {
     /// The CSV's header, in field order: written even when there is no difference, so an
-    /// empty report says "no differences", not "nothing was written" (issue 11, item 8).
+    /// empty report says "no differences", not "nothing was written".
     pub const COLUMNS: [&'static str; 7] = [
         "path",
         "problem",
@@ -126,6 +131,11 @@ pub struct VerifyConfig {
     pub status_interval: Duration,
     /// Format of status lines.
     pub log_format: LogFormat,
+    /// Where [`run`] writes the differences.
+    pub differences: DifferencesTo,
+    /// `--exact`: Box must hold nothing the source lacks, so `extra` rows fail the run too
+    /// (see [`VerifySummary::failing`]).
+    pub exact: bool,
 }
 
 /// What a verification found (the differences themselves went to the caller's sink).
@@ -141,12 +151,54 @@ pub struct VerifySummary {
     pub listings: u64,
     /// Differences by problem.
     pub problems: BTreeMap<Problem, u64>,
+    /// Whether `extra` rows fail the run ([`VerifyConfig::exact`]).
+    pub exact: bool,
 }
 
 impl VerifySummary {
     /// All differences.
     pub fn differences(&self) -> u64 {
         self.problems.values().sum()
+    }
+
+    /// Differences that fail the run: all of them with `--exact`. Without it, `extra` rows
+    /// (items in Box the source lacks: files deleted from the share since, or put in Box by
+    /// someone else) are listed but do not fail: Box holding more than the source is the
+    /// normal state of a migration whose source still changes; a cutover asks for `--exact`.
+    pub fn failing(&self) -> u64 {
+        let extra = match self.exact {
+            true => 0,
+            false => self.problems.get(&Problem::Extra).copied().unwrap_or(0),
+        };
+        self.differences() - extra
+    }
+
+    /// The summary line: rows, matches, differences by problem, listings.
+    pub fn line(&self) -> String {
+        let detail: Vec<String> = self
+            .problems
+            .iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect::<BTreeMap<_, _>>()
+            .iter()
+            .map(|(k, v)| format!("{v} {k}"))
+            .collect();
+        let extra = self.problems.get(&Problem::Extra).copied().unwrap_or(0);
+        let not_failing = if extra > 0 && !self.exact {
+            "; extra items do not fail without --exact"
+        } else {
+            ""
+        };
+        format!(
+            "verify: {} manifest rows; {} files and {} folders match; {} differences{}{} ({} listings){not_failing}",
+            self.expected_rows,
+            self.files_ok,
+            self.folders_ok,
+            self.differences(),
+            if detail.is_empty() { "" } else { ": " },
+            detail.join(", "),
+            self.listings
+        )
     }
 }
 
@@ -178,13 +230,33 @@ pub enum VerifyError {
     /// The caller's sink refused a difference (e.g. the report file could not be written).
     #[error("writing a difference: {0}")]
     Sink(#[source] std::io::Error),
+    /// The differences CSV (`--report`) could not be created or written.
+    #[error("{what} {}", path.display())]
+    Report {
+        /// What failed: "cannot create", "cannot write"...
+        what: &'static str,
+        /// The report file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
-/// Verify Box folder `config.dest` against `config.manifest`, handing each difference to
-/// `sink` in path order; returns the counts.
-pub fn run(
+/// Verify Box folder `config.dest` against `config.manifest`, writing each difference, in path
+/// order, where `config.differences` says; returns the counts.
+pub fn run(config: &VerifyConfig) -> Result<VerifySummary, VerifyError> {
+    // Opened first: a report that cannot be written fails before any listing is made.
+    let mut sink = Sink::open(&config.differences)?;
+    let summary = run_with(config, &mut |d| sink.write(d))?;
+    sink.finish()?;
+    Ok(summary)
+}
+
+/// [`run`], handing each difference to `sink` in path order instead
+/// (`config.differences` is not used).
+pub fn run_with(
     config: &VerifyConfig,
-    sink: &mut dyn FnMut(&Difference) -> std::io::Result<()>,
+    sink: &mut dyn FnMut(&Difference) -> Result<(), VerifyError>,
 ) -> Result<VerifySummary, VerifyError> {
     let mut index = Index::open()?;
     let manifest_err = |source| VerifyError::Manifest {
@@ -209,7 +281,7 @@ pub fn run(
             counters.bytes_total.fetch_add(row.size, Relaxed);
         }
         index.add(&Expected {
-            is_dir: row.kind == Kind::Dir,
+            kind: row.kind,
             size: row.size,
             sha1: row.sha1,
             path: row.path,
@@ -217,6 +289,7 @@ pub fn run(
     }
     let mut summary = VerifySummary {
         expected_rows: index.loaded()?,
+        exact: config.exact,
         ..Default::default()
     };
     counters.scan_done.store(true, Relaxed);
@@ -240,7 +313,7 @@ pub fn run(
     index.sweep_missing()?;
     index.differences(&mut |d| {
         *summary.problems.entry(d.problem).or_default() += 1;
-        sink(&d).map_err(VerifyError::Sink)
+        sink(&d)
     })?;
     Ok(summary)
 }
@@ -307,7 +380,7 @@ fn compare_folder(
 ) -> Result<(), VerifyError> {
     let mut expected = index.take_folder(&box_name_key(rel))?;
     // Every expected row of this folder is decided here: matched, different or missing.
-    for e in expected.values().filter(|e| !e.is_dir) {
+    for e in expected.values().filter(|e| e.kind == Kind::File) {
         progress.files_done.fetch_add(1, Relaxed);
         progress.bytes_done.fetch_add(e.size, Relaxed);
     }
@@ -324,17 +397,18 @@ fn compare_folder(
         })?;
     }
     for item in items {
-        let (is_folder, f) = match item {
-            Item::File(f) => (false, f),
-            Item::Folder(f) => (true, f),
-            Item::WebLink(f) => (false, f),
+        let (kind, f) = match item {
+            Item::File(f) => (ItemKind::File, f),
+            Item::Folder(f) => (ItemKind::Folder, f),
+            Item::WebLink(f) => (ItemKind::WebLink, f),
         };
+        let is_folder = kind == ItemKind::Folder;
         let name = f.name.clone().unwrap_or_default();
         let path = join(rel, &name);
         let diff = |problem, exp: Option<&Expected>| Difference {
             path: exp.map_or(path.clone(), |e| e.path.clone()),
             problem,
-            expected_size: exp.filter(|e| !e.is_dir).map(|e| e.size),
+            expected_size: exp.filter(|e| e.kind == Kind::File).map(|e| e.size),
             box_size: if is_folder { None } else { f.size },
             expected_sha1: exp.map(|e| e.sha1.clone()).unwrap_or_default(),
             box_sha1: f.sha1.clone().unwrap_or_default(),
@@ -342,7 +416,7 @@ fn compare_folder(
         };
         match expected.remove(&box_name_key(&name)) {
             None => index.push(&diff(Problem::Extra, None))?,
-            Some(e) if e.is_dir != is_folder => {
+            Some(e) if (e.kind == Kind::Dir) != is_folder => {
                 index.push(&diff(Problem::KindMismatch, Some(&e)))?
             }
             Some(e) if is_folder => {
@@ -370,7 +444,7 @@ fn compare_folder(
         index.push(&Difference {
             path: e.path.clone(),
             problem: Problem::Missing,
-            expected_size: (!e.is_dir).then_some(e.size),
+            expected_size: (e.kind == Kind::File).then_some(e.size),
             box_size: None,
             expected_sha1: e.sha1,
             box_sha1: String::new(),

@@ -282,3 +282,113 @@ async fn refresh_token_is_single_use_and_issues_a_new_pair() {
         (400, Some("invalid_grant"))
     );
 }
+
+/// `/_emulator/auth`: revoking makes every access token issued so far (developer and granted)
+/// answer as Box answers a revoked token (401, empty body, `WWW-Authenticate` invalid_token);
+/// refusing grants answers every token request 400 `invalid_grant` with an OAuth 2 error body
+/// (Box's OpenAPI `post_oauth2_token`), until switched back; a new developer token works.
+#[tokio::test]
+async fn revoked_tokens_get_a_bare_401_and_refused_grants_invalid_grant() {
+    let emu = Emu::start();
+    let ccg = || {
+        emu.http.post(emu.handle.oauth_url()).form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "emu-client"),
+            ("client_secret", "emu-secret"),
+            ("box_subject_type", "enterprise"),
+            ("box_subject_id", "42"),
+        ])
+    };
+    let (status, tok) = send(ccg()).await;
+    assert_eq!(status, 200, "{tok}");
+    let granted = tok["access_token"].as_str().unwrap().to_string();
+    let refresh = tok["refresh_token"].as_str().unwrap().to_string();
+    let folder = |token: &str| emu.http.get(emu.url("/2.0/folders/0")).bearer_auth(token);
+    assert_eq!(folder("dev-token").send().await.unwrap().status(), 200);
+    assert_eq!(folder(&granted).send().await.unwrap().status(), 200);
+
+    let (status, body) = send(emu.http.post(emu.url("/_emulator/auth/revoke"))).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["revoked"], 2, "{body}");
+    for token in ["dev-token", granted.as_str()] {
+        let resp = folder(token).send().await.unwrap();
+        assert_eq!(resp.status(), 401, "{token}");
+        let www = resp.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            www.starts_with("Bearer realm=\"Service\"") && www.contains("error=\"invalid_token\""),
+            "{www}"
+        );
+        assert_eq!(resp.text().await.unwrap(), "");
+    }
+    // Revoked access tokens do not stop new grants.
+    let (status, tok) = send(ccg()).await;
+    assert_eq!(status, 200, "{tok}");
+    let fresh = tok["access_token"].as_str().unwrap().to_string();
+    assert_eq!(folder(&fresh).send().await.unwrap().status(), 200);
+
+    let (status, body) = send(
+        emu.http
+            .put(emu.url("/_emulator/auth"))
+            .json(&serde_json::json!({"refuse_grants": true})),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["refuse_grants"]),
+        (200, &serde_json::json!(true))
+    );
+    let (status, body) = send(ccg()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert!(
+        body["error_description"]
+            .as_str()
+            .is_some_and(|d| !d.is_empty()),
+        "{body}"
+    );
+    let (status, body) = send(emu.http.post(emu.handle.oauth_url()).form(&[
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh.as_str()),
+    ]))
+    .await;
+    assert_eq!(
+        (
+            status,
+            body["error"].as_str(),
+            body["error_description"].as_str()
+        ),
+        (400, Some("invalid_grant"), Some("Invalid refresh token"))
+    );
+    // Issued tokens are not touched by refusing grants.
+    assert_eq!(folder(&fresh).send().await.unwrap().status(), 200);
+    let (status, body) = send(emu.http.get(emu.url("/_emulator/auth"))).await;
+    assert_eq!(
+        (status, &body["refuse_grants"]),
+        (200, &serde_json::json!(true))
+    );
+    emu.http
+        .put(emu.url("/_emulator/auth"))
+        .json(&serde_json::json!({"refuse_grants": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(send(ccg()).await.0, 200);
+
+    // A new developer token from the console.
+    assert_eq!(folder("dev-token-2").send().await.unwrap().status(), 401);
+    let resp = emu
+        .http
+        .post(emu.url("/_emulator/auth/developer_tokens"))
+        .json(&serde_json::json!({"token": "dev-token-2"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    assert_eq!(folder("dev-token-2").send().await.unwrap().status(), 200);
+    let counts = &emu.handle.state().counters.requests["POST /oauth2/token"];
+    assert_eq!((counts["200"], counts["400"]), (3, 2), "{counts:?}");
+}

@@ -124,9 +124,13 @@ async fn a_session_uploads_lists_and_commits_a_file() {
     let (_, status_body) = send(emu.get(&format!("/api/2.0/files/upload_sessions/{id}"))).await;
     assert_eq!(status_body["num_parts_processed"], 3);
 
+    // A wrong whole-file digest is Box's 400 `digest_mismatch` (box/box-java-sdk#701).
     let resp = commit(&emu, &id, &parts, b"not the file").await;
     assert_eq!(resp.status(), 400);
-    assert_eq!(resp.json::<Value>().await.unwrap()["code"], "bad_digest");
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["code"],
+        "digest_mismatch"
+    );
     let resp = commit(&emu, &id, &parts[..2], &file).await;
     assert_eq!(
         resp.json::<Value>().await.unwrap()["code"],

@@ -5,8 +5,11 @@
 use std::collections::BTreeSet;
 
 use boxlift::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
+use boxlift::exit::ExitCode;
+use boxlift::model::Action;
 
 use super::{boxlift, get_file, migrate_cmd, report, run};
+use crate::common::assert_exit;
 use crate::common::tree::Tree;
 
 /// The files in Box, by path.
@@ -67,7 +70,7 @@ fn files_from_takes_the_listed_files_and_folders_only() {
         work.path(),
         &["--files-from", list.to_str().unwrap()],
     ));
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, ExitCode::Success);
     assert_eq!(
         files_in_box(&emu),
         set(&["docs/d.txt", "other/deep/f.txt", "other/e.txt"])
@@ -86,7 +89,7 @@ fn files_from_takes_the_listed_files_and_folders_only() {
     )
     .output()
     .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, ExitCode::CouldNotRun);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--files-from /nonexistent/list.txt"), "{err}");
 }
@@ -109,7 +112,7 @@ fn min_age_skips_files_still_being_written_and_a_later_run_takes_them() {
     assert_eq!(files_in_box(&emu), set(&["old.txt"]));
     let rows = report(work.path());
     let r = rows.iter().find(|r| r.path == "fresh.txt").unwrap();
-    assert_eq!(r.action().to_string(), "skipped", "{r:?}");
+    assert_eq!(r.action(), Action::Skipped, "{r:?}");
     assert_eq!(r.error_code, "too_recent", "{r:?}");
     assert!(r.error_message.contains("--min-age"), "{r:?}");
     assert!(matches!(out.status.code(), Some(0 | 1)));
@@ -140,7 +143,7 @@ fn max_file_size_makes_bigger_files_invalid_rows() {
     assert_eq!(files_in_box(&emu), set(&["small.txt"]));
     let rows = report(work.path());
     let r = rows.iter().find(|r| r.path == "big.bin").unwrap();
-    assert_eq!(r.action().to_string(), "invalid", "{r:?}");
+    assert_eq!(r.action(), Action::Invalid, "{r:?}");
     assert_eq!(r.error_code, "too_large", "{r:?}");
     assert!(r.error_message.contains("5000 bytes"), "{r:?}");
 }
@@ -167,7 +170,7 @@ fn max_duration_starts_nothing_new_exits_75_and_the_next_run_carries_on() {
     .output()
     .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(75), "{err}");
+    assert_exit(&out, ExitCode::MoreToDo);
     assert!(err.contains("--max-duration"), "{err}");
     let partial = report(work.path());
     assert!(
@@ -175,11 +178,11 @@ fn max_duration_starts_nothing_new_exits_75_and_the_next_run_carries_on() {
         "{}",
         partial.len()
     );
-    assert!(partial.iter().all(|r| r.action().to_string() != "failed"));
+    assert!(partial.iter().all(|r| r.action() != Action::Failed));
     let landed = files_in_box(&emu).len();
     assert!(landed < 300, "{landed}");
     let out = run(migrate_cmd(&emu, t.root(), work.path(), &[]));
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, ExitCode::Success);
     assert_eq!(files_in_box(&emu).len(), 300);
 }
 
@@ -192,7 +195,7 @@ fn bwlimit_throttled_uploads_land_whole_direct_and_chunked() {
     let work = tempfile::tempdir().unwrap();
     let args = ["--bwlimit", "1GB/s", "--chunked-threshold", "20MB"];
     let out = run(migrate_cmd(&emu, t.root(), work.path(), &args));
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_exit(&out, ExitCode::Success);
     let state = emu.state();
     assert_eq!(state.counters.sessions_committed, 1);
     for r in report(work.path()) {
@@ -202,7 +205,7 @@ fn bwlimit_throttled_uploads_land_whole_direct_and_chunked() {
     let bad = migrate_cmd(&emu, t.root(), work.path(), &["--bwlimit", "fast"])
         .output()
         .unwrap();
-    assert_eq!(bad.status.code(), Some(2));
+    assert_exit(&bad, ExitCode::CouldNotRun);
 }
 
 /// The report named by date (UTC) in folders that do not exist yet, as the CronJob names it;
@@ -234,7 +237,7 @@ fn reports_named_by_date_land_in_new_directories() {
         "--manifest",
         &w("manifests/new/m.csv"),
     ]);
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_exit(&out, ExitCode::Success);
     let dated = work.path().join(format!("reports/{day}/shard-0.csv"));
     // (Around midnight UTC the run may have started on the day before.)
     let found = dated.is_file()
@@ -247,7 +250,7 @@ fn reports_named_by_date_land_in_new_directories() {
     assert!(work.path().join("manifests/new/m.csv").is_file());
     // Without --state each night would start a new journal: refused, with what to do.
     let out = go(&[]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, ExitCode::CouldNotRun);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("give --state"), "{err}");
 }

@@ -42,12 +42,12 @@ fn failed_invalid_and_skipped_are_counted_apart_and_directories_are_not_files() 
     mixed_tree(&t);
     let work = tempfile::tempdir().unwrap();
     let out = run(migrate_cmd(&emu, t.root(), work.path(), &["--json"]));
-    assert_eq!(out.status.code(), Some(1), "failed and invalid rows exit 1");
+    assert_exit_with(&out, ExitCode::SomeFailed, "failed and invalid rows exit 1");
     let rows = report(work.path());
     let acts = actions(&rows);
-    assert_eq!(acts.get("failed"), Some(&1), "{acts:?}");
-    assert_eq!(acts.get("invalid"), Some(&1), "{acts:?}");
-    assert_eq!(acts.get("skipped"), Some(&1), "{acts:?}");
+    assert_eq!(acts.get(&Action::Failed), Some(&1), "{acts:?}");
+    assert_eq!(acts.get(&Action::Invalid), Some(&1), "{acts:?}");
+    assert_eq!(acts.get(&Action::Skipped), Some(&1), "{acts:?}");
     let dirs = rows.iter().filter(|r| r.kind == Kind::Dir).count();
     assert!(dirs >= 3, "docs, docs/sub, bad: {acts:?}");
 
@@ -81,7 +81,7 @@ fn skipped_rows_alone_exit_0_and_the_text_summary_stays_on_stdout() {
     t.symlink("link", "a.txt");
     let work = tempfile::tempdir().unwrap();
     let out = run(migrate_cmd(&emu, t.root(), work.path(), &[]));
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, ExitCode::Success);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("2 files; sent "), "{stdout}");
     assert!(
@@ -113,7 +113,7 @@ fn verify_and_audit_print_a_json_summary_on_stdout() {
     .output()
     .unwrap();
     // big.bin was refused by Box: one file missing.
-    assert_eq!(out.status.code(), Some(1));
+    assert_exit(&out, ExitCode::SomeFailed);
     let j = json_of(&out);
     assert_eq!(j["command"], "verify");
     assert_eq!(j["exit_code"], 1);
@@ -126,12 +126,7 @@ fn verify_and_audit_print_a_json_summary_on_stdout() {
     let out = boxlift(&emu, &["audit", m.to_str().unwrap(), "--json"])
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, ExitCode::Success);
     let j = json_of(&out);
     assert_eq!(j["command"], "audit");
     assert_eq!(j["direct_files"], 4, "{j}");
@@ -155,7 +150,7 @@ fn log_file_gets_the_logs_in_a_directory_it_creates() {
     // The default filter at -v: info events reach the file.
     c.env_remove("BOXLIFT_LOG").arg("-v");
     let out = run(c);
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, ExitCode::Success);
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.contains("INFO"), "{text}");
     assert!(text.contains("scan finished"), "{text}");
@@ -178,7 +173,7 @@ fn log_file_that_cannot_be_created_stops_before_the_run() {
         .arg(blocker.join("x.log"))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, ExitCode::CouldNotRun);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("--log-file: cannot create the directory"),
@@ -199,7 +194,7 @@ fn scan_ends_with_a_one_line_summary_on_a_pipe() {
         .env_remove("BOXLIFT_LOG")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, ExitCode::Success);
     let err = String::from_utf8_lossy(&out.stderr);
     let lines: Vec<&str> = err.lines().collect();
     assert_eq!(lines.len(), 1, "{err}");
@@ -240,7 +235,7 @@ fn audit_dest_shows_progress_while_it_lists_the_destination() {
     .output()
     .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_exit(&out, ExitCode::Success);
     let status: Vec<&str> = err
         .lines()
         .filter(|l| l.starts_with("boxlift: ") && l.contains("/12 files"))

@@ -3,8 +3,11 @@
 //! replaced in Box gets ours back as a new version (never a duplicate), nothing else is sent,
 //! and `verify` passes afterwards.
 use boxlift::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
+use boxlift::exit::ExitCode;
+use boxlift::model::Action;
 
 use super::{actions, migrate_cmd, report, run, verify_with};
+use crate::common::assert_exit;
 use crate::common::tree::Tree;
 
 /// `DELETE /files/{id}` or `POST /files/{id}/content` straight to the emulator, behind
@@ -64,7 +67,7 @@ fn repair_resends_exactly_what_verify_found_missing_or_changed() {
 
     let v1 = work.path().join("verify/before.csv");
     let out = verify_with(&emu, work.path(), &["--report", v1.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_exit(&out, ExitCode::SomeFailed);
     let text = std::fs::read_to_string(&v1).unwrap();
     assert!(text.contains("d1/f5.txt,missing"), "{text}");
     assert!(text.contains("d2/f6.txt,sha1_mismatch") || text.contains("d2/f6.txt,size_mismatch"));
@@ -80,7 +83,7 @@ fn repair_resends_exactly_what_verify_found_missing_or_changed() {
         work.path(),
         &["--repair", v1.to_str().unwrap()],
     ));
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_exit(&out, ExitCode::Success);
     let after = emu.state().counters;
     assert_eq!(
         after.files_created - before.files_created,
@@ -95,18 +98,12 @@ fn repair_resends_exactly_what_verify_found_missing_or_changed() {
     assert_eq!(after.uploads - before.uploads, 2, "nothing else was sent");
     assert_eq!(after.sessions_created, before.sessions_created);
     let rows = report(work.path());
-    let by = |p: &str| {
-        rows.iter()
-            .find(|r| r.path == p)
-            .unwrap()
-            .action()
-            .to_string()
-    };
-    assert_eq!(by("d1/f5.txt"), "uploaded");
-    assert_eq!(by("d2/f6.txt"), "new_version");
+    let by = |p: &str| rows.iter().find(|r| r.path == p).unwrap().action();
+    assert_eq!(by("d1/f5.txt"), Action::Uploaded);
+    assert_eq!(by("d2/f6.txt"), Action::NewVersion);
     let acts = actions(&rows);
     assert_eq!(
-        acts.get("skipped_done"),
+        acts.get(&Action::SkippedDone),
         Some(&(rows.len() - 2)),
         "{acts:?}"
     );
@@ -118,7 +115,7 @@ fn repair_resends_exactly_what_verify_found_missing_or_changed() {
 
     let v2 = work.path().join("verify/after.csv");
     let out = verify_with(&emu, work.path(), &["--report", v2.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_exit(&out, ExitCode::Success);
     // The repair is recorded: a plain re-run sends nothing again.
     run(migrate_cmd(&emu, t.root(), work.path(), &[]));
     assert_eq!(emu.state().counters.uploads, after.uploads);
@@ -142,7 +139,7 @@ fn repair_refuses_what_is_not_a_verify_report_and_policies_that_would_duplicate(
     )
     .output()
     .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, ExitCode::CouldNotRun);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("is not a verify report"), "{err}");
     let v = work.path().join("v.csv");
@@ -159,7 +156,7 @@ fn repair_refuses_what_is_not_a_verify_report_and_policies_that_would_duplicate(
     )
     .output()
     .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, ExitCode::CouldNotRun);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--on-conflict rename"), "{err}");
 }

@@ -7,11 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use boxlift::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
+use boxlift::exit::ExitCode;
 use boxlift::manifest::Kind;
 use boxlift::migrate::{Cancel, MigrateError, Observer};
 use boxlift::model::{Action, Event};
 
 use super::{actions, boxlift, manifest, migrate_config, report};
+use crate::common::assert_exit;
 use crate::common::tree::Tree;
 
 /// 2,000 small files with distinct content in 10 folders.
@@ -71,7 +73,7 @@ fn a_resumed_run_opens_no_file_the_interrupted_run_finished() {
     let first = boxlift::migrate::run(config, cancel).unwrap();
     assert!(first.interrupted);
     // Every row in the report is journalled (the report waits for the journal's commit).
-    let done = actions(&report(work.path()))["uploaded"];
+    let done = actions(&report(work.path()))[&Action::Uploaded];
     assert!((500..2000).contains(&done), "{done}");
     assert_eq!(uploads(&emu), done as u64);
 
@@ -93,8 +95,8 @@ fn a_resumed_run_opens_no_file_the_interrupted_run_finished() {
         .filter(|r| r.kind == Kind::File)
         .collect();
     let acts = actions(&files);
-    assert_eq!(acts["skipped_done"], done, "{acts:?}");
-    assert_eq!(acts["uploaded"], 2000 - done, "{acts:?}");
+    assert_eq!(acts[&Action::SkippedDone], done, "{acts:?}");
+    assert_eq!(acts[&Action::Uploaded], 2000 - done, "{acts:?}");
     // The rest went up exactly once: 2,000 uploads in all, 2,000 files in Box.
     assert_eq!(uploads(&emu), 2000);
     let state = emu.state();
@@ -151,7 +153,7 @@ fn a_scan_cut_short_loses_at_most_the_rows_in_flight() {
     let kept = file_rows(&snapshot);
     assert!(kept >= 800 - 10, "only {kept} rows were on disk");
     let done = actions(&report(work.path()))
-        .get("uploaded")
+        .get(&Action::Uploaded)
         .copied()
         .unwrap_or(0);
     assert!(done < kept / 2, "{done} uploaded of {kept} scanned");
@@ -227,12 +229,7 @@ fn sigkill_of_the_binary_mid_scan_then_a_rerun_hashes_only_what_the_partial_mani
     );
 
     let out = super::run(super::migrate_cmd(&emu, t.root(), work.path(), &["--json"]));
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, ExitCode::Success);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let count = |k: &str| json["scan"][k].as_u64().unwrap();
     let (hashed, reused, known) = (count("hashed"), count("reused"), count("known"));
@@ -253,12 +250,7 @@ fn sigkill_of_the_binary_mid_scan_then_a_rerun_hashes_only_what_the_partial_mani
             .all(|e| e.kind == "folder" || e.versions == 1)
     );
     let v = super::verify(&emu, work.path());
-    assert_eq!(
-        v.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&v.stdout)
-    );
+    assert_exit(&v, ExitCode::Success);
 }
 
 #[test]
@@ -338,9 +330,13 @@ fn a_migration_that_cannot_fit_is_refused_before_any_upload() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_exit(&out, ExitCode::CouldNotRun);
     assert!(
         stderr.contains("not enough space in Box: the account has 5000 bytes free (0 used)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("that is 5.0 kB free and 0 B used"),
         "{stderr}"
     );
     assert_eq!(stderr.matches("not enough space").count(), 1, "{stderr}");
@@ -363,7 +359,12 @@ fn a_migration_that_cannot_fit_is_refused_before_any_upload() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}");
+    // A plan that does not fit exits 1, so a pipeline can gate on audit.
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("plan: DO NOT FIT (the bytes to upload exceed"),
+        "{text}"
+    );
     assert!(
         text.contains("Box account space: 5.00 KB free (0 B used)") && text.contains("DO NOT FIT"),
         "{text}"
@@ -374,7 +375,7 @@ fn a_migration_that_cannot_fit_is_refused_before_any_upload() {
     let out = super::migrate_cmd(&emu, t.root(), work.path(), &[])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, ExitCode::Success);
     assert_eq!(uploads(&emu), 2000);
 }
 
@@ -414,7 +415,7 @@ fn an_unwritable_report_stops_the_uploads_with_one_message() {
     .output()
     .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_exit(&out, ExitCode::CouldNotRun);
     assert!(
         stderr.contains("uploads stopped") && stderr.contains("/dev/full"),
         "{stderr}"

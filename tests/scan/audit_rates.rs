@@ -32,8 +32,14 @@ fn manifest(dir: &Path, n: usize) -> PathBuf {
     path
 }
 
-/// `boxlift audit MANIFEST ARGS` with no BOX_*/BOXLIFT_* variable inherited; stdout.
+/// `boxlift audit MANIFEST ARGS` with no BOX_*/BOXLIFT_* variable inherited; stdout (exit 0).
 fn audit(m: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    audit_exits(m, args, env, 0)
+}
+
+/// `boxlift audit MANIFEST ARGS` as [`audit`], exiting with `code`: 1 when the plan does not
+/// fit (here: late for its deadline).
+fn audit_exits(m: &Path, args: &[&str], env: &[(&str, &str)], code: i32) -> String {
     let mut c = Command::new(boxlift_bin());
     for (k, _) in std::env::vars_os() {
         let k = k.to_string_lossy().into_owned();
@@ -51,7 +57,7 @@ fn audit(m: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(
         out.status.code(),
-        Some(0),
+        Some(code),
         "{text}{}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -125,14 +131,19 @@ fn audit_answers_how_many_identities_finish_by_a_deadline() {
     let dir = tempfile::tempdir().unwrap();
     let m = manifest(dir.path(), 2400);
     // 10 minutes for one identity (the uploads bound at 240/min).
-    let table = audit(&m, &["--within", "2m"], &[]);
+    let table = audit_exits(&m, &["--within", "2m"], &[], 1);
     assert!(
         table.contains("identities needed                5  ("),
         "{table}"
     );
     assert!(table.contains("1 given: late"), "{table}");
     // At half the upload rate, twice as many.
-    let table = audit(&m, &["--within", "2m", "--uploads-per-minute", "120"], &[]);
+    let table = audit_exits(
+        &m,
+        &["--within", "2m", "--uploads-per-minute", "120"],
+        &[],
+        1,
+    );
     assert!(
         table.contains("identities needed               10  ("),
         "{table}"
@@ -154,7 +165,7 @@ fn audit_answers_how_many_identities_finish_by_a_deadline() {
         "{table}"
     );
     // The bandwidth bound does not shrink with identities.
-    let table = audit(&m, &["--within", "2m", "--bandwidth", "10KB/s"], &[]);
+    let table = audit_exits(&m, &["--within", "2m", "--bandwidth", "10KB/s"], &[], 1);
     assert!(table.contains("none suffice"), "{table}");
     // A deadline in the past is a clear error, exit 2.
     let out = Command::new(boxlift_bin())
@@ -166,4 +177,54 @@ fn audit_answers_how_many_identities_finish_by_a_deadline() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not in the future"), "{err}");
+}
+
+/// `audit` gates a pipeline: a plan late for its deadline prints `DO NOT FIT` and exits 1, and
+/// `--json` carries the deadline, the identities needed and given, and the `fit` verdict.
+#[test]
+fn audit_exits_1_when_the_plan_does_not_fit_and_json_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest(dir.path(), 2400);
+    let table = audit_exits(&m, &["--within", "2m"], &[], 1);
+    assert!(table.contains("plan: DO NOT FIT ("), "{table}");
+    assert!(table.contains("deadline"), "{table}");
+    let table = audit(&m, &["--within", "1h"], &[]);
+    assert!(table.contains("plan: fits"), "{table}");
+
+    let json = audit_exits(&m, &["--within", "2m", "--json"], &[], 1);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["exit_code"], 1, "{v}");
+    assert_eq!(v["fit"]["fits"], false, "{v}");
+    assert_eq!(v["fit"]["deadline"], false, "{v}");
+    assert!(
+        v["fit"]["space"].is_null() && v["fit"]["access"].is_null(),
+        "{v}"
+    );
+    assert_eq!(v["identities_needed"], 5, "{v}");
+    assert_eq!(v["identities_given"], 1, "{v}");
+    assert_eq!(v["deadline"]["on_time"], false, "{v}");
+    assert_eq!(
+        v["deadline"]["in_s"].as_f64().map(f64::round),
+        Some(120.0),
+        "{v}"
+    );
+    assert_eq!(
+        v["deadline"]["estimated_s"].as_f64().map(f64::round),
+        Some(600.0),
+        "{v}"
+    );
+
+    let json = audit(&m, &["--within", "1h", "--json"], &[]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        (v["exit_code"].clone(), v["fit"]["fits"].clone()),
+        (0.into(), true.into())
+    );
+    assert_eq!(v["identities_needed"], 1, "{v}");
+    // Without a deadline there is nothing to need.
+    let v: serde_json::Value = serde_json::from_str(&audit(&m, &["--json"], &[])).unwrap();
+    assert!(
+        v["deadline"].is_null() && v["identities_needed"].is_null(),
+        "{v}"
+    );
 }

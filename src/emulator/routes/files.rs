@@ -1,14 +1,15 @@
 //! File routes: get, rename/move, delete, preflight, direct upload and new version
 //! (multipart, `attributes` before `file`, `content-md5` = SHA-1 hex), server-side copy.
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 
 use super::form::{UploadForm, form_error};
-use super::{base_url, file_json, files_json, parse_id};
+use super::{base_url, file_json, files_json, only_fields, parse_id, requested_fields};
 use crate::box_api::model;
 use crate::emulator::Shared;
 use crate::emulator::counters::bump;
@@ -39,38 +40,50 @@ pub(crate) fn check_limits(app: &Shared, tree: &Tree, size: u64, freed: u64) -> 
     Ok(())
 }
 
-/// `GET /2.0/files/{id}`.
+/// `GET /2.0/files/{id}`: the standard file, or with `fields=` only the fields named plus
+/// `type`, `id` and `etag` (`super::only_fields`).
 pub(crate) async fn get_file(
     State(app): State<Arc<Shared>>,
     Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     let id = parse_id(&id)?;
     let tree = app.store.lock();
-    Ok(axum::Json(file_json(&tree, &tree.file(id)?)).into_response())
+    let file = file_json(&tree, &tree.file(id)?);
+    Ok(match requested_fields(&q) {
+        Some(fields) => only_fields(&file, &fields),
+        None => axum::Json(file).into_response(),
+    })
 }
 
-/// `PUT /2.0/files/{id}`: rename and/or move.
+/// `PUT /2.0/files/{id}`: rename and/or move (Box's OpenAPI `put_files_id`: `name`,
+/// `parent.id`; 412 when `If-Match` names another etag; 409 `item_name_in_use` on a clash, as
+/// for folders). The reply may be lost (`lost_reply_rate`): the move happened all the same.
 pub(crate) async fn update(
     State(app): State<Arc<Shared>>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
     let id = parse_id(&id)?;
-    super::folders::update_item(&app, id, Kind::File, &body)?;
-    let tree = app.store.lock();
-    Ok(axum::Json(file_json(&tree, &tree.file(id)?)).into_response())
+    let tree = super::folders::update_item(&app, id, Kind::File, &headers, &body)?;
+    let reply = axum::Json(file_json(&tree, &tree.file(id)?)).into_response();
+    Ok(stored(reply))
 }
 
-/// `DELETE /2.0/files/{id}`.
+/// `DELETE /2.0/files/{id}`: to the trash (Box's OpenAPI `delete_files_id`: 204; 404 "if the
+/// file is not found or has already been deleted"; 412 when `If-Match` names another etag).
 pub(crate) async fn delete_file(
     State(app): State<Arc<Shared>>,
     Path(id): Path<String>,
+    headers: HeaderMap,
 ) -> ApiResult<Response> {
     let id = parse_id(&id)?;
     let mut tree = app.store.lock();
-    tree.file(id)?;
+    let file = tree.file(id)?;
+    check_if_match(&headers, file.etag)?;
     tree.delete(id, false)?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(stored(StatusCode::NO_CONTENT.into_response()))
 }
 
 fn preflight_ok(headers: &HeaderMap, app: &Shared) -> Response {
@@ -308,10 +321,12 @@ pub(crate) async fn upload(
     ))
 }
 
-/// 412 `precondition_failed` unless `if-match` names the file's current etag. Box's OpenAPI has
+/// 412 `precondition_failed` unless `if-match` names the item's current etag. Box's OpenAPI has
 /// the `if-match` header on `POST /files/{file_id}/content` and on
 /// `POST /files/upload_sessions/{upload_session_id}/commit` ("the endpoint will fail with a 412
-/// Precondition Failed if it has changed since"); not on session creation.
+/// Precondition Failed if it has changed since"), on `PUT` and `DELETE` of `/files/{file_id}`
+/// and `/folders/{folder_id}` (their 412: "the `If-Match` header does not match the current
+/// `etag` value"); not on session creation.
 pub(crate) fn check_if_match(headers: &HeaderMap, etag: u64) -> ApiResult<()> {
     if let Some(want) = headers.get("if-match") {
         let want = want.to_str().unwrap_or("").trim().trim_matches('"');

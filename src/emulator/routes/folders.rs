@@ -2,18 +2,20 @@
 //! the optional duplicate-creating race), rename/move, delete.
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::{entry_json, folder_json, parse_id};
+use super::files::check_if_match;
+use super::{entry_json, folder_json, only_fields, parse_id, requested_fields};
 use crate::box_api::model;
 use crate::emulator::Shared;
 use crate::emulator::counters::bump;
 use crate::emulator::error::{ApiError, ApiResult, parse_json};
+use crate::emulator::layer::stored;
 use crate::emulator::rules::{check_name, name_key};
 use crate::emulator::store::{Kind, Tree};
 
@@ -55,15 +57,20 @@ impl RaceTable {
 fn folder_reply(tree: &Tree, id: u64, status: StatusCode) -> ApiResult<Response> {
     let item = tree.folder(id)?;
     let mut folder = folder_json(tree, &item);
+    folder.item_collection = Some(first_page(tree, id));
+    Ok((status, axum::Json(folder)).into_response())
+}
+
+/// The `item_collection` of a folder reply: its first 100 items.
+fn first_page(tree: &Tree, id: u64) -> model::Items {
     let (entries, total) = page(tree, id, 0, 100, None);
-    folder.item_collection = Some(model::Items {
+    model::Items {
         total_count: Some(total),
         limit: Some(100),
         offset: Some(0),
         entries,
         ..Default::default()
-    });
-    Ok((status, axum::Json(folder)).into_response())
+    }
 }
 
 fn page(
@@ -83,8 +90,10 @@ fn page(
     (entries, total)
 }
 
-/// `GET /2.0/folders/{id}`. With `fields=permissions`, what the caller may do there (Box's
-/// `Folder--Full.permissions`; only `can_upload` and its read-side siblings are modelled).
+/// `GET /2.0/folders/{id}`: the standard folder with its first items, or with `fields=` only
+/// the fields named plus `type`, `id` and `etag` (`super::only_fields`). `permissions` (Box's
+/// `Folder--Full.permissions`) says what the caller may do there; only `can_upload` and its
+/// read-side siblings are modelled.
 pub(crate) async fn get_folder(
     State(app): State<Arc<Shared>>,
     Path(id): Path<String>,
@@ -93,26 +102,29 @@ pub(crate) async fn get_folder(
 ) -> ApiResult<Response> {
     let id = parse_id(&id)?;
     let tree = app.store.lock();
-    let wants_permissions = q
-        .get("fields")
-        .is_some_and(|f| f.split(',').any(|f| f.trim() == "permissions"));
-    if !wants_permissions {
+    let Some(fields) = requested_fields(&q) else {
         return folder_reply(&tree, id, StatusCode::OK);
-    }
+    };
     let item = tree.folder(id)?;
     let mut folder = folder_json(&tree, &item);
-    // The layer already answered 404 for a user who is not a collaborator.
-    let write = app.access_of(&headers).is_none();
-    folder.permissions = Some(model::FolderPermissions {
-        can_upload: write,
-        can_download: true,
-        can_delete: write,
-        can_rename: write,
-        can_share: write,
-        can_invite_collaborator: write,
-        can_set_share_access: write,
-    });
-    Ok((StatusCode::OK, axum::Json(folder)).into_response())
+    let wants = |f: &str| fields.iter().any(|x| x == f);
+    if wants("item_collection") {
+        folder.item_collection = Some(first_page(&tree, id));
+    }
+    if wants("permissions") {
+        // The layer already answered 404 for a user who is not a collaborator.
+        let write = app.access_of(&headers).is_none();
+        folder.permissions = Some(model::FolderPermissions {
+            can_upload: write,
+            can_download: true,
+            can_delete: write,
+            can_rename: write,
+            can_share: write,
+            can_invite_collaborator: write,
+            can_set_share_access: write,
+        });
+    }
+    Ok(only_fields(&folder, &fields))
 }
 
 fn query_u64(q: &HashMap<String, String>, key: &str, default: u64) -> ApiResult<u64> {
@@ -291,45 +303,144 @@ pub(crate) async fn create(
     folder_reply(&tree, id, StatusCode::CREATED)
 }
 
-/// `PUT /2.0/folders/{id}`: rename and/or move.
+/// `PUT /2.0/folders/{id}`: rename and/or move the folder with everything in it, one call
+/// (Box's OpenAPI `put_folders_id`). The reply may be lost (`lost_reply_rate`).
 pub(crate) async fn update(
     State(app): State<Arc<Shared>>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
     let id = parse_id(&id)?;
-    update_item(&app, id, Kind::Folder, &body)?;
-    let tree = app.store.lock();
-    folder_reply(&tree, id, StatusCode::OK)
+    blocked(&app)?;
+    let tree = update_item(&app, id, Kind::Folder, &headers, &body)?;
+    Ok(stored(folder_reply(&tree, id, StatusCode::OK)?))
 }
 
-/// Shared by folders and files: rename and/or move.
-pub(crate) fn update_item(app: &Shared, id: u64, kind: Kind, body: &[u8]) -> ApiResult<()> {
+/// 409 `operation_blocked_temporary` while `/_emulator/operation_blocked` has answers left.
+/// Box's OpenAPI, `put_folders_id` and `delete_folders_id` 409: "Returned if either of the
+/// destination or source folders is locked due to another move, copy, delete or restore
+/// operation in progress. The operation can be retried at a later point."
+fn blocked(app: &Shared) -> ApiResult<()> {
+    if app.faults.take_blocked() {
+        app.tally.fault("operation_blocked");
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "operation_blocked_temporary",
+            "The operation is blocked by another ongoing operation",
+        ));
+    }
+    Ok(())
+}
+
+/// Shared by folders and files: rename and/or move (404 for a missing or trashed item or
+/// destination, 412 when `If-Match` names another etag, 409 `item_name_in_use`, 400 for a
+/// folder moved into itself). The tree stays locked for the reply.
+pub(crate) fn update_item<'a>(
+    app: &'a Shared,
+    id: u64,
+    kind: Kind,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ApiResult<MutexGuard<'a, Tree>> {
     let body: model::UpdateItem = parse_json(body)?;
     if let Some(name) = &body.name {
         check_name(name)?;
     }
     let parent = body.parent.as_ref().map(|p| parse_id(&p.id)).transpose()?;
     let mut tree = app.store.lock();
-    match kind {
+    let item = match kind {
         Kind::Folder => tree.folder(id)?,
         Kind::File => tree.file(id)?,
     };
-    tree.update(id, body.name.as_deref(), parent)
+    check_if_match(headers, item.etag)?;
+    tree.update(id, body.name.as_deref(), parent)?;
+    Ok(tree)
 }
 
-/// `DELETE /2.0/folders/{id}?recursive=true`.
+/// `DELETE /2.0/folders/{id}[?recursive=true]`: to the trash with everything in it (Box's
+/// OpenAPI `delete_folders_id`: 204; 400 `folder_not_empty` without `recursive`; 412 when
+/// `If-Match` names another etag; 409 `operation_blocked_temporary`).
 pub(crate) async fn delete_folder(
     State(app): State<Arc<Shared>>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     let id = parse_id(&id)?;
     let recursive = q
         .get("recursive")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    blocked(&app)?;
     let mut tree = app.store.lock();
-    tree.folder(id)?;
+    let folder = tree.folder(id)?;
+    check_if_match(&headers, folder.etag)?;
     tree.delete(id, recursive)?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(stored(StatusCode::NO_CONTENT.into_response()))
+}
+
+/// `GET /2.0/folders/trash/items`: what was deleted, top-level items only (Box's OpenAPI
+/// `get_folders_trash_items`: "Retrieves the files and folders that have been moved to the
+/// trash"; a trashed folder's content is not listed beside it). Offset paging with
+/// `total_count`, or marker paging (`usemarker=true`; the marker is the last id returned).
+pub(crate) async fn trash_items(
+    State(app): State<Arc<Shared>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let limit = query_u64(&q, "limit", 100)?;
+    if limit > 1000 {
+        return Err(ApiError::bad_request(
+            "bad_request",
+            "Invalid value for limit: must be at most 1000",
+        ));
+    }
+    let fields: Option<Vec<&str>> = q.get("fields").map(|f| {
+        f.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect()
+    });
+    let fields = fields.as_deref();
+    let tree = app.store.lock();
+    let usemarker = q
+        .get("usemarker")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let items = if usemarker {
+        let after = match q.get("marker").filter(|m| !m.is_empty()) {
+            None => 0,
+            Some(m) => m
+                .parse::<u64>()
+                .map_err(|_| ApiError::bad_request("invalid_marker", "The marker is invalid"))?,
+        };
+        let page: Vec<_> = tree
+            .trash_items()
+            .filter(|i| after == 0 || i.id > after)
+            .take(limit as usize + 1)
+            .collect();
+        let more = page.len() as u64 > limit;
+        let shown = &page[..page.len().min(limit as usize)];
+        model::Items {
+            limit: Some(limit),
+            next_marker: more
+                .then(|| shown.last().map(|i| i.id.to_string()))
+                .flatten(),
+            entries: shown.iter().map(|i| entry_json(i, fields)).collect(),
+            ..Default::default()
+        }
+    } else {
+        let offset = query_u64(&q, "offset", 0)?;
+        model::Items {
+            total_count: Some(tree.trash_items().count() as u64),
+            limit: Some(limit),
+            offset: Some(offset),
+            entries: tree
+                .trash_items()
+                .skip(offset as usize)
+                .take(limit as usize)
+                .map(|i| entry_json(i, fields))
+                .collect(),
+            ..Default::default()
+        }
+    };
+    Ok(axum::Json(items).into_response())
 }

@@ -33,6 +33,7 @@ pub(crate) fn router(app: Arc<Shared>) -> Router {
                 .delete(folders::delete_folder),
         )
         .route("/2.0/folders/{id}/items", get(folders::items))
+        .route("/2.0/folders/trash/items", get(folders::trash_items))
         .route("/2.0/users/me", get(users::me))
         .route("/2.0/files/content", options(files::preflight_new))
         // Box answers the preflight with a trailing slash too; rclone's Box backend (1.75)
@@ -73,6 +74,18 @@ pub(crate) fn router(app: Arc<Shared>) -> Router {
         .route("/_emulator/state", get(state))
         .route("/_emulator/config", put(set_config).get(get_config))
         .route("/_emulator/health", get(|| async { "ok" }))
+        .route("/_emulator/operation_blocked", put(operation_blocked))
+        .route(
+            "/_emulator/auth",
+            put(super::auth::set_switches).get(super::auth::get_switches),
+        )
+        .route("/_emulator/auth/revoke", post(super::auth::revoke))
+        .route(
+            "/_emulator/auth/developer_tokens",
+            post(super::auth::add_developer_token),
+        )
+        .route("/_emulator/trash/{id}", post(trash))
+        .route("/_emulator/refuse_writes", put(refuse_writes))
         .fallback(|| async { ApiError::not_found() })
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
@@ -127,6 +140,88 @@ async fn set_config(State(app): State<Arc<Shared>>, body: axum::body::Bytes) -> 
         Err(e) => {
             ApiError::bad_request("bad_request", format!("bad switches: {e}")).into_response()
         }
+    }
+}
+
+/// `PUT /_emulator/operation_blocked` with `{"times": N}`: the next N folder moves and
+/// deletions answer 409 `operation_blocked_temporary` (Box: a folder locked by another move,
+/// copy, delete or restore in progress), so a test can check the client retries it. 204.
+async fn operation_blocked(State(app): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
+    #[derive(serde::Deserialize)]
+    struct Blocked {
+        times: u32,
+    }
+    match parse_json::<Blocked>(&body) {
+        Ok(b) => {
+            app.faults.block_operations(b.times);
+            axum::http::StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The names in a request's `fields=` (None without one).
+pub(crate) fn requested_fields(q: &HashMap<String, String>) -> Option<Vec<String>> {
+    q.get("fields").map(|f| {
+        f.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    })
+}
+
+/// An item reduced to what `fields=` asked for. Box: "when a specific field is requested no
+/// other fields are returned except for those requested and the base set of fields. For a
+/// file, this base set is comprised of the etag, id, and type values" (developer.box.com,
+/// guides/api-calls/request-extra-fields; the OpenAPI `fields` parameter of `GET
+/// /files/{file_id}` and `GET /folders/{folder_id}`: "none of the standard fields are returned
+/// in the response unless explicitly specified"). A client that reads a field it did not ask
+/// for then fails here as it would on Box.
+pub(crate) fn only_fields<T: serde::Serialize>(item: &T, fields: &[String]) -> Response {
+    let mut json = serde_json::to_value(item).unwrap_or_default();
+    if let Some(obj) = json.as_object_mut() {
+        obj.retain(|k, _| matches!(k.as_str(), "type" | "id" | "etag") || fields.contains(k));
+    }
+    axum::Json(json).into_response()
+}
+
+/// `POST /_emulator/trash/{id}`: trash folder `id` and its contents, as `DELETE
+/// /folders/{id}?recursive=true` does (Box's OpenAPI `delete_folders_id`: the folder moves to
+/// the trash), but without a token, so a test can do it to a run from outside, like a user in
+/// Box's web app. 204; 404 if there is no such folder.
+async fn trash(
+    State(app): State<Arc<Shared>>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    match trash_folder(&app, &id) {
+        Ok(()) => axum::http::StatusCode::NO_CONTENT.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+pub(crate) fn trash_folder(app: &Shared, id: &str) -> Result<(), ApiError> {
+    let id = parse_id(id)?;
+    let mut tree = app.store.lock();
+    tree.folder(id)?;
+    tree.delete(id, true)
+}
+
+/// `PUT /_emulator/refuse_writes` with `{"users": ["12", ...]}`: from now on Box refuses those
+/// `As-User` ids' writes with 403 `access_denied_insufficient_permissions` (Box's answer to a
+/// Viewer uploading or creating a folder; `permissions.can_upload` reads false), as if an
+/// admin lowered their collaboration mid-run. An empty list lifts it. 204.
+async fn refuse_writes(State(app): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
+    #[derive(serde::Deserialize)]
+    struct Refuse {
+        users: Vec<String>,
+    }
+    match parse_json::<Refuse>(&body) {
+        Ok(r) => {
+            app.faults.refuse_writes(r.users);
+            axum::http::StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => e.into_response(),
     }
 }
 

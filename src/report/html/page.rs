@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use super::{Aggregate, CHART_BARS, CodeGroup, SIZE_BUCKETS, Slow, size_bucket_label};
 use crate::model::Action;
 use crate::plan::units::thousands;
-use crate::report::summary::human_bytes;
+use crate::report::summary::{Summary, human_bytes};
 
 /// Escape text for HTML element content and quoted attribute values.
 pub fn escape(s: &str) -> String {
@@ -44,7 +44,8 @@ fn utc_short(ms: i64, with_millis: bool) -> String {
 
 /// A rate unit for a maximum of `max` bytes/s: (divisor, unit).
 fn rate_unit(max: f64) -> (f64, &'static str) {
-    [(1e9, "GB/s"), (1e6, "MB/s"), (1e3, "kB/s")]
+    // The units of `human_bytes` (decimal: 1 KB = 1000 B), per second.
+    [(1e9, "GB/s"), (1e6, "MB/s"), (1e3, "KB/s")]
         .into_iter()
         .find(|(d, _)| max >= *d)
         .unwrap_or((1.0, "B/s"))
@@ -101,7 +102,12 @@ document.addEventListener('DOMContentLoaded',function(){
 ";
 
 /// The whole page.
-pub fn render(agg: &Aggregate, title: &str, source: &str) -> String {
+pub fn render(
+    agg: &Aggregate,
+    title: &str,
+    source: &str,
+    migration: Option<&(String, String)>,
+) -> String {
     let mut h = String::with_capacity(64 * 1024);
     let _ = write!(
         h,
@@ -110,13 +116,22 @@ pub fn render(agg: &Aggregate, title: &str, source: &str) -> String {
          <title>{}</title><style>{CSS}</style><script>{SCRIPT}</script></head><body>\n",
         escape(title)
     );
-    let _ = writeln!(
+    let _ = write!(
         h,
-        "<header><h1>{}</h1><p>from <code>{}</code> · generated {}</p></header><main>",
+        "<header><h1>{}</h1><p>from <code>{}</code> · generated {}</p>",
         escape(title),
         escape(source),
         escape(&utc(chrono::Utc::now().timestamp_millis()))
     );
+    if let Some((src, dest)) = migration {
+        let _ = write!(
+            h,
+            "<p id=\"migration\">source <code>{}</code> → Box folder <code>{}</code></p>",
+            escape(src),
+            escape(dest)
+        );
+    }
+    h.push_str("</header><main>\n");
     totals(&mut h, agg);
     throughput(&mut h, agg);
     histogram(&mut h, agg);
@@ -138,8 +153,26 @@ fn card(h: &mut String, id: &str, value: &str, raw: &str, label: &str, bad: bool
 }
 
 fn totals(h: &mut String, agg: &Aggregate) {
-    let s = &agg.summary;
     h.push_str("<section id=\"totals\"><h2>Totals</h2><div class=\"cards\">");
+    size_cards(h, agg);
+    failure_cards(h, &agg.summary);
+    rate_cards(h, agg);
+    h.push_str("</div>");
+    if let (Some(first), Some(last)) = (agg.first_ms, agg.last_ms) {
+        let _ = write!(
+            h,
+            "<p>First row finished {}, last {}.</p>",
+            escape(&utc(first)),
+            escape(&utc(last))
+        );
+    }
+    action_table(h, &agg.summary);
+    h.push_str("</section>\n");
+}
+
+/// Rows, files, folders, local size and bytes sent.
+fn size_cards(h: &mut String, agg: &Aggregate) {
+    let s = &agg.summary;
     card(
         h,
         "total-rows",
@@ -180,82 +213,106 @@ fn totals(h: &mut String, agg: &Aggregate) {
         "sent to Box",
         false,
     );
+}
+
+/// What was not migrated, in the words of migrate's summary: failed and invalid apart.
+fn failure_cards(h: &mut String, s: &Summary) {
+    let mut not_ok = format!(
+        "not migrated: {} failed, {} invalid",
+        thousands(s.failed()),
+        thousands(s.invalid())
+    );
+    let conflicts = s.count(Action::Conflict);
+    if conflicts > 0 {
+        not_ok.push_str(&format!(", {} conflicts", thousands(conflicts)));
+    }
     card(
         h,
         "failures",
         &thousands(s.failures()),
         &s.failures().to_string(),
-        "failed or invalid",
+        &not_ok,
         s.failures() > 0,
     );
-    match agg.span_ms() {
-        Some(span) => {
-            card(
-                h,
-                "wall-span",
-                &duration(span),
-                &span.to_string(),
-                "first to last finished row",
-                false,
-            );
-            if span > 0 {
-                let secs = span as f64 / 1000.0;
-                let fps = agg.files as f64 / secs;
-                let mbps = s.bytes_sent as f64 / 1e6 / secs;
-                card(
-                    h,
-                    "files-per-sec",
-                    &format!("{fps:.1}"),
-                    &format!("{fps:.3}"),
-                    "files/s",
-                    false,
-                );
-                card(
-                    h,
-                    "mb-per-sec",
-                    &format!("{mbps:.1}"),
-                    &format!("{mbps:.3}"),
-                    "MB/s sent",
-                    false,
-                );
-            } else {
-                card(h, "files-per-sec", "n/a", "", "files/s", false);
-                card(h, "mb-per-sec", "n/a", "", "MB/s sent", false);
-            }
-        }
-        None => {
-            card(h, "wall-span", "n/a", "", "no finished_at times", false);
-            card(h, "files-per-sec", "n/a", "", "files/s", false);
-            card(h, "mb-per-sec", "n/a", "", "MB/s sent", false);
-        }
+    card(
+        h,
+        "failed-rows",
+        &thousands(s.failed()),
+        &s.failed().to_string(),
+        "failed (retried by the next run)",
+        s.failed() > 0,
+    );
+    card(
+        h,
+        "invalid-rows",
+        &thousands(s.invalid()),
+        &s.invalid().to_string(),
+        "invalid (fix at the source)",
+        s.invalid() > 0,
+    );
+}
+
+/// The span from the first to the last finished row, and files/s and MB/s over it.
+fn rate_cards(h: &mut String, agg: &Aggregate) {
+    let Some(span) = agg.span_ms() else {
+        card(h, "wall-span", "n/a", "", "no finished_at times", false);
+        card(h, "files-per-sec", "n/a", "", "files/s", false);
+        card(h, "mb-per-sec", "n/a", "", "MB/s sent", false);
+        return;
+    };
+    card(
+        h,
+        "wall-span",
+        &duration(span),
+        &span.to_string(),
+        "first to last finished row",
+        false,
+    );
+    if span == 0 {
+        card(h, "files-per-sec", "n/a", "", "files/s", false);
+        card(h, "mb-per-sec", "n/a", "", "MB/s sent", false);
+        return;
     }
-    h.push_str("</div>");
-    if let (Some(first), Some(last)) = (agg.first_ms, agg.last_ms) {
-        let _ = write!(
-            h,
-            "<p>First row finished {}, last {}.</p>",
-            escape(&utc(first)),
-            escape(&utc(last))
-        );
-    }
+    let secs = span as f64 / 1000.0;
+    let fps = agg.files as f64 / secs;
+    let mbps = agg.summary.bytes_sent as f64 / 1e6 / secs;
+    card(
+        h,
+        "files-per-sec",
+        &format!("{fps:.1}"),
+        &format!("{fps:.3}"),
+        "files/s",
+        false,
+    );
+    card(
+        h,
+        "mb-per-sec",
+        &format!("{mbps:.1}"),
+        &format!("{mbps:.3}"),
+        "MB/s sent",
+        false,
+    );
+}
+
+/// Rows and local size per report action (or a note that the report is empty).
+fn action_table(h: &mut String, s: &Summary) {
     if s.total() == 0 {
         h.push_str("<p class=\"note\" id=\"empty\">The report has no rows.</p>");
-    } else {
-        h.push_str(
-            "<table id=\"actions\"><tr><th>action</th><th class=\"n\">rows</th>\
-             <th class=\"n\">local size</th></tr>",
-        );
-        for (a, n, b) in s.by_action() {
-            let _ = write!(
-                h,
-                "<tr data-action=\"{a}\"><td>{a}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
-                thousands(n),
-                escape(&human_bytes(b))
-            );
-        }
-        h.push_str("</table>");
+        return;
     }
-    h.push_str("</section>\n");
+    h.push_str(
+        "<table id=\"actions\"><tr><th>action</th><th class=\"n\">rows</th>\
+         <th class=\"n\">local size</th></tr>",
+    );
+    for (a, n, b) in s.by_action() {
+        let _ = write!(
+            h,
+            "<tr data-action=\"{a}\"><td>{a}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+            thousands(n),
+            escape(&human_bytes(b))
+        );
+    }
+    h.push_str("</table>");
 }
 
 /// Display buckets: (start ms, bytes, files), `CHART_BARS` at most, each a whole number of
@@ -545,7 +602,9 @@ fn slowest(h: &mut String, agg: &Aggregate) {
     rows.sort_by(|a, b| b.cmp(a));
     let _ = write!(
         h,
-        "<section id=\"slowest\"><h2>The {} slowest files</h2>",
+        "<section id=\"slowest\"><h2>The {} slowest files</h2><p class=\"note\">By time \
+         sending (the row's duration less the time its requests queued for pacing permits, shown \
+         apart).</p>",
         rows.len()
     );
     if rows.is_empty() {
@@ -554,20 +613,25 @@ fn slowest(h: &mut String, agg: &Aggregate) {
     }
     h.push_str(
         "<table id=\"slowest-table\"><tr><th class=\"n\">#</th><th>path</th><th>action</th>\
-         <th class=\"n\">size</th><th class=\"n\">duration</th><th class=\"n\">attempts</th>\
-         <th>error code</th></tr>",
+         <th class=\"n\">size</th><th class=\"n\">sending</th><th class=\"n\">queued</th>\
+         <th class=\"n\">attempts</th><th>error code</th></tr>",
     );
+    let secs = |ms: u64| escape(&format!("{:.3} s", ms as f64 / 1000.0));
     for (i, s) in rows.iter().enumerate() {
         let _ = write!(
             h,
-            "<tr class=\"slow\" data-ms=\"{}\"><td class=\"n\">{}</td><td class=\"p\">{}</td><td>{}</td>\
-             <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
+            "<tr class=\"slow\" data-ms=\"{}\"><td class=\"n\">{}</td><td class=\"p\">{}</td>\
+             <td>{}</td><td class=\"n\">{}</td><td class=\"n sending\" data-ms=\"{}\">{}</td>\
+             <td class=\"n queued\" data-ms=\"{}\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
             s.duration_ms,
             i + 1,
             escape(&s.path),
             s.action,
             escape(&human_bytes(s.size)),
-            escape(&format!("{:.3} s", s.duration_ms as f64 / 1000.0)),
+            s.sending_ms(),
+            secs(s.sending_ms()),
+            s.queued_ms,
+            secs(s.queued_ms),
             s.attempts,
             escape(&s.error_code)
         );

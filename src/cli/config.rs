@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgAction, ArgMatches, Args, Command, CommandFactory, FromArgMatches};
 
-use crate::cli::{BoxArgs, Cli};
+use super::{BoxArgs, Cli};
 
 /// The id of the global `--config` argument.
 const CONFIG_ID: &str = "config";
@@ -753,7 +753,8 @@ mod tests {
             "log-format = \"json\"\n\
              [box]\napi-url = \"http://127.0.0.1:9/2.0\"\ndeveloper_token = \"t0k\"\nas-user = [\"11\", \"12\"]\n\
              [migrate]\nsrc = \"/data\"\ndest = \"0\"\nchunked-threshold = \"20MB\"\nprogress = \"lines\"\n\
-             [verify]\nmanifest = \"/m.csv\"\ndest = \"0\"\n[scan]\nno-hash = true\n\
+             [verify]\nmanifest = \"/m.csv\"\ndest = \"0\"\nprogress = \"lines\"\nstatus-interval = 30\n\
+             [scan]\nno-hash = true\n\
              [emulator]\nlisten = \"0.0.0.0:1\"\n[audit]\nbandwidth = \"1Gbit\"\n",
         );
         let argv = ["boxlift", "--config", f.path.to_str().unwrap(), "migrate"];
@@ -775,6 +776,15 @@ mod tests {
                 }
             }
             other => panic!("{other:?}"),
+        }
+        let argv = ["boxlift", "--config", f.path.to_str().unwrap(), "verify"];
+        match parse_cli(argv).map(|cli| cli.command) {
+            Ok(crate::cli::Command::Verify(v)) => {
+                assert_eq!(v.progress, crate::progress::ShowProgress::Lines);
+                assert_eq!(v.status_interval, 30);
+            }
+            Ok(other) => panic!("{other:?}"),
+            Err(_) => panic!("the config file does not parse for verify"),
         }
     }
 

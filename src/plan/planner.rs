@@ -3,11 +3,10 @@
 //! Box call; invalid and skipped rows are reported as the scan judged them.
 use std::path::{Path, PathBuf};
 
-use super::executor::Work;
-use super::task::FileTask;
+use super::kind::UploadKind;
+use super::work::{FileTask, Work};
 use crate::manifest::{Kind, ManifestRow, Status};
 use crate::model::{Action, ReportRow};
-use crate::plan::kind::UploadKind;
 use crate::state::{StateError, StateReader};
 
 /// Turns manifest rows into work.
@@ -47,10 +46,10 @@ impl Planner {
 
     /// Plan one row. Problem rows are reported as the scan judged them; the rest become work.
     pub fn plan(&mut self, r: ManifestRow) -> Result<Work, StateError> {
-        let problem = match &r.status {
+        let problem = match r.status {
             Status::Ok => None,
-            Status::Skipped(reason) => Some((Action::Skipped, reason)),
-            Status::Invalid(reason) => Some((Action::Invalid, reason)),
+            Status::Skipped(reason) => Some((Action::Skipped, reason.as_str())),
+            Status::Invalid(reason) => Some((Action::Invalid, reason.as_str())),
         };
         if let Some((action, reason)) = problem {
             let row = ReportRow::new(&r.path, r.kind, r.size, &r.sha1)
@@ -84,10 +83,10 @@ impl Planner {
             return Ok(Work::Done(row));
         }
         // A journalled session resumes if it carries this very content; otherwise the file
-        // changed since it was opened, and the task aborts it (issue 11, item 3).
+        // changed since it was opened, and the task aborts it (no session is left open).
         // Either way the session belongs to the identity that opened it: the file is sent as
         // that user (resume and abort need the owner); any other file takes whichever identity
-        // is least busy when it starts (`BoxClient::lease`, issue 14 item 1).
+        // is least busy when it starts (`BoxClient::lease`), so no identity's budget idles.
         let (resume_session, stale_session, as_user) = match &self.state {
             Some(s) => match s.session(&r.path)? {
                 Some(s) if s.size == r.size && s.sha1 == r.sha1 => {
@@ -109,10 +108,7 @@ impl Planner {
             .split('/')
             .fold(self.root.clone(), |p, part| p.join(part));
         Ok(Work::File(Box::new(FileTask {
-            chunked: matches!(
-                UploadKind::for_size(r.size, self.chunk_cutoff),
-                UploadKind::Chunked { .. }
-            ),
+            upload: UploadKind::for_size(r.size, self.chunk_cutoff),
             abs,
             size: r.size,
             sha1: r.sha1,
@@ -217,23 +213,25 @@ mod tests {
                 assert_eq!(t.prior.as_ref().unwrap().box_file_id, "11");
                 assert_eq!(t.folder_hint.as_deref(), Some("5"));
                 assert_eq!(t.abs, Path::new("/src/d/a.txt"));
-                assert!(!t.chunked);
+                assert_eq!(t.upload, UploadKind::Direct);
             }
             other => panic!("{other:?}"),
         }
         match p.plan(row("big", 101, "ccc", "ok")).unwrap() {
-            Work::File(t) => assert!(t.chunked && t.prior.is_none() && t.as_user.is_none()),
+            Work::File(t) => {
+                assert!(t.upload.is_chunked() && t.prior.is_none() && t.as_user.is_none())
+            }
             other => panic!("{other:?}"),
         }
         match p
-            .plan(row("bad\\name", 1, "", "invalid:name_invalid"))
+            .plan(row("bad\\name", 1, "", "invalid:name_has_slash"))
             .unwrap()
         {
             Work::Done(r) => {
                 assert_eq!(r.action(), Action::Invalid);
                 assert_eq!(
                     (r.error_code.as_str(), r.error_message.as_str()),
-                    ("name_invalid", "why")
+                    ("name_has_slash", "why")
                 );
             }
             other => panic!("{other:?}"),
