@@ -17,6 +17,7 @@ use rand::rngs::StdRng;
 
 pub mod auth;
 pub mod bandwidth;
+pub mod collab;
 mod commit;
 mod config;
 pub mod error;
@@ -36,6 +37,7 @@ mod upload_session;
 mod users;
 
 pub use auth::{AuthConfig, JwtAppConfig};
+pub use collab::{Collaborated, Collaborator};
 pub use config::{ClientConfig, DEFAULT_API_CALLS_PER_MINUTE, DEFAULT_UPLOADS_PER_MINUTE};
 pub use error::{ApiError, ConfigError, ErrorKind, FailureClass};
 pub use files::{UploadSource, UploadTarget, Uploaded};

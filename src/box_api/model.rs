@@ -97,6 +97,12 @@ pub struct File {
     pub content_modified_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item_status: Option<String>,
+    /// The item's owner (with `fields=owned_by`, and in the standard file and folder).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owned_by: Option<UserMini>,
+    /// Who created (uploaded) the item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<UserMini>,
 }
 
 /// Box's `space_amount` for an account without a storage limit (999,999,999,999,999 bytes, as
@@ -152,6 +158,12 @@ pub struct Folder {
     /// What the caller may do here (only with `fields=permissions`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<FolderPermissions>,
+    /// The item's owner (with `fields=owned_by`, and in the standard file and folder).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owned_by: Option<UserMini>,
+    /// Who created (uploaded) the item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<UserMini>,
 }
 
 /// `permissions` of a full folder (Box's OpenAPI `Folder--Full.permissions`): what the user
@@ -203,6 +215,12 @@ pub struct ItemFields {
     pub content_modified_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modified_at: Option<String>,
+    /// The item's owner (with `fields=owned_by`, and in the standard file and folder).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owned_by: Option<UserMini>,
+    /// Who created (uploaded) the item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<UserMini>,
 }
 
 /// Sort order of a listing.
@@ -424,4 +442,235 @@ mod tests {
         let back = serde_json::to_value(&e).unwrap();
         assert_eq!(back["type"], "error");
     }
+}
+
+/// A user as it is listed and nested (`GET /users` entries, `owned_by`, `created_by`,
+/// `accessible_by`): OpenAPI `User--Mini`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UserMini {
+    #[serde(rename = "type", default = "user_type")]
+    pub kind: String,
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login: Option<String>,
+}
+
+fn user_type() -> String {
+    "user".into()
+}
+
+/// `GET /users`: offset paging (`total_count`, `limit`, `offset`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Users {
+    pub entries: Vec<UserMini>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_count: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+}
+
+/// A group (OpenAPI `Group--Mini`: `type`, `id`, `name`, `group_type`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct GroupMini {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_type: Option<String>,
+}
+
+/// `GET /groups`: offset paging.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Groups {
+    pub entries: Vec<GroupMini>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_count: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+}
+
+/// One membership of a group (`GET /groups/{id}/memberships` entries).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct GroupMembership {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<UserMini>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<GroupMini>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+}
+
+/// `GET /groups/{id}/memberships`: offset paging.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct GroupMemberships {
+    pub entries: Vec<GroupMembership>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_count: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+}
+
+/// A collaboration's role (OpenAPI `Collaboration.role`; `owner` only appears in listings).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CollabRole {
+    #[serde(rename = "editor")]
+    Editor,
+    #[serde(rename = "viewer")]
+    Viewer,
+    #[serde(rename = "previewer")]
+    Previewer,
+    #[serde(rename = "uploader")]
+    Uploader,
+    #[serde(rename = "previewer uploader")]
+    PreviewerUploader,
+    #[serde(rename = "viewer uploader")]
+    ViewerUploader,
+    #[serde(rename = "co-owner")]
+    CoOwner,
+    #[serde(rename = "owner")]
+    Owner,
+}
+
+impl CollabRole {
+    /// The roles `POST /collaborations` takes, in Box's order.
+    pub const GRANTABLE: [CollabRole; 7] = [
+        CollabRole::Editor,
+        CollabRole::Viewer,
+        CollabRole::Previewer,
+        CollabRole::Uploader,
+        CollabRole::PreviewerUploader,
+        CollabRole::ViewerUploader,
+        CollabRole::CoOwner,
+    ];
+
+    /// Box's spelling (`"previewer uploader"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CollabRole::Editor => "editor",
+            CollabRole::Viewer => "viewer",
+            CollabRole::Previewer => "previewer",
+            CollabRole::Uploader => "uploader",
+            CollabRole::PreviewerUploader => "previewer uploader",
+            CollabRole::ViewerUploader => "viewer uploader",
+            CollabRole::CoOwner => "co-owner",
+            CollabRole::Owner => "owner",
+        }
+    }
+
+    /// Box's spelling back to a role; `None` for anything else.
+    pub fn parse(s: &str) -> Option<CollabRole> {
+        let s = s.trim();
+        CollabRole::GRANTABLE
+            .into_iter()
+            .chain([CollabRole::Owner])
+            .find(|r| r.as_str().eq_ignore_ascii_case(s))
+    }
+
+    /// May a collaborator with this role upload into the folder?
+    pub fn can_upload(self) -> bool {
+        !matches!(self, CollabRole::Viewer | CollabRole::Previewer)
+    }
+
+    /// May a collaborator with this role list and read the folder's content? (An uploader
+    /// sees only what it uploaded; the emulator models it as not reading.)
+    pub fn can_read(self) -> bool {
+        !matches!(self, CollabRole::Uploader)
+    }
+}
+
+impl std::fmt::Display for CollabRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who a collaboration grants access to (OpenAPI `CollaborationAccessGrantee`): a user or a
+/// group; `login` only for users.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Grantee {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login: Option<String>,
+}
+
+/// The item a collaboration is on (`type`, `id`, `name`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CollabItem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// A collaboration (OpenAPI `Collaboration`). `item` is null while it is `pending`;
+/// `accessible_by` is null for an invitation to a login Box does not know (`invite_email`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Collaboration {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: String,
+    #[serde(default)]
+    pub item: Option<CollabItem>,
+    #[serde(default)]
+    pub accessible_by: Option<Grantee>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invite_email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<CollabRole>,
+    /// `accepted`, `pending` or `rejected`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<UserMini>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified_at: Option<String>,
+}
+
+/// `GET /folders/{id}/collaborations`: marker paging.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Collaborations {
+    pub entries: Vec<Collaboration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_marker: Option<String>,
+}
+
+/// `POST /collaborations` body: `item`, `accessible_by` (`id` or, for a user, `login`), `role`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CreateCollaboration {
+    pub item: CollabItem,
+    pub accessible_by: GranteeRef,
+    pub role: CollabRole,
+}
+
+/// `accessible_by` in a request: `type` plus `id` or `login`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct GranteeRef {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login: Option<String>,
 }

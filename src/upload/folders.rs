@@ -368,6 +368,8 @@ mod tests {
             file_version: None,
             content_modified_at: None,
             modified_at: None,
+            owned_by: None,
+            created_by: None,
         }
     }
 

@@ -747,6 +747,8 @@ mod tests {
                 file_version: None,
                 content_modified_at: None,
                 modified_at: None,
+                owned_by: None,
+                created_by: None,
             })
         };
         let l = Listing::from_items(vec![f("a.txt"), f("A (1).txt")]);

@@ -281,6 +281,8 @@ pub(crate) fn file_json(tree: &Tree, item: &Item) -> model::File {
         content_created_at: item.content_created_at.clone(),
         content_modified_at: item.content_modified_at.clone(),
         item_status: Some("active".into()),
+        owned_by: None,
+        created_by: None,
     }
 }
 
@@ -312,6 +314,8 @@ pub(crate) fn folder_json(tree: &Tree, item: &Item) -> model::Folder {
         item_status: Some("active".into()),
         item_collection: None,
         permissions: None,
+        owned_by: None,
+        created_by: None,
     }
 }
 
@@ -338,6 +342,8 @@ pub(crate) fn entry_json(item: &Item, fields: Option<&[&str]>) -> model::Item {
         modified_at: fields
             .is_some_and(|l| l.contains(&"modified_at"))
             .then(|| item.modified_at.clone()),
+        owned_by: None,
+        created_by: None,
     };
     match item.kind {
         Kind::File => model::Item::File(e),
