@@ -203,7 +203,16 @@ impl BoxClient {
     /// Forget the cached id of folder `name` in `parent_id`: it is gone from Box (trashed or
     /// deleted), and the next [`BoxClient::ensure_folder`] creates it again.
     pub fn forget_folder(&self, parent_id: &str, name: &str) {
-        self.shared.folders.forget_child(parent_id, name);
+        self.shared.folders.forget_child(&self.cache_parent(parent_id), name);
+    }
+
+    /// The folder cache's key for parent `parent_id`: folder ids are the same for every
+    /// identity, except root "0", which is each `As-User`'s own root (`--map` home folders).
+    fn cache_parent(&self, parent_id: &str) -> String {
+        match self.acting_as() {
+            Some(user) if parent_id == "0" => format!("0@{user}"),
+            _ => parent_id.to_owned(),
+        }
     }
 
     /// The id of folder `name` in `parent_id`, created if missing. Many tasks asking at once
@@ -221,20 +230,21 @@ impl BoxClient {
         name: &str,
     ) -> Result<(String, bool), ApiError> {
         let cache = &self.shared.folders;
+        let key = self.cache_parent(parent_id);
         // List the parent once, so existing folders are found without a create attempt.
         cache
-            .listed(parent_id)
+            .listed(&key)
             .get_or_try_init(|| async {
                 let items = self.list_folder(parent_id, &["name"]).await?;
                 for f in folders_of(&items) {
                     if let Some(n) = &f.name {
-                        let _ = cache.child(parent_id, n).set(f.id.clone());
+                        let _ = cache.child(&key, n).set(f.id.clone());
                     }
                 }
                 Ok::<(), ApiError>(())
             })
             .await?;
-        let cell = cache.child(parent_id, name);
+        let cell = cache.child(&key, name);
         let mut by_us = false;
         let by_us_ref = &mut by_us;
         let id = cell

@@ -16,7 +16,7 @@ pub const DEFAULT_PART_SIZE: u64 = 8 * 1024 * 1024;
 pub const MAX_PARTS: u64 = 10_000;
 
 /// How one file goes to Box.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum UploadKind {
     /// One multipart `POST /files/content`.
     Direct,

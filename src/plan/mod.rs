@@ -9,6 +9,7 @@ pub mod dest;
 pub mod estimate;
 pub mod kind;
 pub mod moves;
+pub mod owners;
 pub mod planner;
 pub mod units;
 pub mod work;

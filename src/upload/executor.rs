@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
+use super::lanes::{Item, Lanes};
 use super::task::{Ctx, JOB_STOPPED, run_dir, run_file};
 use crate::manifest::Kind;
 use crate::model::Event;
@@ -27,8 +28,14 @@ pub struct Limits {
 const BIG_QUEUE: usize = 10_000;
 
 /// Run everything `rx` yields; returns when the channel is closed and every task has finished.
+///
+/// Small files and folders wait in per-identity lanes ([`super::lanes`]): with `--map` each
+/// owner's files are bound to that owner's identity and paced at its budget, so the executor
+/// starts, whenever a slot is free, the lane with the fewest files in flight (at most
+/// [`super::lanes::OWNER_IN_FLIGHT`] each), then the most waiting: every owner stays busy and
+/// the big owners start first, whatever order the walk yields them in. Lanes spill to disk, so
+/// the walk is read as fast as it comes and no owner waits behind another's backlog.
 pub async fn execute(ctx: Arc<Ctx>, mut rx: mpsc::Receiver<Work>, limits: Limits) {
-    let small = Arc::new(Semaphore::new(limits.files.max(1)));
     let big = Arc::new(Semaphore::new(limits.big_files.max(1)));
     let (big_tx, mut big_rx) = mpsc::channel::<Box<FileTask>>(BIG_QUEUE);
     let big_ctx = ctx.clone();
@@ -51,57 +58,84 @@ pub async fn execute(ctx: Arc<Ctx>, mut rx: mpsc::Receiver<Work>, limits: Limits
         }
         while set.join_next().await.is_some() {}
     });
+    let mut lanes = Lanes::new(limits.files, ctx.folders.has_roots());
     let mut set = JoinSet::new();
-    while let Some(work) = rx.recv().await {
+    let mut open = true;
+    loop {
         if ctx.cancelled() {
-            continue;
+            // Interrupted: waiting files are left for the re-run (not reported).
+            lanes.clear();
         }
-        match work {
-            Work::Done(row) => {
-                let _ = ctx.events.send(Event::FileDone(row));
-            }
-            Work::File(t) if t.upload.is_chunked() => {
-                if big_tx.send(t).await.is_err() {
-                    break;
+        while let Some((item, slot)) = lanes.start_next() {
+            let ctx = ctx.clone();
+            set.spawn(async move {
+                match item {
+                    Item::File(t) => file(&ctx, &t).await,
+                    Item::Dir(path) => {
+                        let row = run_dir(&ctx, &path).await;
+                        let _ = ctx.events.send(Event::FileDone(row));
+                    }
                 }
-            }
-            Work::File(t) => {
-                let Ok(permit) = small.clone().acquire_owned().await else {
-                    break;
-                };
-                if ctx.cancelled() {
-                    continue;
-                }
-                let ctx = ctx.clone();
-                set.spawn(async move {
-                    file(&ctx, &t).await;
-                    drop(permit);
-                });
-            }
-            Work::Dir { path, known } => {
-                if let Some(id) = known {
-                    ctx.folders.seed(&path, &id);
-                    let mut row = ReportRow::new(&path, Kind::Dir, 0, "").with(Action::SkippedDone);
-                    row.box_folder_id = id;
-                    let _ = ctx.events.send(Event::FileDone(row));
-                    continue;
-                }
-                let Ok(permit) = small.clone().acquire_owned().await else {
-                    break;
-                };
-                let ctx = ctx.clone();
-                set.spawn(async move {
-                    let row = run_dir(&ctx, &path).await;
-                    let _ = ctx.events.send(Event::FileDone(row));
-                    drop(permit);
-                });
-            }
+                drop(slot);
+            });
         }
-        while set.try_join_next().is_some() {}
+        if !open && set.is_empty() && lanes.pending() == 0 {
+            break;
+        }
+        let read = open && lanes.has_room();
+        tokio::select! {
+            biased;
+            Some(_) = set.join_next(), if !set.is_empty() => {}
+            work = rx.recv(), if read => match work {
+                None => open = false,
+                Some(w) => {
+                    if !route(&ctx, w, &mut lanes, &big_tx).await {
+                        open = false;
+                    }
+                }
+            },
+            else => break,
+        }
     }
     drop(big_tx);
     while set.join_next().await.is_some() {}
     let _ = big_loop.await;
+}
+
+/// Put one planned row where it runs: reported at once, to the chunked queue, or into its
+/// identity's lane. False when the chunked loop is gone.
+async fn route(
+    ctx: &Ctx,
+    work: Work,
+    lanes: &mut Lanes,
+    big_tx: &mpsc::Sender<Box<FileTask>>,
+) -> bool {
+    if ctx.cancelled() {
+        return true;
+    }
+    match work {
+        Work::Done(row) => {
+            let _ = ctx.events.send(Event::FileDone(row));
+        }
+        Work::File(t) if t.upload.is_chunked() => return big_tx.send(t).await.is_ok(),
+        Work::File(t) => {
+            let owner = ctx.folders.owner_of(&t.path).map(str::to_owned);
+            lanes.push(owner, Item::File(t));
+        }
+        Work::Dir { path, known } => {
+            if let Some(id) = known {
+                ctx.folders.seed(&path, &id);
+                let mut row = ReportRow::new(&path, Kind::Dir, 0, "").with(Action::SkippedDone);
+                row.box_folder_id = id;
+                row.as_user = ctx.folders.owner_of(&path).unwrap_or_default().to_string();
+                let _ = ctx.events.send(Event::FileDone(row));
+                return true;
+            }
+            let owner = ctx.folders.owner_of(&path).map(str::to_owned);
+            lanes.push(owner, Item::Dir(path));
+        }
+    }
+    true
 }
 
 async fn file(ctx: &Ctx, t: &FileTask) {

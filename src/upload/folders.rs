@@ -15,7 +15,7 @@ use tokio::sync::OnceCell;
 
 use crate::box_api::model::Item;
 use crate::box_api::names::box_name_key;
-use crate::box_api::{ApiError, BoxClient};
+use crate::box_api::{ApiError, BoxClient, ErrorKind};
 use crate::model::{Event, ItemKind};
 
 /// Fields asked for when listing a destination folder.
@@ -114,6 +114,21 @@ pub struct Folders {
     /// Ids of folders found gone from Box (trashed or deleted) in this run: never seeded again.
     gone: Mutex<std::collections::HashSet<String>>,
     events: Option<tokio::sync::mpsc::UnboundedSender<Event>>,
+    /// `--map` home folders by local directory: their Box folder, and the owner's client that
+    /// makes, lists and fills everything under them.
+    roots: HashMap<String, Root>,
+}
+
+/// A `--map` source: local directory `path` goes to Box folder `folder_id` (made or found
+/// before the run), and every request under it is made As-User its owner.
+#[derive(Debug, Clone)]
+pub struct Root {
+    /// '/'-separated local directory relative to the source root.
+    pub path: String,
+    /// Its Box folder; `None` in a dry run when the owner's home folder does not exist yet.
+    pub folder_id: Option<String>,
+    /// The client acting as the owner (`BoxClient::as_user`).
+    pub client: BoxClient,
 }
 
 pub(crate) fn split(rel: &str) -> (&str, &str) {
@@ -141,7 +156,50 @@ impl Folders {
             lookups: Mutex::new(HashMap::new()),
             made: Mutex::new(std::collections::HashSet::new()),
             gone: Mutex::new(std::collections::HashSet::new()),
+            roots: HashMap::new(),
         }
+    }
+
+    /// The `--map` home folders: every directory under one is made and listed As-User its
+    /// owner, and the home folder itself is never made under the destination.
+    pub fn with_roots(mut self, roots: Vec<Root>) -> Self {
+        self.roots = roots.into_iter().map(|r| (r.path.clone(), r)).collect();
+        self
+    }
+
+    /// Are there `--map` home folders?
+    pub fn has_roots(&self) -> bool {
+        !self.roots.is_empty()
+    }
+
+    /// The `--map` root holding local path `rel` (or `rel` itself), if any.
+    pub fn root_of(&self, rel: &str) -> Option<&Root> {
+        if self.roots.is_empty() {
+            return None;
+        }
+        let mut p = rel;
+        loop {
+            if let Some(r) = self.roots.get(p) {
+                return Some(r);
+            }
+            p = &p[..p.rfind('/')?];
+        }
+    }
+
+    /// The client that makes and lists folders for local path `rel`: its owner's under a
+    /// `--map` source, else the service account.
+    pub fn client_for(&self, rel: &str) -> &BoxClient {
+        self.root_of(rel).map_or(&self.client, |r| &r.client)
+    }
+
+    /// The Box user id owning local path `rel` (`--map`), if any.
+    pub fn owner_of(&self, rel: &str) -> Option<&str> {
+        self.root_of(rel).and_then(|r| r.client.acting_as())
+    }
+
+    /// A `--map` root's folder id, when `rel` is a root (`Some(None)`: not made yet, dry run).
+    fn root_id(&self, rel: &str) -> Option<Option<String>> {
+        self.roots.get(rel).map(|r| r.folder_id.clone())
     }
 
     /// The destination folder's id.
@@ -154,6 +212,9 @@ impl Folders {
     pub fn known(&self, rel: &str) -> Option<String> {
         if rel.is_empty() {
             return Some(self.dest.clone());
+        }
+        if let Some(id) = self.root_id(rel) {
+            return id;
         }
         let ids = self.ids.lock().unwrap_or_else(|e| e.into_inner());
         ids.get(rel).and_then(|c| c.get().cloned())
@@ -232,6 +293,11 @@ impl Folders {
             if rel.is_empty() {
                 return Ok((self.dest.clone(), false));
             }
+            if let Some(id) = self.root_id(rel) {
+                return id.map(|id| (id, false)).ok_or_else(|| {
+                    ApiError::new(ErrorKind::NotFound, format!("{rel}: no home folder yet"))
+                });
+            }
             let cell = {
                 let mut ids = self.ids.lock().unwrap_or_else(|e| e.into_inner());
                 ids.entry(rel.to_string()).or_default().clone()
@@ -243,7 +309,10 @@ impl Folders {
                     let (parent, name) = split(rel);
                     let (parent_id, _) = self.ensure(parent).await?;
                     *fresh_ref = true;
-                    let (id, made) = self.client.ensure_folder_made(&parent_id, name).await?;
+                    let (id, made) = self
+                        .client_for(rel)
+                        .ensure_folder_made(&parent_id, name)
+                        .await?;
                     if made {
                         self.made
                             .lock()
@@ -278,11 +347,23 @@ impl Folders {
                 etag: None,
             }));
         }
+        if let Some(id) = self.root_id(rel) {
+            return Ok(id.map(|id| Existing {
+                kind: ItemKind::Folder,
+                id,
+                name: split(rel).1.to_string(),
+                size: None,
+                sha1: None,
+                version_id: None,
+                etag: None,
+            }));
+        }
         let (parent, name) = split(rel);
         let Some(parent_id) = self.lookup(parent).await? else {
             return Ok(None);
         };
-        Ok(self.listing(&parent_id).await?.get(name).cloned())
+        let client = self.client_for(rel);
+        Ok(self.listing_as(client, &parent_id).await?.get(name).cloned())
     }
 
     /// Read-only: the id of local directory `rel` in Box if it exists (dry runs).
@@ -290,6 +371,9 @@ impl Folders {
         Box::pin(async move {
             if rel.is_empty() {
                 return Ok(Some(self.dest.clone()));
+            }
+            if let Some(id) = self.root_id(rel) {
+                return Ok(id);
             }
             let cell = {
                 let mut m = self.lookups.lock().unwrap_or_else(|e| e.into_inner());
@@ -301,7 +385,7 @@ impl Folders {
                     let Some(parent_id) = self.lookup(parent).await? else {
                         return Ok(None);
                     };
-                    let listing = self.listing(&parent_id).await?;
+                    let listing = self.listing_as(self.client_for(rel), &parent_id).await?;
                     Ok::<_, ApiError>(
                         listing
                             .get(name)
@@ -317,6 +401,16 @@ impl Folders {
     /// The listing of Box folder `folder_id`, listed once while it stays cached; empty without
     /// a call for a folder this run created.
     pub async fn listing(&self, folder_id: &str) -> Result<Arc<Listing>, ApiError> {
+        self.listing_as(&self.client, folder_id).await
+    }
+
+    /// [`Folders::listing`], listed by `client` (the owner's, under a `--map` source: the
+    /// service account cannot see a user's own folders).
+    pub async fn listing_as(
+        &self,
+        client: &BoxClient,
+        folder_id: &str,
+    ) -> Result<Arc<Listing>, ApiError> {
         if self
             .made
             .lock()
@@ -344,7 +438,7 @@ impl Folders {
         };
         let l = cell
             .get_or_try_init(|| async {
-                let items = self.client.list_folder(folder_id, LIST_FIELDS).await?;
+                let items = client.list_folder(folder_id, LIST_FIELDS).await?;
                 Ok::<_, ApiError>(Arc::new(Listing::from_items(items)))
             })
             .await?;

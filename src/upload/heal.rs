@@ -96,7 +96,7 @@ async fn look_dest(ctx: &Ctx) -> Gone {
 /// The first folder of `chain` (top down) that Box says is gone.
 async fn look(ctx: &Ctx, chain: &[(String, String)]) -> Gone {
     for (path, id) in chain {
-        match ctx.client.get_folder(id).await {
+        match ctx.folders.client_for(path).get_folder(id).await {
             Err(e) if e.kind == ErrorKind::NotFound => {
                 return Gone::Subtree {
                     path: path.clone(),
@@ -120,7 +120,7 @@ pub(super) async fn heal_subtree(ctx: &Ctx, path: &str, folder_id: &str, why: &A
         return;
     }
     if let Some(parent_id) = ctx.folders.known(parent) {
-        ctx.client.forget_folder(&parent_id, name);
+        ctx.folders.client_for(parent).forget_folder(&parent_id, name);
     }
     let _ = ctx.events.send(Event::SubtreeGone {
         path: path.to_string(),

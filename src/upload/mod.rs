@@ -5,6 +5,7 @@ mod changed;
 pub mod executor;
 pub mod folders;
 pub mod heal;
+pub mod lanes;
 mod send;
 pub mod task;
 

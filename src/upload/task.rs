@@ -382,7 +382,11 @@ async fn next_try(ctx: &Ctx, t: &FileTask, e: &ApiError, row: &ReportRow) -> Opt
             Gone::Nothing => None,
         };
     }
-    if e.class() == FailureClass::Identity && !row.as_user.is_empty() {
+    // A `--map` owner's files are theirs alone: a refusal is the row's, not the identity's.
+    if e.class() == FailureClass::Identity
+        && !row.as_user.is_empty()
+        && ctx.folders.owner_of(&t.path).is_none()
+    {
         drop_identity(ctx, &t.path, &row.as_user, e);
         // Another identity takes it; a session the refused one opened is aborted.
         return ctx.cancel.halted().is_none().then(|| FileTask {
@@ -427,6 +431,7 @@ pub const NO_IDENTITY_LEFT: &str = "Box refuses writes for every --as-user ident
 pub async fn run_dir(ctx: &Ctx, path: &str) -> ReportRow {
     let started = Instant::now();
     let mut row = ReportRow::new(path, Kind::Dir, 0, "");
+    row.as_user = ctx.folders.owner_of(path).unwrap_or_default().to_string();
     let res = if ctx.opts.dry_run {
         ctx.folders
             .lookup_item(path)
@@ -520,7 +525,10 @@ async fn look(
             listing: None,
         });
     }
-    let l = ctx.folders.listing(folder_id).await?;
+    let l = ctx
+        .folders
+        .listing_as(ctx.folders.client_for(&t.path), folder_id)
+        .await?;
     Ok(Found {
         existing: l.get(name).cloned(),
         changed_in_box: false,
