@@ -616,6 +616,7 @@ fn migrate_config(emu: &EmulatorHandle, src: &Path, work: &Path, files: usize) -
         exclude: Vec::new(),
         include: Vec::new(),
         files_from: None,
+        map: None,
         min_age: None,
         max_file_size: None,
         max_duration: None,

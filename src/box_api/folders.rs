@@ -203,7 +203,9 @@ impl BoxClient {
     /// Forget the cached id of folder `name` in `parent_id`: it is gone from Box (trashed or
     /// deleted), and the next [`BoxClient::ensure_folder`] creates it again.
     pub fn forget_folder(&self, parent_id: &str, name: &str) {
-        self.shared.folders.forget_child(&self.cache_parent(parent_id), name);
+        self.shared
+            .folders
+            .forget_child(&self.cache_parent(parent_id), name);
     }
 
     /// The folder cache's key for parent `parent_id`: folder ids are the same for every

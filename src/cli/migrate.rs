@@ -121,6 +121,13 @@ pub struct MigrateArgs {
     /// their folders; nothing else is walked.
     #[arg(long, value_name = "FILE")]
     pub files_from: Option<PathBuf>,
+    /// Home folders owned by their users: a CSV with the header `source,owner,dest`, one line
+    /// per directory under SRC (relative path) with its Box owner (login or user id) and a
+    /// folder id the owner can write to, or an empty dest for a new folder named after the
+    /// directory in the owner's own root. Everything under a source is made and uploaded
+    /// As-User its owner (each owner its own rate budget); the rest goes to --dest.
+    #[arg(long, value_name = "FILE")]
+    pub map: Option<PathBuf>,
     /// Skip files modified less than this long ago (`36h`, `15m`): rows `skipped:too_recent`,
     /// taken by a later run. For shares still being written to.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
@@ -285,6 +292,7 @@ impl MigrateArgs {
             exclude: self.exclude.clone(),
             include: self.include.clone(),
             files_from: self.files_from.clone(),
+            map: self.map.clone(),
             min_age: self.min_age,
             max_file_size: self.max_file_size,
             max_duration: self.max_duration,

@@ -40,6 +40,8 @@ pub struct MigrateConfig {
     pub include: Vec<String>,
     /// A file listing the relative paths to take (one per line); nothing else is walked.
     pub files_from: Option<PathBuf>,
+    /// `--map`: home folders owned by their users (`source,owner,dest` CSV).
+    pub map: Option<PathBuf>,
     /// Files modified less than this long ago are skipped (`skipped:too_recent`), and retried
     /// by the next run: files still being written on a live share.
     pub min_age: Option<Duration>,

@@ -123,6 +123,22 @@ pub enum MigrateError {
         "--repair cannot be combined with --dry-run (a repair forgets the paths in the journal and sends them again)"
     )]
     RepairDryRun,
+    /// `--map` is wrong: a bad line, a source not under SRC, overlapping sources, unknown
+    /// owners (checked before any upload).
+    #[error(transparent)]
+    Map(#[from] crate::plan::owners::MapError),
+    /// `--map` owners cannot write where their files go (or their home folder cannot be made):
+    /// every such line named, before any upload.
+    #[error(
+        "--map {}: {detail}; make each owner a collaborator (Editor or above) on its dest folder, or leave dest empty for a folder in the owner's own root",
+        file.display()
+    )]
+    OwnerAccess {
+        /// The map file.
+        file: PathBuf,
+        /// One clause per refused line.
+        detail: String,
+    },
     /// A pipeline thread panicked (a bug).
     #[error("the {0} thread panicked")]
     Panicked(&'static str),

@@ -13,6 +13,27 @@ use crate::model::{Cancel, Event};
 use crate::plan::{Planner, Work};
 use crate::scan::ScanOptions;
 
+/// The planner, and `--map`'s owners: a file under a source is bound to its owner's identity.
+pub(super) struct Plan {
+    pub planner: Planner,
+    pub owners: Option<super::OwnerIds>,
+}
+
+impl Plan {
+    fn plan(
+        &mut self,
+        row: crate::manifest::ManifestRow,
+    ) -> Result<Work, crate::state::StateError> {
+        let mut w = self.planner.plan(row)?;
+        if let (Work::File(t), Some(o)) = (&mut w, &self.owners)
+            && let Some(id) = o.owner_id(&t.path)
+        {
+            t.as_user = Some(id.to_string());
+        }
+        Ok(w)
+    }
+}
+
 /// Where the partial manifest of an interrupted run waits while the next run reads it:
 /// `manifest.csv.resume` beside `manifest.csv`.
 pub(super) fn resume_path(manifest: &Path) -> PathBuf {
@@ -30,7 +51,7 @@ pub(super) fn resume_path(manifest: &Path) -> PathBuf {
 pub(super) fn scan_and_plan(
     opts: &ScanOptions,
     manifest: &Path,
-    mut planner: Planner,
+    mut planner: Plan,
     work: Sender<Work>,
     events: UnboundedSender<Event>,
     cancel: &Cancel,

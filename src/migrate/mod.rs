@@ -21,11 +21,13 @@ mod error;
 mod feed;
 mod identities;
 pub mod mirror;
+mod owners;
 mod sink;
 mod space;
 
 pub use self::config::{MigrateConfig, Observer, Paths};
 pub use self::error::{LocalError, LocalWriteError, MigrateError};
+pub use self::owners::OwnerIds;
 use crate::box_api::{BoxClient, ClientStats, RetryHook};
 use crate::exit::ExitCode;
 pub use crate::model::Cancel;
@@ -116,7 +118,20 @@ pub fn run(mut config: MigrateConfig, cancel: Cancel) -> Result<Summary, Migrate
         config.chunked_threshold,
         config.dry_run,
     );
+    // `--map` is read and checked before any call, its owners resolved before any upload.
+    let map = config
+        .map
+        .as_deref()
+        .map(|f| owners::load(f, &config.src))
+        .transpose()?;
     let (client, rt) = connect(&mut config, &ev_tx)?;
+    let (owner_ids, roots) = match map {
+        Some(m) => {
+            let (ids, roots) = owners::prepare(&rt, &client, m, config.dry_run)?;
+            (Some(ids), roots)
+        }
+        None => (None, Vec::new()),
+    };
 
     let paths = config.paths.clone();
     let mut journal = open_journal(&config)?;
@@ -166,13 +181,17 @@ pub fn run(mut config: MigrateConfig, cancel: Cancel) -> Result<Summary, Migrate
     for row in mirror_rows {
         let _ = ev_tx.send(Event::FileDone(row));
     }
-    let ctx = task_ctx(&config, &client, &ev_tx, &cancel);
+    let ctx = task_ctx(&config, &client, &ev_tx, &cancel, roots);
     let (work_tx, work_rx) = mpsc::channel::<Work>(WORK_QUEUE);
     let planner = Planner::new(&config.src, reader, config.chunked_threshold);
     let manifest = paths.manifest.clone();
     let expected = Counting::spawn(&scan_opts, config.chunked_threshold, ev_tx.clone());
     let scan_cancel = cancel.clone();
     let scanner = std::thread::spawn(move || {
+        let planner = feed::Plan {
+            planner,
+            owners: owner_ids,
+        };
         feed::scan_and_plan(&scan_opts, &manifest, planner, work_tx, ev_tx, &scan_cancel)
     });
     let window = config
@@ -308,6 +327,7 @@ fn task_ctx(
     client: &BoxClient,
     events: &mpsc::UnboundedSender<Event>,
     cancel: &Cancel,
+    roots: Vec<crate::upload::folders::Root>,
 ) -> Arc<Ctx> {
     Arc::new(Ctx {
         cancel: cancel.clone(),
@@ -315,7 +335,8 @@ fn task_ctx(
             client.clone(),
             &config.dest,
             (!config.dry_run).then(|| events.clone()),
-        ),
+        )
+        .with_roots(roots),
         client: client.clone(),
         events: events.clone(),
         opts: TaskOptions {

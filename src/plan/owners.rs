@@ -134,7 +134,11 @@ impl OwnerMap {
             let dir = src.join(&e.source);
             let real = dir.canonicalize().ok().filter(|d| d.is_dir());
             let reason = match &real {
-                None => format!("source {:?} is not a directory under {}", e.source, src.display()),
+                None => format!(
+                    "source {:?} is not a directory under {}",
+                    e.source,
+                    src.display()
+                ),
                 Some(d) if !d.starts_with(&root) || d == &root => format!(
                     "source {:?} leads out of the source root {} (a symlink?)",
                     e.source,
@@ -182,7 +186,11 @@ impl OwnerMap {
         for rec in rd.records() {
             let rec = rec.map_err(|e| {
                 let line = e.position().map_or(0, |p| p.line() as usize);
-                bad(line, format!("not CSV ({e})"), "quote fields that hold commas")
+                bad(
+                    line,
+                    format!("not CSV ({e})"),
+                    "quote fields that hold commas",
+                )
             })?;
             let line = rec.position().map_or(0, |p| p.line() as usize);
             if rec.iter().all(str::is_empty) {
@@ -190,7 +198,11 @@ impl OwnerMap {
             }
             if rec.len() != header.len() {
                 let reason = format!("{} fields where the header has {}", rec.len(), header.len());
-                return Err(bad(line, reason, "write source,owner,dest (dest may be empty)"));
+                return Err(bad(
+                    line,
+                    reason,
+                    "write source,owner,dest (dest may be empty)",
+                ));
             }
             let field = |i: usize| rec.get(i).unwrap_or("").to_string();
             let source = normalize(&field(s)).map_err(|why| bad(line, why, SOURCE_REMEDY))?;
@@ -220,7 +232,9 @@ impl OwnerMap {
         // The same source, one under another's, or one above another's.
         let clash = self.owner_index(&e.source).or_else(|| {
             let below = format!("{}/", e.source);
-            self.entries.iter().position(|o| o.source.starts_with(&below))
+            self.entries
+                .iter()
+                .position(|o| o.source.starts_with(&below))
         });
         if let Some(i) = clash {
             let other = &self.entries[i];
@@ -283,9 +297,11 @@ impl OwnerMap {
     pub async fn resolve(&self, client: &BoxClient) -> Result<Owners, MapError> {
         use futures::StreamExt;
         let owners = self.owners();
-        let found: Vec<_> = futures::stream::iter(owners.iter().map(|&(line, who)| async move {
-            (line, who, client.find_user(who).await)
-        }))
+        let found: Vec<_> = futures::stream::iter(
+            owners
+                .iter()
+                .map(|&(line, who)| async move { (line, who, client.find_user(who).await) }),
+        )
         .buffered(8)
         .collect()
         .await;
@@ -381,7 +397,10 @@ mod tests {
         assert_eq!(m.entries[1].dest.as_deref(), Some("123"));
         assert_eq!(m.entries[2].source, "home/c,d");
         assert_eq!(m.entries[2].line, 5);
-        assert_eq!(m.entry_of("home/alice/x/y.txt").unwrap().owner, "alice@example.com");
+        assert_eq!(
+            m.entry_of("home/alice/x/y.txt").unwrap().owner,
+            "alice@example.com"
+        );
         assert_eq!(m.entry_of("home/alice").unwrap().owner, "alice@example.com");
         assert!(m.entry_of("home/alicex/y.txt").is_none());
         assert!(m.entry_of("home").is_none());
@@ -408,7 +427,17 @@ mod tests {
             "source,owner,dest\nhome/alice,a,\n./home/alice/,b,\n",
         ] {
             let e = parse(text).unwrap_err();
-            assert!(matches!(e, MapError::Overlap { line: 3, other_line: 2, .. }), "{e}");
+            assert!(
+                matches!(
+                    e,
+                    MapError::Overlap {
+                        line: 3,
+                        other_line: 2,
+                        ..
+                    }
+                ),
+                "{e}"
+            );
             assert!(e.to_string().contains("map.csv:3"), "{e}");
         }
         // Siblings sharing a name prefix do not overlap.
@@ -424,12 +453,19 @@ mod tests {
             ("source,owner,dest\n/etc,a,\n", 2, "absolute"),
             ("source,owner,dest\na/../b,a,\n", 2, ".."),
             ("source,owner,dest\n.,a,\n", 2, "whole source root"),
-            ("source,owner,dest\nok,a,\nb,a,Shared\n", 3, "not a folder id"),
+            (
+                "source,owner,dest\nok,a,\nb,a,Shared\n",
+                3,
+                "not a folder id",
+            ),
         ];
         for (text, line, why) in cases {
             let e = parse(text).unwrap_err();
             let msg = e.to_string();
-            assert!(matches!(e, MapError::Line { line: l, .. } if l == line), "{msg}");
+            assert!(
+                matches!(e, MapError::Line { line: l, .. } if l == line),
+                "{msg}"
+            );
             assert!(msg.contains(&format!("map.csv:{line}")), "{msg}");
             assert!(msg.contains(why), "{msg}");
             assert!(msg.contains("; "), "a remedy follows: {msg}");
@@ -445,7 +481,11 @@ mod tests {
         std::fs::write(&map, "source,owner,dest\nhome/alice,a,\n").unwrap();
         OwnerMap::load(&map, &dir.join("src")).unwrap();
         for bad in ["home/bob", "file"] {
-            std::fs::write(&map, format!("source,owner,dest\nhome/alice,a,\n{bad},b,\n")).unwrap();
+            std::fs::write(
+                &map,
+                format!("source,owner,dest\nhome/alice,a,\n{bad},b,\n"),
+            )
+            .unwrap();
             let e = OwnerMap::load(&map, &dir.join("src")).unwrap_err();
             assert!(e.to_string().contains(":3: source"), "{e}");
             assert!(e.to_string().contains("not a directory"), "{e}");

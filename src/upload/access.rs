@@ -89,6 +89,12 @@ pub async fn check(client: &BoxClient, folder_id: &str) -> Vec<IdentityAccess> {
     out
 }
 
+/// What `client`'s own identity (an `As-User` client, or the service account) may do in
+/// folder `folder_id`.
+pub async fn check_one(client: &BoxClient, folder_id: &str) -> Access {
+    verdict(client.folder_permissions(folder_id).await)
+}
+
 /// The summary's lines: one per identity.
 pub fn render(folder_id: &str, access: &[IdentityAccess]) -> String {
     let mut s = format!("Write access to destination folder {folder_id}:\n");

@@ -363,7 +363,11 @@ impl Folders {
             return Ok(None);
         };
         let client = self.client_for(rel);
-        Ok(self.listing_as(client, &parent_id).await?.get(name).cloned())
+        Ok(self
+            .listing_as(client, &parent_id)
+            .await?
+            .get(name)
+            .cloned())
     }
 
     /// Read-only: the id of local directory `rel` in Box if it exists (dry runs).

@@ -120,7 +120,9 @@ pub(super) async fn heal_subtree(ctx: &Ctx, path: &str, folder_id: &str, why: &A
         return;
     }
     if let Some(parent_id) = ctx.folders.known(parent) {
-        ctx.folders.client_for(parent).forget_folder(&parent_id, name);
+        ctx.folders
+            .client_for(parent)
+            .forget_folder(&parent_id, name);
     }
     let _ = ctx.events.send(Event::SubtreeGone {
         path: path.to_string(),

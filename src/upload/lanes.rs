@@ -254,7 +254,9 @@ impl Lanes {
                     lane.spill = Some(s);
                     self.spilled += 1;
                 }
-                Err(e) => tracing::warn!("cannot spill waiting files to disk ({e}): kept in memory"),
+                Err(e) => {
+                    tracing::warn!("cannot spill waiting files to disk ({e}): kept in memory")
+                }
             }
         }
         let res = match &mut lane.spill {
@@ -323,7 +325,9 @@ mod tests {
             abs: PathBuf::from("/x").join(path),
             size: 3,
             sha1: "abc".into(),
-            modified: Some(DateTime::<Utc>::from_timestamp_nanos(1_700_000_000_123_456_789)),
+            modified: Some(DateTime::<Utc>::from_timestamp_nanos(
+                1_700_000_000_123_456_789,
+            )),
             upload: UploadKind::Direct,
             prior: None,
             resume_session: None,
@@ -364,7 +368,10 @@ mod tests {
         );
         assert_eq!(l.start_next().map(|_| ()), None, "8 slots in use");
         drop(slots.remove(6)); // a/2 finishes: a slot is free, but only b has work
-        assert!(l.start_next().is_none(), "b is at its own cap of {OWNER_IN_FLIGHT}");
+        assert!(
+            l.start_next().is_none(),
+            "b is at its own cap of {OWNER_IN_FLIGHT}"
+        );
         drop(slots.remove(0)); // b/0 finishes
         assert_eq!(path(&l.start_next().unwrap().0), "b/4");
     }
@@ -381,7 +388,9 @@ mod tests {
         assert!(l.lanes[&Some("a".to_string())].mem.len() <= MEM);
         for i in 0..n {
             let (item, slot) = l.start_next().unwrap();
-            let Item::File(t) = item else { panic!("a file") };
+            let Item::File(t) = item else {
+                panic!("a file")
+            };
             assert_eq!(t.path, format!("a/{i}"));
             assert_eq!(t.modified.unwrap().timestamp_subsec_nanos(), 123_456_789);
             assert_eq!(t.folder_hint.as_deref(), Some("9"));
@@ -389,7 +398,10 @@ mod tests {
         }
         assert!(matches!(l.start_next().unwrap().0, Item::Dir(d) if d == "a/d"));
         assert_eq!(l.pending(), 0);
-        assert!(l.lanes[&Some("a".to_string())].spill.is_none(), "drained: deleted");
+        assert!(
+            l.lanes[&Some("a".to_string())].spill.is_none(),
+            "drained: deleted"
+        );
     }
 
     #[test]
