@@ -29,6 +29,7 @@ mod flags;
 mod mirror;
 mod operator;
 mod output;
+mod owners;
 mod predictions;
 mod repair;
 mod status_lines;
