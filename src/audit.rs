@@ -8,6 +8,7 @@
 pub mod access;
 pub mod fit;
 pub mod mirror;
+pub mod owners;
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -68,6 +69,8 @@ pub struct AuditConfig {
     pub log_format: LogFormat,
     /// `--state`: a migration's journal, to forecast its next mirror run.
     pub state: Option<PathBuf>,
+    /// `--map`: home folders owned by their users; the plan per owner.
+    pub map: Option<PathBuf>,
 }
 
 /// The planner's question (`--deadline`, `--within`): finish by this time.
@@ -208,6 +211,9 @@ pub enum AuditError {
     /// The async runtime could not start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+    /// `--map` could not be read or parsed.
+    #[error(transparent)]
+    Map(#[from] crate::plan::owners::MapError),
     /// `--state`: the journal could not be read.
     #[error("state journal: {0}")]
     State(Box<crate::state::StateError>),

@@ -39,6 +39,11 @@ pub struct AuditArgs {
     /// upload budget move tracking saves.
     #[arg(long, value_name = "DIR")]
     pub state: Option<PathBuf>,
+    /// The `migrate --map` file (`source,owner,dest`): the plan per owner — files, bytes and
+    /// upload time at each owner's own budget, largest first — and the whole run's time (the
+    /// largest part: the tail). With a live --dest, owners Box does not know are listed.
+    #[arg(long, value_name = "FILE")]
+    pub map: Option<PathBuf>,
     /// Progress on stderr while --dest is listed.
     #[arg(long, value_enum, default_value_t = ShowProgress::Auto)]
     pub progress: ShowProgress,
@@ -100,6 +105,7 @@ impl AuditArgs {
             status_interval: Duration::from_secs(self.status_interval.max(1)),
             log_format,
             state: self.state.clone(),
+            map: self.map.clone(),
             limits: Limits {
                 api_calls_per_min: f64::from(rates.api_calls_per_minute),
                 uploads_per_min: f64::from(rates.uploads_per_minute),

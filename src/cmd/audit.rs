@@ -35,6 +35,14 @@ pub fn run(args: AuditArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     if let Some(m) = &mirror {
         text.push_str(&m.render());
     }
+    let owners = match &config.map {
+        Some(map) => {
+            let plan = crate::audit::owners::plan(&config, map)?;
+            text.push_str(&plan.render(map));
+            Some(plan)
+        }
+        None => None,
+    };
     // A plan that does not fit (space, deadline, an identity that cannot write and would fail
     // every file it takes) exits 1, so a pipeline can gate on it.
     let fit = Fit::check(&summary, &config.limits, deadline.as_ref());
@@ -50,6 +58,9 @@ pub fn run(args: AuditArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         let mut v = json_summary(&config, &summary.estimate, summary.compared);
         if let Some(m) = &mirror {
             v["mirror"] = serde_json::to_value(m)?;
+        }
+        if let Some(o) = &owners {
+            v["owners"] = serde_json::to_value(o)?;
         }
         super::merge_json(
             &mut v,

@@ -156,6 +156,16 @@ impl OwnerMap {
         Ok(map)
     }
 
+    /// Read and parse `file` without checking its sources on disk (`audit --map`, which reads
+    /// a manifest, not the tree).
+    pub fn read(file: &Path) -> Result<OwnerMap, MapError> {
+        let text = std::fs::read_to_string(file).map_err(|source| MapError::Read {
+            file: file.to_path_buf(),
+            source,
+        })?;
+        OwnerMap::parse(&text, file)
+    }
+
     /// Parse the CSV text of a map (`file` names it in errors); sources are checked for form
     /// and overlap, not against the disk.
     pub fn parse(text: &str, file: &Path) -> Result<OwnerMap, MapError> {
@@ -184,15 +194,28 @@ impl OwnerMap {
             ..OwnerMap::default()
         };
         for rec in rd.records() {
+            // Line numbers from byte offsets: the reader's own count skips blank lines.
+            let line_at = |p: &csv::Position| {
+                let mut at = (p.byte() as usize).min(text.len());
+                // A record's position may be where blank lines before it begin.
+                while matches!(text.as_bytes().get(at), Some(b'\n' | b'\r')) {
+                    at += 1;
+                }
+                text.as_bytes()[..at]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count()
+                    + 1
+            };
             let rec = rec.map_err(|e| {
-                let line = e.position().map_or(0, |p| p.line() as usize);
+                let line = e.position().map_or(0, line_at);
                 bad(
                     line,
                     format!("not CSV ({e})"),
                     "quote fields that hold commas",
                 )
             })?;
-            let line = rec.position().map_or(0, |p| p.line() as usize);
+            let line = rec.position().map_or(0, line_at);
             if rec.iter().all(str::is_empty) {
                 continue;
             }
