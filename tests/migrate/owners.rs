@@ -296,3 +296,48 @@ fn dry_run_with_a_map_resolves_owners_and_writes_nothing() {
         assert_eq!(r.as_user, user_id(2));
     }
 }
+
+#[test]
+fn two_shards_each_take_their_part_of_every_owner_into_one_home_folder() {
+    let emu = enterprise_emulator();
+    let t = homes();
+    let work = tempfile::tempdir().unwrap();
+    let map = write_map(work.path(), "");
+    for k in 0..2 {
+        let dir = work.path().join(format!("shard{k}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let shard = format!("{k}/2");
+        let args = ["--map", map.to_str().unwrap(), "--shard", &shard];
+        let out = migrate_cmd(&emu, t.root(), &dir, &args).output().unwrap();
+        assert_exit(&out, ExitCode::Success);
+    }
+    assert_eq!(uploads(&emu), (USERS * 5 + 1) as u64, "each file once");
+    for i in 0..USERS {
+        let id = user_id(i);
+        let (_, root) = get_as(&emu, "/folders/0/items?limit=1000", Some(&id));
+        let homes: Vec<&Value> = root["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["name"] == format!("u{i}"))
+            .collect();
+        assert_eq!(homes.len(), 1, "one home folder for user {id}: {root}");
+        let home = homes[0]["id"].as_str().unwrap();
+        let (_, items) = get_as(
+            &emu,
+            &format!("/folders/{home}/items?fields=name,owned_by"),
+            Some(&id),
+        );
+        let files: Vec<&Value> = items["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == "file")
+            .collect();
+        assert_eq!(files.len(), 4, "both shards' files in one folder: {items}");
+        assert!(
+            files.iter().all(|f| f["owned_by"]["id"] == id.as_str()),
+            "{items}"
+        );
+    }
+}
