@@ -341,3 +341,117 @@ fn two_shards_each_take_their_part_of_every_owner_into_one_home_folder() {
         );
     }
 }
+
+/// `boxlift audit MANIFEST --map MAP ARGS --json` against `emu`: (stdout JSON, stderr).
+fn audit_map(emu: &EmulatorHandle, manifest: &Path, map: &Path, args: &[&str]) -> (Value, String) {
+    let out = std::process::Command::new(crate::common::boxlift_bin())
+        .arg("audit")
+        .arg(manifest)
+        .args([
+            "--map",
+            map.to_str().unwrap(),
+            "--json",
+            "--progress",
+            "none",
+        ])
+        .args([
+            "--uploads-per-minute",
+            "60",
+            "--api-calls-per-minute",
+            "6000",
+        ])
+        .args([
+            "--api-url",
+            &emu.api_url(),
+            "--upload-url",
+            &emu.upload_url(),
+        ])
+        .args([
+            "--oauth-url",
+            &emu.oauth_url(),
+            "--developer-token",
+            "dev-token",
+        ])
+        .args(args)
+        .env_remove("BOX_DEVELOPER_TOKEN")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {err}"));
+    (json, err)
+}
+
+#[test]
+fn audit_map_plans_each_owner_at_its_own_budget_and_names_unknown_owners() {
+    let emu = enterprise_emulator();
+    let t = Tree::new();
+    // u0: 30 files, u1: 10, unmapped: 20, over 1 upload/s per identity (60/min).
+    for f in 0..30 {
+        t.file(format!("home/u0/f{f}.txt"), b"x");
+    }
+    for f in 0..10 {
+        t.file(format!("home/u1/f{f}.txt"), b"y");
+    }
+    for f in 0..20 {
+        t.file(format!("shared/f{f}.txt"), b"z");
+    }
+    let work = tempfile::tempdir().unwrap();
+    let manifest = work.path().join("m.csv");
+    let out = std::process::Command::new(crate::common::boxlift_bin())
+        .args([
+            "scan",
+            t.root().to_str().unwrap(),
+            "-o",
+            manifest.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_exit(&out, ExitCode::Success);
+    let map = work.path().join("map.csv");
+    std::fs::write(
+        &map,
+        format!(
+            "source,owner,dest\nhome/u1,{},\nhome/u0,{},\n",
+            login(1),
+            user_id(0)
+        ),
+    )
+    .unwrap();
+    let (v, err) = audit_map(&emu, &manifest, &map, &[]);
+    let o = &v["owners"];
+    let parts = o["parts"].as_array().unwrap();
+    let row = |i: usize| {
+        (
+            parts[i]["owner"].as_str().map(str::to_string),
+            parts[i]["files"].as_u64().unwrap(),
+        )
+    };
+    assert_eq!(row(0), (Some(user_id(0)), 30), "{o}");
+    assert_eq!(row(1), (None, 20), "{o}");
+    assert_eq!(row(2), (Some(login(1)), 10), "{o}");
+    // 30 uploads at 1/s: the largest owner is the tail, and the whole run.
+    let t0 = parts[0]["time_s"].as_f64().unwrap();
+    assert!((30.0..32.0).contains(&t0), "{o}");
+    assert_eq!(o["total_s"].as_f64().unwrap(), t0);
+    assert!(o["unknown"].is_null(), "no live --dest: not checked: {o}");
+    assert!(err.contains("is the tail"), "{err}");
+    // With a live --dest the owners are resolved: an unknown one is named with its line.
+    std::fs::write(
+        &map,
+        format!(
+            "source,owner,dest\nhome/u1,{},\nhome/u0,ghost@example.com,\n",
+            login(1)
+        ),
+    )
+    .unwrap();
+    let (v, err) = audit_map(&emu, &manifest, &map, &["--dest", "0"]);
+    assert_eq!(
+        v["owners"]["unknown"],
+        serde_json::json!([[3, "ghost@example.com"]]),
+        "{v}"
+    );
+    assert!(
+        err.contains("UNKNOWN OWNERS") && err.contains("ghost@example.com (line 3)"),
+        "{err}"
+    );
+}
