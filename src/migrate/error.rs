@@ -127,6 +127,12 @@ pub enum MigrateError {
     /// owners (checked before any upload).
     #[error(transparent)]
     Map(#[from] crate::plan::owners::MapError),
+    /// `--map` with `--track-moves`/`--delete-missing`: the mirror phase acts as the service
+    /// account, which cannot see the owners' folders.
+    #[error(
+        "--map cannot be combined with --track-moves or --delete-missing yet (the mirror phase cannot act As-User each owner); run the mapped migration without them"
+    )]
+    MapWithMirror,
     /// `--map` owners cannot write where their files go (or their home folder cannot be made):
     /// every such line named, before any upload.
     #[error(

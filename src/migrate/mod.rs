@@ -125,13 +125,7 @@ pub fn run(mut config: MigrateConfig, cancel: Cancel) -> Result<Summary, Migrate
         .map(|f| owners::load(f, &config.src))
         .transpose()?;
     let (client, rt) = connect(&mut config, &ev_tx)?;
-    let (owner_ids, roots) = match map {
-        Some(m) => {
-            let (ids, roots) = owners::prepare(&rt, &client, m, config.dry_run)?;
-            (Some(ids), roots)
-        }
-        None => (None, Vec::new()),
-    };
+    let (owner_ids, roots) = owners::prepare_all(&rt, &client, map, config.dry_run)?;
 
     let paths = config.paths.clone();
     let mut journal = open_journal(&config)?;
@@ -287,6 +281,9 @@ fn validate(config: &MigrateConfig) -> Result<(), MigrateError> {
     check_threshold(config.chunked_threshold).map_err(MigrateError::Threshold)?;
     if !config.src.is_dir() {
         return Err(MigrateError::NotADirectory(config.src.clone()));
+    }
+    if config.map.is_some() && config.mirror.enabled() {
+        return Err(MigrateError::MapWithMirror);
     }
     if !config.repair.is_empty() && config.dry_run {
         return Err(MigrateError::RepairDryRun);

@@ -41,6 +41,19 @@ pub(super) fn load(
     Ok(OwnerMap::load(file, src)?)
 }
 
+/// [`prepare`] when there is a map; no owners and no roots without one.
+pub(super) fn prepare_all(
+    rt: &Runtime,
+    client: &BoxClient,
+    map: Option<OwnerMap>,
+    dry_run: bool,
+) -> Result<(Option<OwnerIds>, Vec<Root>), MigrateError> {
+    match map {
+        Some(m) => prepare(rt, client, m, dry_run).map(|(ids, roots)| (Some(ids), roots)),
+        None => Ok((None, Vec::new())),
+    }
+}
+
 /// Resolve the owners and their home folders. Every unknown owner, and every line whose owner
 /// cannot write to its dest, is named in one error.
 pub(super) fn prepare(

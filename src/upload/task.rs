@@ -319,7 +319,9 @@ async fn run_file_timed(ctx: &Ctx, t: &FileTask) -> ReportRow {
 /// One try of a file, as the identity it leases now (kept for all its requests).
 async fn attempt(ctx: &Ctx, t: &FileTask) -> (ReportRow, Result<(), TaskError>) {
     let mut row = ReportRow::new(&t.path, Kind::File, t.size, &t.sha1);
-    let lease = ctx.client.lease(t.as_user.as_deref());
+    // A `--map` owner's file always goes as its owner, also when a retry resolved it afresh.
+    let user = t.as_user.as_deref().or(ctx.folders.owner_of(&t.path));
+    let lease = ctx.client.lease(user);
     let client = lease.client();
     row.as_user = client.acting_as().unwrap_or_default().to_string();
     row.mtime = t.modified;
