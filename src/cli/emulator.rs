@@ -163,6 +163,12 @@ impl EmulatorArgs {
             config.tls = Some(crate::emulator::tls::server_config_from_pem(cert, key)?);
         }
         config.enterprise = self.enterprise_spec()?;
+        config.enterprise.check().map_err(|e| {
+            anyhow::anyhow!(
+                "the enterprise of --enterprise/--user/--group is wrong: {e} (see docs/emulator.md, \
+                 \"Users, groups, ownership and collaborations\")"
+            )
+        })?;
         Ok(config)
     }
 
@@ -299,6 +305,10 @@ mod tests {
         std::fs::write(&file, r#"{"users":[{"mail":"a@x.com"}]}"#).unwrap();
         let err = config(&["--enterprise", path]).unwrap_err().to_string();
         assert!(err.contains("ent.json") && err.contains("mail"), "{err}");
+        let err = config(&["--group", "T=nobody@x.com"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("nobody@x.com"), "{err}");
         let err = config(&["--group", "no-members"]).unwrap_err().to_string();
         assert!(err.contains("NAME=LOGIN"), "{err}");
     }

@@ -327,3 +327,60 @@ async fn a_users_own_root_is_theirs_and_hidden_from_the_service_account() {
         (Some(SERVICE), Some("13"))
     );
 }
+
+#[tokio::test]
+async fn owners_and_collaborations_survive_a_restart_over_a_data_dir() {
+    let data = tempfile::tempdir().unwrap();
+    let config = || EmulatorConfig {
+        enterprise: enterprise(),
+        data_dir: Some(data.path().to_owned()),
+        ..Default::default()
+    };
+    let (share, mine) = {
+        let emu = start(config());
+        let client = BoxClient::new(dev_config(&emu)).unwrap();
+        let share = client.ensure_path("0", "share").await.unwrap();
+        client
+            .collaborate(
+                &share,
+                &Collaborator::User(ALICE.into()),
+                CollabRole::Editor,
+            )
+            .await
+            .unwrap();
+        let (status, made) = raw(
+            &emu,
+            reqwest::Method::POST,
+            "/2.0/folders",
+            Some(ALICE),
+            Some(json!({"name": "mine", "parent": {"id": "0"}})),
+        )
+        .await;
+        assert_eq!(status, 201, "{made}");
+        (share, made["id"].as_str().unwrap().to_string())
+    };
+    // The same enterprise declared again on restart adds nothing and changes no root.
+    let emu = start(config());
+    let client = BoxClient::new(dev_config(&emu)).unwrap();
+    let listed = client.folder_collaborations(&share).await.unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert!(perms_upload(&client.as_user(ALICE), &share).await);
+    let (status, f) = raw(
+        &emu,
+        reqwest::Method::GET,
+        &format!("/2.0/folders/{mine}"),
+        Some(ALICE),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, f["owned_by"]["id"].as_str()),
+        (200, Some(ALICE)),
+        "{f}"
+    );
+    assert_eq!(f["parent"]["id"], "0");
+    assert_eq!(
+        client.get_folder(&mine).await.unwrap_err().status,
+        Some(404)
+    );
+}
