@@ -144,6 +144,11 @@ impl Folders {
         }
     }
 
+    /// The client it resolves and creates folders with.
+    pub fn client(&self) -> &BoxClient {
+        &self.client
+    }
+
     /// The destination folder's id.
     pub fn dest(&self) -> &str {
         &self.dest
