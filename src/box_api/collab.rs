@@ -120,11 +120,11 @@ impl BoxClient {
         if !who.is_empty() && who.bytes().all(|b| b.is_ascii_digit()) {
             return self.user_by_id(who).await;
         }
-        Ok(self
-            .find_users(who)
-            .await?
-            .into_iter()
-            .find(|u| u.login.as_deref().is_some_and(|l| l.eq_ignore_ascii_case(who))))
+        Ok(self.find_users(who).await?.into_iter().find(|u| {
+            u.login
+                .as_deref()
+                .is_some_and(|l| l.eq_ignore_ascii_case(who))
+        }))
     }
 
     /// Every group whose name starts with `term` (`GET /groups?filter_term=`), all pages.
@@ -177,11 +177,11 @@ impl BoxClient {
         if !who.is_empty() && who.bytes().all(|b| b.is_ascii_digit()) {
             return self.group_by_id(who).await;
         }
-        Ok(self
-            .find_groups(who)
-            .await?
-            .into_iter()
-            .find(|g| g.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(who))))
+        Ok(self.find_groups(who).await?.into_iter().find(|g| {
+            g.name
+                .as_deref()
+                .is_some_and(|n| n.eq_ignore_ascii_case(who))
+        }))
     }
 
     /// The members of group `id` (`GET /groups/{id}/memberships`), all pages.
@@ -195,7 +195,10 @@ impl BoxClient {
                 .execute(
                     &mut ctx,
                     get("list group members", "/groups/{id}/memberships"),
-                    |h| Ok(h.get(&url).query(&[("limit", "1000"), ("offset", offset.as_str())])),
+                    |h| {
+                        Ok(h.get(&url)
+                            .query(&[("limit", "1000"), ("offset", offset.as_str())]))
+                    },
                 )
                 .await?
                 .json("list group members")?;

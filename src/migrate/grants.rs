@@ -68,10 +68,11 @@ pub(super) fn apply(
         return Ok(());
     }
     // The sink thread commits the journal as rows arrive; grants are read back from it.
-    let applied = match open_reader(&config.paths.state, &config.dest).map_err(MigrateError::State)? {
-        Some(r) => r.grants().map_err(MigrateError::State)?,
-        None => Default::default(),
-    };
+    let applied =
+        match open_reader(&config.paths.state, &config.dest).map_err(MigrateError::State)? {
+            Some(r) => r.grants().map_err(MigrateError::State)?,
+            None => Default::default(),
+        };
     let tally = rt.block_on(apply::apply(
         perms,
         &applied,

@@ -91,7 +91,13 @@ async fn grant(r: &Resolved, folders: &Folders) -> ReportRow {
         Err(e) => {
             row.action = Some(Action::Failed);
             row.error_code = e.code.clone().unwrap_or_else(|| kind_code(&e.kind).into());
-            row.error_message = format!("{} {} ({}): {}", r.key(), r.grant.role, r.grant.who, e.message);
+            row.error_message = format!(
+                "{} {} ({}): {}",
+                r.key(),
+                r.grant.role,
+                r.grant.who,
+                e.message
+            );
             row.box_request_id = e.request_id.clone().unwrap_or_default();
             row.attempts = e.attempts.unwrap_or(1);
         }

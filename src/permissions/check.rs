@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::grants::{self, GrantsError, Resolved};
 use super::cell;
+use super::grants::{self, GrantsError, Resolved};
 use crate::box_api::model::Collaboration;
 use crate::box_api::{ApiError, BoxClient, ClientConfig};
 use crate::upload::folders::Folders;
@@ -29,12 +29,23 @@ pub struct PermDifference {
 
 impl PermDifference {
     /// The CSV's header.
-    pub const COLUMNS: [&'static str; 5] =
-        ["path", "problem", "collaborator", "expected_role", "box_role"];
+    pub const COLUMNS: [&'static str; 5] = [
+        "path",
+        "problem",
+        "collaborator",
+        "expected_role",
+        "box_role",
+    ];
 
     /// One line of text.
     pub fn text_line(&self) -> String {
-        let or_dash = |s: &str| if s.is_empty() { "-".to_owned() } else { s.to_owned() };
+        let or_dash = |s: &str| {
+            if s.is_empty() {
+                "-".to_owned()
+            } else {
+                s.to_owned()
+            }
+        };
         format!(
             "permission_{:<14} {}  {} (expected {}, Box {})",
             self.problem,
@@ -69,7 +80,11 @@ pub enum CheckError {
 }
 
 /// Read `file`, resolve its collaborators, and compare each of its folders under `dest`.
-pub fn run(client: &ClientConfig, dest: &str, file: &Path) -> Result<Vec<PermDifference>, CheckError> {
+pub fn run(
+    client: &ClientConfig,
+    dest: &str,
+    file: &Path,
+) -> Result<Vec<PermDifference>, CheckError> {
     let perms = grants::read(file, None)?;
     let client = BoxClient::new(client.clone()).map_err(|e| CheckError::Api(Box::new(e)))?;
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -224,9 +239,21 @@ mod tests {
             to,
         };
         let want = [
-            g("group:Eng", Collaborator::Group("7".into()), CollabRole::Editor),
-            g("ann@example.com", Collaborator::User("11".into()), CollabRole::Viewer),
-            g("bob@example.com", Collaborator::User("12".into()), CollabRole::Viewer),
+            g(
+                "group:Eng",
+                Collaborator::Group("7".into()),
+                CollabRole::Editor,
+            ),
+            g(
+                "ann@example.com",
+                Collaborator::User("11".into()),
+                CollabRole::Viewer,
+            ),
+            g(
+                "bob@example.com",
+                Collaborator::User("12".into()),
+                CollabRole::Viewer,
+            ),
         ];
         let have = [
             collab("group", "7", CollabRole::Editor),
@@ -236,7 +263,14 @@ mod tests {
         let d = differences("a", &want.iter().collect::<Vec<_>>(), &have);
         let cells: Vec<_> = d
             .iter()
-            .map(|d| (d.problem, d.collaborator.as_str(), d.expected_role.as_str(), d.box_role.as_str()))
+            .map(|d| {
+                (
+                    d.problem,
+                    d.collaborator.as_str(),
+                    d.expected_role.as_str(),
+                    d.box_role.as_str(),
+                )
+            })
             .collect();
         assert_eq!(
             cells,

@@ -149,7 +149,12 @@ pub fn read(file: &Path, src: Option<&Path>) -> Result<PermissionsFile, GrantsEr
 }
 
 /// One row's path and role, or why it is wrong.
-fn row(path: &str, who: &str, role: &str, src: Option<&Path>) -> Result<(String, CollabRole), String> {
+fn row(
+    path: &str,
+    who: &str,
+    role: &str,
+    src: Option<&Path>,
+) -> Result<(String, CollabRole), String> {
     let rel = normalize(path);
     if path.starts_with('/') || rel.split('/').any(|c| c == ".." || c == ".") {
         return Err(format!(
@@ -257,10 +262,16 @@ mod tests {
             panic!("expected bad rows");
         };
         assert_eq!(bad.len(), 4, "{bad:?}");
-        assert!(bad[0].ends_with("p.csv:4: path \"f\" is not a directory under ".to_owned() + &dir.path().join("src").display().to_string()), "{}", bad[0]);
+        let under = dir.path().join("src").display().to_string();
+        let want = format!("p.csv:4: path \"f\" is not a directory under {under}");
+        assert!(bad[0].ends_with(&want), "{}", bad[0]);
         assert!(bad[1].contains("p.csv:5: role \"boss\""), "{}", bad[1]);
         assert!(bad[2].contains("p.csv:7: path \"../x\""), "{}", bad[2]);
-        assert!(bad[3].contains("p.csv:8: ANN@example.com is given viewer here and editor on line 2"), "{}", bad[3]);
+        assert!(
+            bad[3].contains("p.csv:8: ANN@example.com is given viewer here and editor on line 2"),
+            "{}",
+            bad[3]
+        );
     }
 
     #[test]

@@ -176,7 +176,10 @@ fn rows(src: &Path, maps: &Maps) -> Result<(Vec<Proposed>, u64), ProposeError> {
         .filter_entry(|e| e.file_type().is_dir());
     for entry in walk {
         let entry = entry.map_err(|e| ProposeError::Walk {
-            path: e.path().map(Path::to_path_buf).unwrap_or_else(|| src.into()),
+            path: e
+                .path()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| src.into()),
             source: e.into(),
         })?;
         let path = entry.path();
@@ -198,12 +201,13 @@ fn rows(src: &Path, maps: &Maps) -> Result<(Vec<Proposed>, u64), ProposeError> {
             path: path.to_path_buf(),
             source,
         })?;
-        let access = acl::access(meta.uid(), meta.gid(), meta.mode(), raw.as_deref()).map_err(
-            |source| ProposeError::Acl {
-                path: path.to_path_buf(),
-                source,
-            },
-        )?;
+        let access =
+            acl::access(meta.uid(), meta.gid(), meta.mode(), raw.as_deref()).map_err(|source| {
+                ProposeError::Acl {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            })?;
         let below = directory(&rel, &from, &access, maps, &mut out);
         seen.insert(rel, below);
         dirs += 1;
@@ -291,7 +295,10 @@ fn directory(
             below.flows.insert(p, next);
         }
     }
-    if let Some(role) = below.other.filter(|r| rel.is_empty() || Some(*r) != from.other) {
+    if let Some(role) = below
+        .other
+        .filter(|r| rel.is_empty() || Some(*r) != from.other)
+    {
         out.push(Proposed {
             path: cell(rel).to_owned(),
             collaborator: "other".into(),
@@ -451,20 +458,33 @@ mod tests {
         let top = directory(
             "",
             &Inherited::default(),
-            &access(&[(Principal::User(1001), 7), (Principal::Group(2001), 5)], 0),
+            &access(
+                &[(Principal::User(1001), 7), (Principal::Group(2001), 5)],
+                0,
+            ),
             &m,
             &mut out,
         );
         let child = directory(
             "a",
             &top,
-            &access(&[(Principal::User(1001), 7), (Principal::Group(2001), 0)], 0),
+            &access(
+                &[(Principal::User(1001), 7), (Principal::Group(2001), 0)],
+                0,
+            ),
             &m,
             &mut out,
         );
         let cells: Vec<_> = out
             .iter()
-            .map(|r| (r.path.as_str(), r.collaborator.as_str(), r.role.as_str(), r.status.as_str()))
+            .map(|r| {
+                (
+                    r.path.as_str(),
+                    r.collaborator.as_str(),
+                    r.role.as_str(),
+                    r.status.as_str(),
+                )
+            })
             .collect();
         assert_eq!(
             cells,
@@ -474,7 +494,11 @@ mod tests {
                 ("a", "group:Engineering", "", "conflict"),
             ]
         );
-        assert!(out[2].reason.contains("keeps viewer from ."), "{}", out[2].reason);
+        assert!(
+            out[2].reason.contains("keeps viewer from ."),
+            "{}",
+            out[2].reason
+        );
         // What flows on is still the parent's viewer: Box keeps it.
         assert_eq!(child.flows[&Principal::Group(2001)].role, "viewer");
     }
@@ -491,8 +515,14 @@ mod tests {
             &mut out,
         );
         assert_eq!(out.len(), 2, "{out:?}");
-        assert_eq!((out[0].collaborator.as_str(), out[0].status.as_str()), ("uid:1005", "unmapped"));
-        assert_eq!((out[1].collaborator.as_str(), out[1].status.as_str()), ("other", "ignored"));
+        assert_eq!(
+            (out[0].collaborator.as_str(), out[0].status.as_str()),
+            ("uid:1005", "unmapped")
+        );
+        assert_eq!(
+            (out[1].collaborator.as_str(), out[1].status.as_str()),
+            ("other", "ignored")
+        );
     }
 
     #[test]
@@ -500,12 +530,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("users.csv");
         std::fs::write(&f, "local,box\n1001,ann@example.com\nbob\n").unwrap();
-        let e = read_map(&f, &HashMap::new(), "user").unwrap_err().to_string();
-        assert!(e.ends_with("users.csv:3: expected `local,box`, found \"bob\""), "{e}");
+        let e = read_map(&f, &HashMap::new(), "user")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.ends_with("users.csv:3: expected `local,box`, found \"bob\""),
+            "{e}"
+        );
         std::fs::write(&f, "carol,carol@example.com\n").unwrap();
-        let e = read_map(&f, &HashMap::new(), "user").unwrap_err().to_string();
+        let e = read_map(&f, &HashMap::new(), "user")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains(":1: no local user named \"carol\""), "{e}");
         let names = HashMap::from([(1007, "carol".to_string())]);
-        assert_eq!(read_map(&f, &names, "user").unwrap()[&1007], "carol@example.com");
+        assert_eq!(
+            read_map(&f, &names, "user").unwrap()[&1007],
+            "carol@example.com"
+        );
     }
 }
