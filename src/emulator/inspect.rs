@@ -76,4 +76,12 @@ pub struct TreeEntry {
     pub sha1: Option<String>,
     /// Number of versions (files; 0 for folders).
     pub versions: u32,
+    /// The owner's user id (the owner of the root it is under; `11446498`, the service
+    /// account, for the tree the emulator's tokens see). Items under a declared user's own
+    /// root have paths starting `@USER_ID/`.
+    #[serde(default)]
+    pub owner: String,
+    /// The user id that created (uploaded) it.
+    #[serde(default)]
+    pub created_by: String,
 }

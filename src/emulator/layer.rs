@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::auth::bearer;
 use super::counters::bump;
+use super::enterprise::ACTOR;
 use super::error::{ApiError, REQUEST_ID, unauthorized};
 use super::faults::Roll;
 use super::net::Conn;
@@ -176,7 +177,15 @@ async fn guarded(app: Arc<Shared>, req: Request, next: Next, route: String) -> R
             .into_response();
         }
     }
-    let resp = next.run(req).await;
+    // Who acts: the `As-User` (a declared user, or an undeclared id acting on the service
+    // account's tree), else the token's own user. Routes read it (enterprise::actor).
+    let as_user = req
+        .headers()
+        .get("as-user")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let actor = app.store.lock().ent.actor(as_user.as_deref());
+    let resp = ACTOR.scope(actor, next.run(req)).await;
     if resp.extensions().get::<Stored>().is_some() && resp.status().is_success() {
         match app.faults.lost_reply(&switches) {
             Roll::Pass => {}

@@ -38,6 +38,7 @@ use std::time::Duration;
 
 mod auth;
 mod counters;
+mod enterprise;
 mod error;
 mod faults;
 pub mod inspect;
@@ -49,6 +50,7 @@ mod sessions;
 mod store;
 pub mod tls;
 
+pub use enterprise::{EnterpriseSpec, GroupSpec, UserSpec};
 pub use faults::Switches;
 pub use inspect::{Counters, EmulatorState, TreeEntry};
 
@@ -100,6 +102,10 @@ pub struct EmulatorConfig {
     /// Managed users (`As-User` ids) with less than Editor access to the whole tree; every other
     /// user, and the token's own user, may read and write everywhere.
     pub access: Vec<(String, UserAccess)>,
+    /// Managed users (each with a root folder of their own) and groups. The token's own user
+    /// (the service account, id 11446498) is always there. An `As-User` id not declared here
+    /// acts on the service account's tree, as if an admin had made it a co-owner.
+    pub enterprise: EnterpriseSpec,
 }
 
 /// What a managed user may do in the tree (a minimal model of Box collaborations).
@@ -138,6 +144,7 @@ impl Default for EmulatorConfig {
             folder_race: s.folder_race,
             tls: None,
             access: Vec::new(),
+            enterprise: EnterpriseSpec::default(),
         }
     }
 }
@@ -168,6 +175,8 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("seed", &self.seed)
             .field("switches", &self.switches())
             .field("tls", &self.tls.is_some())
+            .field("access", &self.access)
+            .field("enterprise", &self.enterprise)
             .finish()
     }
 }
@@ -222,8 +231,13 @@ impl Shared {
 
 impl Shared {
     fn new(config: &EmulatorConfig) -> std::io::Result<Shared> {
+        let store = store::Store::open(config.data_dir.as_deref(), config.discard)?;
+        store
+            .lock()
+            .declare(&config.enterprise)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         Ok(Shared {
-            store: store::Store::open(config.data_dir.as_deref(), config.discard)?,
+            store,
             sessions: sessions::Sessions::default(),
             auth: auth::Auth::new(
                 &config.developer_tokens,
@@ -246,7 +260,7 @@ impl Shared {
         let entries = tree
             .entries()
             .into_iter()
-            .map(|(path, item)| TreeEntry {
+            .map(|(path, item, owner)| TreeEntry {
                 path,
                 kind: item.kind.as_str().into(),
                 id: item.id.to_string(),
@@ -254,6 +268,8 @@ impl Shared {
                 size: item.size,
                 sha1: (item.kind == store::Kind::File).then(|| item.sha1.clone()),
                 versions: item.versions,
+                owner,
+                created_by: item.created_by.clone(),
             })
             .collect();
         EmulatorState {
@@ -441,7 +457,7 @@ impl EmulatorHandle {
     pub fn trashed_items(&self) -> Vec<TreeEntry> {
         let tree = self.shared.store.lock();
         tree.trash_paths()
-            .map(|(path, item)| TreeEntry {
+            .map(|(path, item, owner)| TreeEntry {
                 path: path.to_owned(),
                 kind: item.kind.as_str().into(),
                 id: item.id.to_string(),
@@ -449,6 +465,8 @@ impl EmulatorHandle {
                 size: item.size,
                 sha1: (item.kind == store::Kind::File).then(|| item.sha1.clone()),
                 versions: item.versions,
+                owner: owner.to_owned(),
+                created_by: item.created_by.clone(),
             })
             .collect()
     }

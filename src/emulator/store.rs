@@ -18,6 +18,7 @@ use bytes::Bytes;
 use rusqlite::{Connection, params};
 use serde_json::{Value, json};
 
+use super::enterprise::{Access, Actor, Enterprise, EnterpriseSpec, Need, SERVICE_USER, actor};
 use super::error::{ApiError, ApiResult};
 use super::rules::{name_key, now_text};
 
@@ -58,6 +59,8 @@ pub(crate) struct Item {
     pub content_modified_at: Option<String>,
     /// The bytes (memory mode only).
     pub content: Option<Bytes>,
+    /// Who created (uploaded) it: a user id.
+    pub created_by: String,
 }
 
 impl Item {
@@ -78,6 +81,7 @@ impl Item {
             content_created_at: None,
             content_modified_at: None,
             content: None,
+            created_by: actor().map_or_else(|| SERVICE_USER.into(), |a| a.user),
         }
     }
 }
@@ -130,7 +134,12 @@ pub(crate) struct Tree {
     /// The items `GET /folders/trash/items` lists, by id, as they were when trashed: the top
     /// of each deletion only (a trashed folder's content is in the trash with it, not listed
     /// beside it, as Box's trash shows it). Memory only, like `trashed`.
-    trash_top: std::collections::BTreeMap<u64, (String, Item)>,
+    trash_top: std::collections::BTreeMap<u64, (String, Item, String)>,
+    /// Creators' user ids, interned (a record holds the index).
+    creators: Vec<String>,
+    creator_index: HashMap<String, u32>,
+    /// Users, groups, their roots and collaborations.
+    pub ent: Enterprise,
 }
 
 /// One item, compactly (~100 bytes plus its name in the arena).
@@ -148,6 +157,8 @@ struct Rec {
     etag: u32,
     versions: u32,
     sha1: [u8; 20],
+    /// Index into [`Tree::creators`].
+    creator: u32,
     /// 0: vacant slot, 1: folder, 2: file.
     kind: u8,
 }
@@ -236,9 +247,14 @@ impl Store {
             db: None,
             trashed: Default::default(),
             trash_top: Default::default(),
+            creators: vec![SERVICE_USER.into()],
+            creator_index: HashMap::from([(SERVICE_USER.to_string(), 0)]),
+            ent: Enterprise::default(),
         };
         let now = now_text();
-        tree.index(Item::folder(ROOT, ROOT, "All Files", now));
+        let mut root = Item::folder(ROOT, ROOT, "All Files", now);
+        root.created_by = SERVICE_USER.into();
+        tree.index(root);
         tree.next_id = 1000;
         let blobs = match (data_dir, discard) {
             (_, true) => Blobs::Discard,
@@ -255,9 +271,18 @@ impl Store {
                    sha1 TEXT NOT NULL, versions INTEGER NOT NULL, version_id INTEGER NOT NULL,
                    etag INTEGER NOT NULL, created_at TEXT NOT NULL, modified_at TEXT NOT NULL,
                    content_created_at TEXT, content_modified_at TEXT);
-                 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);",
+                 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+                 CREATE TABLE IF NOT EXISTS enterprise(key TEXT PRIMARY KEY, json TEXT NOT NULL);",
             )
             .map_err(db_err)?;
+            // Data dirs made before ownership have no `created_by`: the service account's.
+            let has_creator = db.prepare("SELECT created_by FROM items LIMIT 0").is_ok();
+            if !has_creator {
+                db.execute_batch(
+                    "ALTER TABLE items ADD COLUMN created_by TEXT NOT NULL DEFAULT '11446498'",
+                )
+                .map_err(db_err)?;
+            }
             tree.load(&db).map_err(db_err)?;
             tree.db = Some(db);
         }
@@ -300,7 +325,8 @@ impl Tree {
     fn load(&mut self, db: &Connection) -> rusqlite::Result<()> {
         let mut stmt = db.prepare(
             "SELECT id, kind, parent, name, size, sha1, versions, version_id, etag, created_at,
-                    modified_at, content_created_at, content_modified_at FROM items ORDER BY id",
+                    modified_at, content_created_at, content_modified_at, created_by
+             FROM items ORDER BY id",
         )?;
         let rows = stmt.query_map([], |r| {
             let kind: String = r.get(1)?;
@@ -323,6 +349,7 @@ impl Tree {
                 content_created_at: r.get(11)?,
                 content_modified_at: r.get(12)?,
                 content: None,
+                created_by: r.get(13)?,
             })
         })?;
         for item in rows {
@@ -337,6 +364,14 @@ impl Tree {
                 "next_version" => self.next_version = self.next_version.max(value as u64),
                 _ => {}
             }
+        }
+        let ent: Option<String> = db
+            .query_row("SELECT json FROM enterprise WHERE key = 'state'", [], |r| {
+                r.get(0)
+            })
+            .ok();
+        if let Some(ent) = ent.and_then(|j| serde_json::from_str(&j).ok()) {
+            self.ent = ent;
         }
         Ok(())
     }
@@ -420,6 +455,11 @@ impl Tree {
             content_created_at,
             content_modified_at,
             content: self.content.get(&id).cloned(),
+            created_by: self
+                .creators
+                .get(r.creator as usize)
+                .cloned()
+                .unwrap_or_else(|| SERVICE_USER.into()),
         })
     }
 
@@ -466,8 +506,10 @@ impl Tree {
         if item.kind == Kind::File {
             self.used_bytes += item.size;
         }
+        // A root folder (the service account's "0" and each user's) is its own parent.
+        let is_root = item.parent == id;
         let kids = self.children.entry(item.parent).or_default();
-        if id != ROOT {
+        if !is_root {
             // New ids are the largest, so this is a push; a moved item finds its place.
             match kids.last() {
                 Some(&last) if last > id => {
@@ -479,9 +521,18 @@ impl Tree {
                 _ => kids.push(id),
             }
         }
-        if id != ROOT {
+        if !is_root {
             self.hold_name(item.parent, name_key(&item.name), id);
         }
+        let creator = match self.creator_index.get(&item.created_by) {
+            Some(&i) => i,
+            None => {
+                let i = self.creators.len() as u32;
+                self.creators.push(item.created_by.clone());
+                self.creator_index.insert(item.created_by.clone(), i);
+                i
+            }
+        };
         self.next_id = self.next_id.max(id + 1);
         let mut sha1 = [0u8; 20];
         // The emulator hashes every body itself: a file's SHA-1 is always 40 hex digits.
@@ -505,6 +556,7 @@ impl Tree {
             etag: item.etag as u32,
             versions: item.versions,
             sha1,
+            creator,
             kind: if item.kind == Kind::File { 2 } else { 1 },
         };
         self.arena.push_str(&item.name);
@@ -564,7 +616,10 @@ impl Tree {
         };
         let result = db
             .execute(
-                "INSERT OR REPLACE INTO items VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
+                "INSERT OR REPLACE INTO items (id, kind, parent, name, size, sha1, versions,
+                   version_id, etag, created_at, modified_at, content_created_at,
+                   content_modified_at, created_by)
+                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
                 params![
                     i.id as i64,
                     i.kind.as_str(),
@@ -578,7 +633,8 @@ impl Tree {
                     i.created_at,
                     i.modified_at,
                     i.content_created_at,
-                    i.content_modified_at
+                    i.content_modified_at,
+                    i.created_by
                 ],
             )
             .and_then(|_| {
@@ -608,7 +664,7 @@ impl Tree {
     /// A folder by id, or 404.
     pub fn folder(&self, id: u64) -> ApiResult<Item> {
         self.rec(id)
-            .filter(|r| r.kind == 1)
+            .filter(|r| r.kind == 1 && self.visible(id))
             .and_then(|_| self.item(id))
             .ok_or_else(|| self.gone(id))
     }
@@ -628,7 +684,7 @@ impl Tree {
     /// A file by id, or 404.
     pub fn file(&self, id: u64) -> ApiResult<Item> {
         self.rec(id)
-            .filter(|r| r.kind == 2)
+            .filter(|r| r.kind == 2 && self.visible(id))
             .and_then(|_| self.item(id))
             .ok_or_else(|| self.gone(id))
     }
@@ -711,11 +767,11 @@ impl Tree {
     pub fn ancestors(&self, id: u64) -> Vec<Item> {
         let mut ids = Vec::new();
         if id != ROOT {
-            let mut cur = self.rec(id).map(|r| r.parent);
+            let mut cur = self.rec(id).filter(|r| r.parent != id).map(|r| r.parent);
             while let Some(pid) = cur {
                 let Some(p) = self.rec(pid) else { break };
                 ids.push(pid);
-                if pid == ROOT {
+                if p.parent == pid {
                     break;
                 }
                 cur = Some(p.parent);
@@ -771,6 +827,7 @@ impl Tree {
             content_created_at: content.content_created_at.or_else(|| Some(now.clone())),
             content_modified_at: content.content_modified_at.or(Some(now)),
             content: content.bytes,
+            created_by: actor().map_or_else(|| SERVICE_USER.into(), |a| a.user),
         });
         self.persist(id);
         Ok(id)
@@ -807,7 +864,7 @@ impl Tree {
 
     /// Rename and/or move an item; checks conflicts and cycles.
     pub fn update(&mut self, id: u64, name: Option<&str>, parent: Option<u64>) -> ApiResult<()> {
-        if id == ROOT {
+        if self.is_root(id) {
             return Err(ApiError::new(
                 axum::http::StatusCode::FORBIDDEN,
                 "access_denied_insufficient_permissions",
@@ -839,7 +896,7 @@ impl Tree {
 
     /// Delete an item (folders: recursively only when asked).
     pub fn delete(&mut self, id: u64, recursive: bool) -> ApiResult<()> {
-        if id == ROOT {
+        if self.is_root(id) {
             return Err(ApiError::new(
                 axum::http::StatusCode::FORBIDDEN,
                 "access_denied_insufficient_permissions",
@@ -862,7 +919,8 @@ impl Tree {
         if let Some(mut item) = self.item(id) {
             item.content = None;
             let path = self.path_of(&item);
-            self.trash_top.insert(id, (path, item));
+            let owner = self.owner_of(id);
+            self.trash_top.insert(id, (path, item, owner));
         }
         self.unindex(id);
         self.children.remove(&id);
@@ -874,14 +932,19 @@ impl Tree {
     /// The trash as `GET /folders/trash/items` lists it: each trashed item whose parent was not
     /// trashed with it, in the order they were created (ids ascending).
     pub fn trash_items(&self) -> impl Iterator<Item = &Item> + '_ {
-        self.trash_top.values().map(|(_, item)| item)
+        // Each user has a trash of their own: the acting user sees what they owned.
+        let me = actor().map(|a| self.ent.owner_of_root(a.root).to_string());
+        self.trash_top
+            .values()
+            .filter(move |(_, _, owner)| me.as_ref().is_none_or(|m| m == owner))
+            .map(|(_, item, _)| item)
     }
 
     /// [`Tree::trash_items`] with the path each had when it was trashed.
-    pub fn trash_paths(&self) -> impl Iterator<Item = (&str, &Item)> + '_ {
+    pub fn trash_paths(&self) -> impl Iterator<Item = (&str, &Item, &str)> + '_ {
         self.trash_top
             .values()
-            .map(|(path, item)| (path.as_str(), item))
+            .map(|(path, item, owner)| (path.as_str(), item, owner.as_str()))
     }
 
     /// `a/b/name`: the item's path from the root (root excluded).
@@ -889,17 +952,39 @@ impl Tree {
         let mut parts: Vec<String> = self
             .ancestors(item.id)
             .into_iter()
-            .filter(|a| a.id != ROOT)
+            .filter(|a| !self.is_root(a.id))
             .map(|a| a.name)
             .collect();
         parts.push(item.name.clone());
         parts.join("/")
     }
 
-    /// Every item but the root, with its path, sorted by path.
-    pub fn entries(&self) -> Vec<(String, Item)> {
+    /// Every item but the roots, with its path and owner, sorted by path. Items under a
+    /// user's own root have paths starting `@USER_ID/`; the service account's have none.
+    pub fn entries(&self) -> Vec<(String, Item, String)> {
         let mut out = Vec::with_capacity(self.len);
-        let mut stack: Vec<(u64, String)> = vec![(ROOT, String::new())];
+        let mut roots = vec![(ROOT, String::new(), SERVICE_USER.to_string())];
+        roots.extend(
+            self.ent
+                .roots
+                .iter()
+                .map(|(u, r)| (*r, format!("@{u}"), u.clone())),
+        );
+        for (root, prefix, owner) in roots {
+            self.entries_under(root, prefix, &owner, &mut out);
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.id.cmp(&b.1.id)));
+        out
+    }
+
+    fn entries_under(
+        &self,
+        root: u64,
+        top: String,
+        owner: &str,
+        out: &mut Vec<(String, Item, String)>,
+    ) {
+        let mut stack: Vec<(u64, String)> = vec![(root, top)];
         while let Some((folder, prefix)) = stack.pop() {
             for kid in self.children(folder) {
                 let Some(item) = self.item(kid) else {
@@ -913,11 +998,115 @@ impl Tree {
                 if item.kind == Kind::Folder {
                     stack.push((item.id, path.clone()));
                 }
-                out.push((path, item));
+                out.push((path, item, owner.to_string()));
             }
         }
-        out.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.id.cmp(&b.1.id)));
+    }
+
+    /// Whether `id` is a root folder (the service account's "0", or a user's own root).
+    pub fn is_root(&self, id: u64) -> bool {
+        id == ROOT || self.rec(id).is_some_and(|r| r.parent == id)
+    }
+
+    /// The root folder `id` is under (itself for a root).
+    pub fn top_root(&self, id: u64) -> u64 {
+        self.chain(id).last().copied().unwrap_or(ROOT)
+    }
+
+    /// `id`, its parent, ... up to its root.
+    fn chain(&self, id: u64) -> Vec<u64> {
+        let mut out = vec![id];
+        let mut cur = id;
+        while let Some(r) = self.rec(cur) {
+            if r.parent == cur {
+                break;
+            }
+            cur = r.parent;
+            out.push(cur);
+        }
         out
+    }
+
+    /// The user id owning item `id`: the owner of the root it is under.
+    pub fn owner_of(&self, id: u64) -> String {
+        self.ent.owner_of_root(self.top_root(id)).to_string()
+    }
+
+    /// What `who` may do to item `id`: owner under its own root, else the strongest
+    /// collaboration on the item or any folder above it; `None`: not even its existence.
+    pub fn access(&self, who: &Actor, id: u64) -> Option<Access> {
+        let chain = self.chain(id);
+        if chain.last() == Some(&who.root) {
+            return Some(Access::Owner);
+        }
+        chain
+            .iter()
+            .filter_map(|&i| self.ent.grant(i, &who.user))
+            .reduce(Access::max)
+    }
+
+    /// The folder the acting user reaches `id` through: for a collaborator, the topmost
+    /// folder above (or at) `id` that a collaboration grants them; for the owner, the root.
+    pub fn entry_point(&self, who: &Actor, id: u64) -> Option<u64> {
+        let chain = self.chain(id);
+        if chain.last() == Some(&who.root) {
+            return chain.last().copied();
+        }
+        chain
+            .iter()
+            .rev()
+            .find(|&&i| self.ent.grant(i, &who.user).is_some())
+            .copied()
+    }
+
+    /// May the current request's actor see item `id`? (Always, outside a Box request.)
+    fn visible(&self, id: u64) -> bool {
+        actor().is_none_or(|a| self.access(&a, id).is_some())
+    }
+
+    /// 404 unless the actor sees `id`, 403 `access_denied_insufficient_permissions` unless
+    /// its access allows `need`.
+    pub fn require(&self, id: u64, need: Need) -> ApiResult<()> {
+        let Some(who) = actor() else {
+            return Ok(());
+        };
+        match self.access(&who, id) {
+            None => Err(self.gone(id)),
+            Some(a) if a.allows(need) => Ok(()),
+            Some(_) => Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "access_denied_insufficient_permissions",
+                "Access denied - insufficient permission",
+            )),
+        }
+    }
+
+    /// Declare users and groups; each new user gets a root folder of their own.
+    pub fn declare(&mut self, spec: &EnterpriseSpec) -> Result<(), String> {
+        let new_users = self.ent.declare(spec)?;
+        for user in new_users {
+            let id = self.next_id;
+            self.next_id += 1;
+            let mut root = Item::folder(id, id, "All Files", now_text());
+            root.created_by = user.clone();
+            self.index(root);
+            self.persist(id);
+            self.ent.roots.insert(user, id);
+        }
+        self.save_enterprise();
+        Ok(())
+    }
+
+    /// Write users, groups, roots and collaborations through to SQLite (with a data dir).
+    pub fn save_enterprise(&self) {
+        let Some(db) = &self.db else { return };
+        let json = serde_json::to_string(&self.ent).unwrap_or_default();
+        if let Err(e) = db.execute(
+            "INSERT OR REPLACE INTO enterprise VALUES ('state', ?1)",
+            params![json],
+        ) {
+            tracing::error!("emulator: cannot persist the enterprise: {e}");
+        }
     }
 }
 

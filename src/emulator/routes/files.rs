@@ -13,6 +13,7 @@ use super::{base_url, file_json, files_json, only_fields, parse_id, requested_fi
 use crate::box_api::model;
 use crate::emulator::Shared;
 use crate::emulator::counters::bump;
+use crate::emulator::enterprise::Need;
 use crate::emulator::error::{ApiError, ApiResult, parse_json};
 use crate::emulator::layer::stored;
 use crate::emulator::rules::{DIRECT_UPLOAD_MAX, bad_digest, check_name, sha1_of};
@@ -81,6 +82,7 @@ pub(crate) async fn delete_file(
     let id = parse_id(&id)?;
     let mut tree = app.store.lock();
     let file = tree.file(id)?;
+    tree.require(id, Need::Edit)?;
     check_if_match(&headers, file.etag)?;
     tree.delete(id, false)?;
     Ok(stored(StatusCode::NO_CONTENT.into_response()))
@@ -125,6 +127,7 @@ pub(crate) async fn preflight_new(
     let parent = parse_id(&parent.id)?;
     let tree = app.store.lock();
     tree.folder(parent)?;
+    tree.require(parent, Need::Upload)?;
     check_limits(&app, &tree, req.size.unwrap_or(0), 0)?;
     tree.check_free(parent, &name, None).map_err(one_conflict)?;
     Ok(preflight_ok(&headers, &app))
@@ -149,6 +152,7 @@ pub(crate) async fn preflight_version(
     };
     let tree = app.store.lock();
     let file = tree.file(id)?;
+    tree.require(id, Need::Upload)?;
     if let Some(name) = &req.name {
         check_name(name)?;
         tree.check_free(file.parent, name, Some(id))
@@ -172,6 +176,7 @@ pub(crate) async fn copy(
     let name = req.name.unwrap_or_else(|| src.name.clone());
     check_name(&name)?;
     tree.folder(parent)?;
+    tree.require(parent, Need::Upload)?;
     check_limits(&app, &tree, src.size, 0)?;
     let new_id = tree.create_file(
         parent,
@@ -307,6 +312,7 @@ pub(crate) async fn upload(
     {
         let tree = app.store.lock();
         tree.folder(parent)?;
+        tree.require(parent, Need::Upload)?;
         check_limits(&app, &tree, form.file.len() as u64, 0)?;
     }
     let content = verified_content(&app, &headers, &form).await?;
@@ -360,6 +366,7 @@ pub(crate) async fn upload_version(
     {
         let tree = app.store.lock();
         let file = tree.file(id)?;
+        tree.require(id, Need::Upload)?;
         check_if_match(&headers, file.etag)?;
         check_limits(&app, &tree, form.file.len() as u64, file.size)?;
     }

@@ -14,6 +14,7 @@ use super::{entry_json, folder_json, only_fields, parse_id, requested_fields};
 use crate::box_api::model;
 use crate::emulator::Shared;
 use crate::emulator::counters::bump;
+use crate::emulator::enterprise::{Need, actor};
 use crate::emulator::error::{ApiError, ApiResult, parse_json};
 use crate::emulator::layer::stored;
 use crate::emulator::rules::{check_name, name_key};
@@ -112,19 +113,32 @@ pub(crate) async fn get_folder(
         folder.item_collection = Some(first_page(&tree, id));
     }
     if wants("permissions") {
-        // The layer already answered 404 for a user who is not a collaborator.
-        let write = app.access_of(&headers).is_none();
-        folder.permissions = Some(model::FolderPermissions {
-            can_upload: write,
-            can_download: true,
-            can_delete: write,
-            can_rename: write,
-            can_share: write,
-            can_invite_collaborator: write,
-            can_set_share_access: write,
-        });
+        folder.permissions = Some(permissions(&app, &tree, id, &headers));
     }
     Ok(only_fields(&folder, &fields))
+}
+
+/// `permissions` as the acting user's access allows (Box's `Folder--Full.permissions`): the
+/// owner and editors may do everything, viewers only read. A user the legacy
+/// `EmulatorConfig::access` (or `refuse_writes`) makes a viewer may not write anywhere.
+fn permissions(
+    app: &Shared,
+    tree: &Tree,
+    id: u64,
+    headers: &HeaderMap,
+) -> model::FolderPermissions {
+    let access = actor().and_then(|a| tree.access(&a, id));
+    let legacy_write = app.access_of(headers).is_none();
+    let may = |need| legacy_write && access.is_none_or(|a| a.allows(need));
+    model::FolderPermissions {
+        can_upload: may(Need::Upload),
+        can_download: access.is_none_or(|a| a.allows(Need::Read)),
+        can_delete: may(Need::Edit),
+        can_rename: may(Need::Edit),
+        can_share: may(Need::Edit),
+        can_invite_collaborator: may(Need::Invite),
+        can_set_share_access: may(Need::Edit),
+    }
 }
 
 fn query_u64(q: &HashMap<String, String>, key: &str, default: u64) -> ApiResult<u64> {
@@ -159,6 +173,7 @@ pub(crate) async fn items(
     let fields = fields.as_deref();
     let tree = app.store.lock();
     tree.folder(id)?;
+    tree.require(id, Need::Read)?;
     let usemarker = q
         .get("usemarker")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
@@ -250,6 +265,8 @@ fn add_requested_fields(tree: &Tree, items: &mut serde_json::Value, fields: &[&s
                 },
                 // No shared links in the emulator: Box gives `null` for an item without one.
                 "shared_link" => serde_json::Value::Null,
+                "owned_by" => serde_json::json!(tree.ent.mini(&tree.owner_of(item.id))),
+                "created_by" => serde_json::json!(tree.ent.mini(&item.created_by)),
                 _ => continue,
             };
             obj.entry(f).or_insert(value);
@@ -280,6 +297,7 @@ pub(crate) async fn create(
     {
         let tree = app.store.lock();
         tree.folder(parent)?;
+        tree.require(parent, Need::Upload)?;
         tree.check_free(parent, &name, None)?;
     }
     let mut raced = false;
@@ -353,6 +371,11 @@ pub(crate) fn update_item<'a>(
         Kind::Folder => tree.folder(id)?,
         Kind::File => tree.file(id)?,
     };
+    tree.require(id, Need::Edit)?;
+    if let Some(p) = parent {
+        tree.folder(p)?;
+        tree.require(p, Need::Upload)?;
+    }
     check_if_match(headers, item.etag)?;
     tree.update(id, body.name.as_deref(), parent)?;
     Ok(tree)
@@ -374,6 +397,7 @@ pub(crate) async fn delete_folder(
     blocked(&app)?;
     let mut tree = app.store.lock();
     let folder = tree.folder(id)?;
+    tree.require(id, Need::Edit)?;
     check_if_match(&headers, folder.etag)?;
     tree.delete(id, recursive)?;
     Ok(stored(StatusCode::NO_CONTENT.into_response()))

@@ -10,14 +10,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, options, post, put};
 
 use super::Shared;
+use super::enterprise::actor;
 use super::error::{ApiError, parse_json};
 use super::inspect::EmulatorState;
 use super::store::{Item, Kind, ROOT, Tree};
 use crate::box_api::model;
 
+pub(crate) mod collaborations;
 pub(crate) mod files;
 pub(crate) mod folders;
 pub(crate) mod form;
+pub(crate) mod groups;
 pub(crate) mod upload_sessions;
 pub(crate) mod users;
 
@@ -35,6 +38,16 @@ pub(crate) fn router(app: Arc<Shared>) -> Router {
         .route("/2.0/folders/{id}/items", get(folders::items))
         .route("/2.0/folders/trash/items", get(folders::trash_items))
         .route("/2.0/users/me", get(users::me))
+        .route("/2.0/users", get(users::list))
+        .route("/2.0/users/{id}", get(users::get_user))
+        .route("/2.0/groups", get(groups::list))
+        .route("/2.0/groups/{id}", get(groups::get_group))
+        .route("/2.0/groups/{id}/memberships", get(groups::memberships))
+        .route("/2.0/collaborations", post(collaborations::create))
+        .route(
+            "/2.0/folders/{id}/collaborations",
+            get(collaborations::of_folder),
+        )
         .route("/2.0/files/content", options(files::preflight_new))
         // Box answers the preflight with a trailing slash too; rclone's Box backend (1.75)
         // sends `OPTIONS /2.0/files/content/` (backend/box: `Path: "/files/content/"`).
@@ -86,6 +99,7 @@ pub(crate) fn router(app: Arc<Shared>) -> Router {
         )
         .route("/_emulator/trash/{id}", post(trash))
         .route("/_emulator/refuse_writes", put(refuse_writes))
+        .route("/_emulator/enterprise", post(declare).get(enterprise))
         .fallback(|| async { ApiError::not_found() })
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
@@ -225,9 +239,39 @@ async fn refuse_writes(State(app): State<Arc<Shared>>, body: axum::body::Bytes) 
     }
 }
 
-/// Parse a Box id from a path (ids are decimal; anything else is 404, as on Box).
+/// `POST /_emulator/enterprise` with the `--enterprise` JSON (`EnterpriseSpec`): declare more
+/// users (each gets a root folder) and groups at run time. 204; 400 `bad_request` naming what
+/// is wrong (nothing is declared then).
+async fn declare(State(app): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
+    let spec = match parse_json::<super::EnterpriseSpec>(&body) {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
+    };
+    match app.store.lock().declare(&spec) {
+        Ok(()) => axum::http::StatusCode::NO_CONTENT.into_response(),
+        Err(e) => ApiError::bad_request("bad_request", e).into_response(),
+    }
+}
+
+/// `GET /_emulator/enterprise`: users (with their root folder ids), groups and collaborations.
+async fn enterprise(State(app): State<Arc<Shared>>) -> Response {
+    axum::Json(&app.store.lock().ent).into_response()
+}
+
+/// Parse a Box id from a path (ids are decimal; anything else is 404, as on Box). Folder "0"
+/// is the acting user's own root.
 pub(crate) fn parse_id(raw: &str) -> Result<u64, ApiError> {
-    raw.parse::<u64>().map_err(|_| ApiError::not_found())
+    raw.parse::<u64>()
+        .map(own_root)
+        .map_err(|_| ApiError::not_found())
+}
+
+/// Folder "0" is the acting user's own root; any other id is itself.
+pub(crate) fn own_root(id: u64) -> u64 {
+    match id {
+        ROOT => actor().map_or(ROOT, |a| a.root),
+        id => id,
+    }
 }
 
 /// `http://HOST` (`https://` on the TLS listener) of this request, for URLs the emulator hands
@@ -241,18 +285,45 @@ pub(crate) fn base_url(app: &Shared, headers: &HeaderMap) -> String {
     format!("{scheme}://{host}")
 }
 
+/// The id a client sees: every root folder (the service account's, or a user's own) is "0"
+/// to the user it belongs to, the only one who sees it.
+pub(crate) fn shown_id(item: &Item) -> String {
+    if item.parent == item.id {
+        ROOT.to_string()
+    } else {
+        item.id.to_string()
+    }
+}
+
 pub(crate) fn folder_mini(item: &Item) -> model::FolderMini {
+    let is_root = item.parent == item.id;
     model::FolderMini {
         kind: "folder".into(),
-        id: item.id.to_string(),
-        sequence_id: (item.id != ROOT).then(|| item.etag.to_string()),
-        etag: (item.id != ROOT).then(|| item.etag.to_string()),
+        id: shown_id(item),
+        sequence_id: (!is_root).then(|| item.etag.to_string()),
+        etag: (!is_root).then(|| item.etag.to_string()),
         name: Some(item.name.clone()),
     }
 }
 
+/// The folders above `item` as the acting user sees them. The owner sees the whole way from
+/// "All Files" ("0"). A collaborator sees it from *their* "All Files": then the topmost folder
+/// a collaboration grants them, and on down (Box shows a collaborated folder in the
+/// collaborator's root; the owner's folders above it stay hidden).
 fn path_collection(tree: &Tree, item: &Item) -> model::PathCollection {
-    let entries: Vec<_> = tree.ancestors(item.id).iter().map(folder_mini).collect();
+    let mut above = tree.ancestors(item.id);
+    if let Some(who) = actor()
+        && let Some(entry) = tree.entry_point(&who, item.id)
+        && !tree.is_root(entry)
+    {
+        let from = above
+            .iter()
+            .position(|a| a.id == entry)
+            .unwrap_or(above.len());
+        let root = tree.get(who.root).into_iter();
+        above = root.chain(above.drain(from..)).collect();
+    }
+    let entries: Vec<_> = above.iter().map(folder_mini).collect();
     model::PathCollection {
         total_count: entries.len() as u64,
         entries,
@@ -261,6 +332,7 @@ fn path_collection(tree: &Tree, item: &Item) -> model::PathCollection {
 
 /// A full file.
 pub(crate) fn file_json(tree: &Tree, item: &Item) -> model::File {
+    let path = path_collection(tree, item);
     model::File {
         kind: "file".into(),
         id: item.id.to_string(),
@@ -274,15 +346,15 @@ pub(crate) fn file_json(tree: &Tree, item: &Item) -> model::File {
             id: item.version_id.to_string(),
             sha1: Some(item.sha1.clone()),
         }),
-        parent: tree.get(item.parent).as_ref().map(folder_mini),
-        path_collection: Some(path_collection(tree, item)),
+        parent: path.entries.last().cloned(),
+        path_collection: Some(path),
         created_at: Some(item.created_at.clone()),
         modified_at: Some(item.modified_at.clone()),
         content_created_at: item.content_created_at.clone(),
         content_modified_at: item.content_modified_at.clone(),
         item_status: Some("active".into()),
-        owned_by: None,
-        created_by: None,
+        owned_by: Some(tree.ent.mini(&tree.owner_of(item.id))),
+        created_by: Some(tree.ent.mini(&item.created_by)),
     }
 }
 
@@ -297,25 +369,24 @@ pub(crate) fn files_json(tree: &Tree, id: u64) -> Result<model::Files, ApiError>
 
 /// A full folder (without `item_collection`; the caller adds it).
 pub(crate) fn folder_json(tree: &Tree, item: &Item) -> model::Folder {
-    let is_root = item.id == ROOT;
+    let is_root = tree.is_root(item.id);
+    let path = path_collection(tree, item);
     model::Folder {
         kind: "folder".into(),
-        id: item.id.to_string(),
+        id: shown_id(item),
         etag: (!is_root).then(|| item.etag.to_string()),
         sequence_id: (!is_root).then(|| item.etag.to_string()),
         name: Some(item.name.clone()),
         size: Some(tree.folder_size(item.id)),
-        parent: (!is_root)
-            .then(|| tree.get(item.parent).as_ref().map(folder_mini))
-            .flatten(),
-        path_collection: Some(path_collection(tree, item)),
+        parent: path.entries.last().cloned(),
+        path_collection: Some(path),
         created_at: (!is_root).then(|| item.created_at.clone()),
         modified_at: (!is_root).then(|| item.modified_at.clone()),
         item_status: Some("active".into()),
         item_collection: None,
         permissions: None,
-        owned_by: None,
-        created_by: None,
+        owned_by: Some(tree.ent.mini(&tree.owner_of(item.id))),
+        created_by: Some(tree.ent.mini(&item.created_by)),
     }
 }
 

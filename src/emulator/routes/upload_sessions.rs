@@ -21,6 +21,7 @@ use super::{base_url, files_json, parse_id};
 use crate::box_api::model;
 use crate::emulator::Shared;
 use crate::emulator::counters::bump;
+use crate::emulator::enterprise::Need;
 use crate::emulator::error::{ApiError, ApiResult, parse_json};
 use crate::emulator::layer::stored;
 use crate::emulator::rules::{
@@ -116,6 +117,7 @@ pub(crate) async fn create(
         }
         Some(Value::String(s)) => s
             .parse::<u64>()
+            .map(super::own_root)
             .map_err(|_| ApiError::bad_request("invalid_folder_id", "folder_id is invalid"))?,
         Some(_) => {
             return Err(ApiError::bad_request(
@@ -135,6 +137,7 @@ pub(crate) async fn create(
     {
         let tree = app.store.lock();
         tree.folder(folder)?;
+        tree.require(folder, Need::Upload)?;
         check_limits(&app, &tree, file_size, 0)?;
         tree.check_free(folder, &name, None)?;
     }
@@ -167,6 +170,7 @@ pub(crate) async fn create_version(
     {
         let tree = app.store.lock();
         let item = tree.file(file)?;
+        tree.require(file, Need::Upload)?;
         check_limits(&app, &tree, file_size, item.size)?;
         if let Some(name) = &name {
             tree.check_free(item.parent, name, Some(file))?;
