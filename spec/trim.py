@@ -43,6 +43,13 @@ OPERATIONS = [
     ("delete", "/files/upload_sessions/{upload_session_id}"),
     ("get", "/files/upload_sessions/{upload_session_id}/parts"),
     ("post", "/files/upload_sessions/{upload_session_id}/commit"),
+    ("get", "/users"),
+    ("get", "/users/{user_id}"),
+    ("get", "/groups"),
+    ("get", "/groups/{group_id}"),
+    ("get", "/groups/{group_id}/memberships"),
+    ("post", "/collaborations"),
+    ("get", "/folders/{folder_id}/collaborations"),
 ]
 
 # Prose and vendor keys: not part of what a response must look like.

@@ -131,6 +131,7 @@ fn status_count(emu: &EmulatorHandle, status: &str) -> u64 {
 
 mod auth;
 mod chunked;
+mod collab;
 mod faults;
 mod files;
 mod folders;

@@ -89,6 +89,21 @@ const ROUTES: &[(&str, &str, &str)] = &[
         "post",
         "/files/upload_sessions/{upload_session_id}/commit",
     ),
+    ("GET /2.0/users", "get", "/users"),
+    ("GET /2.0/users/{id}", "get", "/users/{user_id}"),
+    ("GET /2.0/groups", "get", "/groups"),
+    ("GET /2.0/groups/{id}", "get", "/groups/{group_id}"),
+    (
+        "GET /2.0/groups/{id}/memberships",
+        "get",
+        "/groups/{group_id}/memberships",
+    ),
+    ("POST /2.0/collaborations", "post", "/collaborations"),
+    (
+        "GET /2.0/folders/{id}/collaborations",
+        "get",
+        "/folders/{folder_id}/collaborations",
+    ),
 ];
 
 /// Error codes Box sends that the spec's `ClientError.code` enum omits, each with where Box
@@ -125,6 +140,20 @@ const EXTRA_ERROR_CODES: &[(&str, &str)] = &[
         "a wrong whole-file digest at commit: box/box-java-sdk#701, box/box-windows-sdk-v2#767",
     ),
     (
+        "access_denied_insufficient_permissions",
+        "Box's 403 for a collaborator whose role does not allow the operation (developer.box.com \
+         guides/api-calls/permissions-and-errors/common-errors; shared/box-api.md)",
+    ),
+    (
+        "user_already_collaborator",
+        "Box's 400 of POST /collaborations for a user or group that already collaborates on \
+         the item (common-errors; shared/box-api.md)",
+    ),
+    (
+        "collaborations_not_available_on_root_folder",
+        "Box's 400 of POST /collaborations on folder 0 (common-errors; shared/box-api.md)",
+    ),
+    (
         "bad_digest",
         "the emulator's code for a wrong part digest or content-md5: Box's is undocumented \
          (shared/box-api.md, Digests); clients treat any 400 after a digest check alike",
@@ -151,6 +180,15 @@ fn apply_exceptions(spec: &mut Spec) {
     let conflicts = json!({"anyOf": [entry, {"type": "array", "items": entry}]});
     spec.schema_mut("ConflictError")["allOf"][1]["properties"]["context_info"]["properties"]["conflicts"] =
         conflicts;
+
+    // 4. A pending invitation to a login Box does not know has `accessible_by` null (and `item`
+    // null), its `invite_email` naming the login (shared/box-api.md; Box's Collaboration
+    // reference: "invite_email: The email address used to invite an unregistered collaborator,
+    // if they are not a registered user"); the spec's `accessible_by` is not nullable.
+    spec.schema_mut("Collaboration")["properties"]["accessible_by"] = json!({
+        "allOf": [{"$ref": "#/components/schemas/CollaborationAccessGrantee"}],
+        "nullable": true,
+    });
 
     // 3. OPTIONS /files/{id}/content (preflight of a new version) is not in the spec, though
     // Box serves it and Box's SDKs call it (box-java-sdk `BoxFile.canUploadVersion`); ROUTES
@@ -186,7 +224,11 @@ impl Contract {
         let mut spec = Spec::load();
         apply_exceptions(&mut spec);
         Contract {
-            emu: Emu::start(),
+            emu: Emu::with(boxlift::emulator::EmulatorConfig {
+                enterprise: boxlift::emulator::EnterpriseSpec::from_json(ENTERPRISE)
+                    .expect("enterprise JSON"),
+                ..Default::default()
+            }),
             spec,
             covered: Mutex::new(BTreeSet::new()),
             checked: Mutex::new(0),
@@ -335,6 +377,11 @@ fn the_route_table_is_every_route_the_emulator_serves() {
     assert_eq!(declared, table);
 }
 
+/// The contract's enterprise: two users, one group.
+const ENTERPRISE: &str = r#"{"users":[{"id":"101","login":"ann@corp.example","name":"Ann"},
+    {"id":"102","login":"ben@corp.example","name":"Ben"}],
+    "groups":[{"id":"501","name":"Staff","members":["101","102"]}]}"#;
+
 /// 20,000,001 bytes: the smallest session file (Box's 20 MB minimum), two parts and a bit.
 const SESSION_SIZE: usize = 20_000_001;
 
@@ -345,6 +392,8 @@ async fn every_route_answers_as_boxs_spec_says() {
     let dir = folders(&c).await;
     let file = files(&c, &dir).await;
     sessions(&c, &dir, &file).await;
+    users_and_groups(&c).await;
+    collaborations(&c, &dir).await;
     cleanup(&c, &dir, &file).await;
 
     let covered = c.covered.lock().unwrap().clone();
@@ -742,6 +791,163 @@ async fn cleanup(c: &Contract, dir: &str, file: &str) {
     .await;
     c.call(trash, list("?limit=5000"), 400, Fields::Standard)
         .await;
+}
+
+/// Users, groups and memberships: listings (filter, `fields=`), one by id, 404s.
+async fn users_and_groups(c: &Contract) {
+    let users = "GET /2.0/users";
+    c.call(users, c.req("GET", "/2.0/users"), 200, Fields::Standard)
+        .await;
+    let asked = ["name", "login"];
+    let url = "/2.0/users?filter_term=ann&fields=name,login&limit=10&offset=0";
+    let found = c
+        .call(users, c.req("GET", url), 200, Fields::Entries(&asked))
+        .await;
+    if found["entries"].as_array().map(Vec::len) != Some(1) {
+        c.fail(format!("GET /2.0/users?filter_term=ann: {found}"));
+    }
+    c.call(
+        users,
+        c.req("GET", "/2.0/users?limit=5000"),
+        400,
+        Fields::Standard,
+    )
+    .await;
+    let user = "GET /2.0/users/{id}";
+    c.call(user, c.req("GET", "/2.0/users/101"), 200, Fields::Standard)
+        .await;
+    c.call(
+        user,
+        c.req("GET", "/2.0/users/101?fields=login"),
+        200,
+        Fields::Item(&["login"]),
+    )
+    .await;
+    c.call(
+        user,
+        c.req("GET", "/2.0/users/999999"),
+        404,
+        Fields::Standard,
+    )
+    .await;
+    let groups = "GET /2.0/groups";
+    c.call(
+        groups,
+        c.req("GET", "/2.0/groups?filter_term=st"),
+        200,
+        Fields::Standard,
+    )
+    .await;
+    let group = "GET /2.0/groups/{id}";
+    c.call(
+        group,
+        c.req("GET", "/2.0/groups/501"),
+        200,
+        Fields::Standard,
+    )
+    .await;
+    c.call(
+        group,
+        c.req("GET", "/2.0/groups/999999"),
+        404,
+        Fields::Standard,
+    )
+    .await;
+    let members = "GET /2.0/groups/{id}/memberships";
+    c.call(
+        members,
+        c.req("GET", "/2.0/groups/501/memberships"),
+        200,
+        Fields::Standard,
+    )
+    .await;
+    c.call(
+        members,
+        c.req("GET", "/2.0/groups/999999/memberships"),
+        404,
+        Fields::Standard,
+    )
+    .await;
+}
+
+/// Collaborations on `dir`: made, repeated, refused on the root, a pending invitation, an
+/// unknown user, a bad role, a viewer inviting; then the folder's listing.
+async fn collaborations(c: &Contract, dir: &str) {
+    let post = "POST /2.0/collaborations";
+    let grant = |item: &str, by: Value, role: &str| {
+        c.req("POST", "/2.0/collaborations?notify=false").json(
+            &json!({"item": {"type": "folder", "id": item}, "accessible_by": by, "role": role}),
+        )
+    };
+    let ann = json!({"type": "user", "id": "101"});
+    c.call(
+        post,
+        grant(dir, ann.clone(), "viewer"),
+        201,
+        Fields::Standard,
+    )
+    .await;
+    c.call(
+        post,
+        grant(dir, ann.clone(), "editor"),
+        400,
+        Fields::Standard,
+    )
+    .await;
+    c.call(
+        post,
+        grant("0", ann.clone(), "viewer"),
+        400,
+        Fields::Standard,
+    )
+    .await;
+    let group = json!({"type": "group", "id": "501"});
+    c.call(post, grant(dir, group, "previewer"), 201, Fields::Standard)
+        .await;
+    let stranger = json!({"type": "user", "login": "someone@elsewhere.example"});
+    c.call(post, grant(dir, stranger, "editor"), 201, Fields::Standard)
+        .await;
+    let ghost = json!({"type": "user", "id": "999999"});
+    c.call(post, grant(dir, ghost, "viewer"), 404, Fields::Standard)
+        .await;
+    let ben = json!({"type": "user", "id": "102"});
+    c.call(post, grant(dir, ben.clone(), "boss"), 400, Fields::Standard)
+        .await;
+    // Ann is a viewer: she may not invite.
+    c.call(
+        post,
+        grant(dir, ben, "viewer").header("as-user", "101"),
+        403,
+        Fields::Standard,
+    )
+    .await;
+
+    let list = "GET /2.0/folders/{id}/collaborations";
+    let url = |q: &str| format!("/2.0/folders/{dir}/collaborations{q}");
+    c.call(list, c.req("GET", &url("")), 200, Fields::Standard)
+        .await;
+    let asked = ["accessible_by", "role", "status", "invite_email"];
+    let q = format!("?fields={}", asked.join(","));
+    c.call(list, c.req("GET", &url(&q)), 200, Fields::Entries(&asked))
+        .await;
+    let first = c
+        .call(list, c.req("GET", &url("?limit=1")), 200, Fields::Standard)
+        .await;
+    match first["next_marker"].as_str() {
+        Some(m) => {
+            let next = url(&format!("?limit=1&marker={m}"));
+            c.call(list, c.req("GET", &next), 200, Fields::Standard)
+                .await;
+        }
+        None => c.fail(format!("{list}?limit=1: no next_marker in {first}")),
+    }
+    c.call(
+        list,
+        c.req("GET", "/2.0/folders/999999/collaborations"),
+        404,
+        Fields::Standard,
+    )
+    .await;
 }
 
 /// The committed trimmed spec is what `spec/trim.py` makes from Box's full spec, wherever a

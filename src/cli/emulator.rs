@@ -5,7 +5,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 
-use crate::emulator::EmulatorConfig;
+use crate::emulator::{EmulatorConfig, EnterpriseSpec, GroupSpec, UserSpec};
 
 /// Arguments of `boxlift emulator`.
 #[derive(Debug, Args)]
@@ -97,6 +97,18 @@ pub struct EmulatorArgs {
     /// The PEM private key of `--tls-cert`.
     #[arg(long, requires = "tls_cert", value_name = "KEY.pem")]
     pub tls_key: Option<PathBuf>,
+    /// The emulated enterprise's users and groups, as JSON:
+    /// {"users":[{"id":"..","login":"..","name":".."}],"groups":[{"id":"..","name":"..","members":["login or id"]}]}
+    /// (ids are generated when omitted). Each user has a root folder of their own ("0" as that
+    /// `As-User`).
+    #[arg(long, value_name = "FILE.json")]
+    pub enterprise: Option<PathBuf>,
+    /// A managed user LOGIN or LOGIN=ID (repeatable), added to `--enterprise`'s.
+    #[arg(long = "user", value_name = "LOGIN[=ID]")]
+    pub users: Vec<String>,
+    /// A group NAME=LOGIN,LOGIN,... of declared users (repeatable), added to `--enterprise`'s.
+    #[arg(long = "group", value_name = "NAME=MEMBERS")]
+    pub groups: Vec<String>,
 }
 
 impl EmulatorArgs {
@@ -150,7 +162,63 @@ impl EmulatorArgs {
         if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
             config.tls = Some(crate::emulator::tls::server_config_from_pem(cert, key)?);
         }
+        config.enterprise = self.enterprise_spec()?;
+        config.enterprise.check().map_err(|e| {
+            anyhow::anyhow!(
+                "the enterprise of --enterprise/--user/--group is wrong: {e} (see docs/emulator.md, \
+                 \"Users, groups, ownership and collaborations\")"
+            )
+        })?;
         Ok(config)
+    }
+
+    /// `--enterprise`'s file plus `--user` and `--group`.
+    fn enterprise_spec(&self) -> anyhow::Result<EnterpriseSpec> {
+        let mut spec = match &self.enterprise {
+            Some(file) => {
+                let text = std::fs::read_to_string(file).with_context(|| {
+                    format!("cannot read the --enterprise file {}", file.display())
+                })?;
+                EnterpriseSpec::from_json(&text).map_err(|e| {
+                    anyhow::anyhow!(
+                        "--enterprise {}: {e} (expected {{\"users\":[{{\"login\":..}}],\"groups\":[..]}})",
+                        file.display()
+                    )
+                })?
+            }
+            None => EnterpriseSpec::default(),
+        };
+        for user in &self.users {
+            let (login, id) = match user.split_once('=') {
+                Some((login, id)) => (login, Some(id.trim().to_string())),
+                None => (user.as_str(), None),
+            };
+            anyhow::ensure!(
+                !login.trim().is_empty(),
+                "--user {user:?}: expected LOGIN or LOGIN=ID"
+            );
+            spec.users.push(UserSpec {
+                id,
+                login: login.trim().into(),
+                name: None,
+            });
+        }
+        for group in &self.groups {
+            let (name, members) = group
+                .split_once('=')
+                .with_context(|| format!("--group {group:?}: expected NAME=LOGIN,LOGIN"))?;
+            spec.groups.push(GroupSpec {
+                id: None,
+                name: name.trim().into(),
+                members: members
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|m| !m.is_empty())
+                    .map(String::from)
+                    .collect(),
+            });
+        }
+        Ok(spec)
     }
 }
 
@@ -199,8 +267,50 @@ mod tests {
         assert_eq!(c.session_ttl, Duration::from_millis(500));
         assert!(c.folder_race && c.discard);
         let d = config(&[]).unwrap();
+        assert_eq!(d.enterprise, EnterpriseSpec::default());
         assert_eq!(d.developer_tokens, vec!["dev-token"]);
         assert_eq!(d.max_file_size, 5 * 1024 * 1024 * 1024);
+    }
+
+    #[test]
+    fn the_enterprise_comes_from_a_file_and_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ent.json");
+        std::fs::write(
+            &file,
+            r#"{"users":[{"id":"7","login":"a@x.com","name":"A"}],"groups":[]}"#,
+        )
+        .unwrap();
+        let path = file.to_str().unwrap();
+        let c = config(&[
+            "--enterprise",
+            path,
+            "--user",
+            "b@x.com=8",
+            "--user",
+            "c@x.com",
+            "--group",
+            "Team=a@x.com, 8",
+        ])
+        .unwrap();
+        let logins: Vec<_> = c
+            .enterprise
+            .users
+            .iter()
+            .map(|u| u.login.as_str())
+            .collect();
+        assert_eq!(logins, ["a@x.com", "b@x.com", "c@x.com"]);
+        assert_eq!(c.enterprise.users[1].id.as_deref(), Some("8"));
+        assert_eq!(c.enterprise.groups[0].members, ["a@x.com", "8"]);
+        std::fs::write(&file, r#"{"users":[{"mail":"a@x.com"}]}"#).unwrap();
+        let err = config(&["--enterprise", path]).unwrap_err().to_string();
+        assert!(err.contains("ent.json") && err.contains("mail"), "{err}");
+        let err = config(&["--group", "T=nobody@x.com"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("nobody@x.com"), "{err}");
+        let err = config(&["--group", "no-members"]).unwrap_err().to_string();
+        assert!(err.contains("NAME=LOGIN"), "{err}");
     }
 
     #[test]

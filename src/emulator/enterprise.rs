@@ -68,6 +68,12 @@ impl EnterpriseSpec {
     pub fn from_json(text: &str) -> Result<EnterpriseSpec, String> {
         serde_json::from_str(text).map_err(|e| format!("not an enterprise description: {e}"))
     }
+
+    /// Whether it can be declared (on an emulator with no users yet): each login and id once,
+    /// every group member a declared user or the service account.
+    pub fn check(&self) -> Result<(), String> {
+        Enterprise::default().declare(self).map(|_| ())
+    }
 }
 
 /// A declared user.
