@@ -304,7 +304,7 @@ async fn grants_apply_once_the_user_sees_what_the_csv_grants_and_verify_checks_t
 }
 
 #[test]
-fn an_unknown_login_stops_before_any_upload() {
+fn an_unknown_login_or_a_bad_row_stops_before_any_upload() {
     let emu = emulator();
     let src = tree();
     let work = tempfile::tempdir().unwrap();
