@@ -56,7 +56,8 @@ pub(super) fn resolve(
 }
 
 /// After the uploads: grant what the journal lacks (not on a dry run, nor once the run is
-/// cancelled). Takes the run's context so its event sender goes once this is done.
+/// cancelled; with `--shard`, shard 0 alone grants, the others only check and resolve the
+/// file). Takes the run's context so its event sender goes once this is done.
 pub(super) fn apply(
     config: &MigrateConfig,
     rt: &tokio::runtime::Runtime,
@@ -64,7 +65,8 @@ pub(super) fn apply(
     perms: &[Resolved],
     cancel: &Cancel,
 ) -> Result<(), MigrateError> {
-    if perms.is_empty() || config.dry_run || cancel.is_cancelled() {
+    let other_shard = config.shard.is_some_and(|s| s.index != 0);
+    if perms.is_empty() || config.dry_run || other_shard || cancel.is_cancelled() {
         return Ok(());
     }
     // The sink thread commits the journal as rows arrive; grants are read back from it.
