@@ -384,3 +384,46 @@ async fn owners_and_collaborations_survive_a_restart_over_a_data_dir() {
         Some(404)
     );
 }
+
+#[tokio::test]
+async fn users_and_groups_can_be_added_at_run_time() {
+    let emu = emulator();
+    let client = BoxClient::new(dev_config(&emu)).unwrap();
+    let http = reqwest::Client::new();
+    let url = format!("{}/_emulator/enterprise", emu.base_url());
+    let more = json!({"users": [{"id": "103", "login": "carol@corp.example"}],
+        "groups": [{"name": "Finance", "members": ["103", "alice@corp.example"]}]});
+    let resp = http.post(&url).json(&more).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 204);
+    let carol = client.find_user("carol@corp.example").await.unwrap();
+    assert_eq!(carol.map(|u| u.id), Some("103".to_string()));
+    let finance = client.find_group("finance").await.unwrap().expect("group");
+    assert_eq!(client.group_members(&finance.id).await.unwrap().len(), 2);
+    // Carol has a root of her own at once.
+    let (status, made) = raw(
+        &emu,
+        reqwest::Method::POST,
+        "/2.0/folders",
+        Some("103"),
+        Some(json!({"name": "c", "parent": {"id": "0"}})),
+    )
+    .await;
+    assert_eq!(
+        (status, made["owned_by"]["id"].as_str()),
+        (201, Some("103")),
+        "{made}"
+    );
+    // Refused as a whole, with the reason: the login is taken under another id.
+    let clash = json!({"users": [{"id": "104", "login": "carol@corp.example"}]});
+    let resp = http.post(&url).json(&clash).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let body: Value = resp.json().await.unwrap();
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("carol@corp.example"),
+        "{body}"
+    );
+    assert_eq!(client.find_user("104").await.unwrap(), None);
+}
