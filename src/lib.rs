@@ -47,6 +47,7 @@ pub mod manifest;
 pub mod metrics;
 pub mod migrate;
 pub mod model;
+pub mod permissions;
 pub mod plan;
 pub mod progress;
 pub mod report;

@@ -26,6 +26,8 @@ const RANKS: &[(&str, u32)] = &[
     // Planning: manifest rows become `Work` (journal lookups, upload kind, conflict decision).
     ("plan", 4),
     ("upload", 5),
+    // Local permissions → Box collaborations: proposal, the CSV, applying and checking it.
+    ("permissions", 6),
     // Observers of the event stream.
     ("report", 6),
     ("progress", 7),

@@ -614,6 +614,7 @@ fn migrate_config(emu: &EmulatorHandle, src: &Path, work: &Path, files: usize) -
         chunked_threshold: 50_000_000,
         dedup: false,
         mirror: Default::default(),
+        permissions: None,
         exclude: Vec::new(),
         include: Vec::new(),
         files_from: None,

@@ -13,6 +13,7 @@ mod emulator;
 mod layout;
 mod migrate;
 mod newcomer;
+mod permissions;
 mod report;
 mod scan;
 mod shard;

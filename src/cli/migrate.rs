@@ -128,6 +128,11 @@ pub struct MigrateArgs {
     /// As-User its owner (each owner its own rate budget); the rest goes to --dest.
     #[arg(long, value_name = "FILE")]
     pub map: Option<PathBuf>,
+    /// Grant the collaborations listed in FILE (CSV `path,collaborator,role`, as `boxlift
+    /// permissions` writes it) once the run's folders exist. Every collaborator is looked up
+    /// first: an unknown one stops the run before any upload (exit 2).
+    #[arg(long, value_name = "FILE")]
+    pub permissions: Option<PathBuf>,
     /// Skip files modified less than this long ago (`36h`, `15m`): rows `skipped:too_recent`,
     /// taken by a later run. For shares still being written to.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
@@ -293,6 +298,7 @@ impl MigrateArgs {
             include: self.include.clone(),
             files_from: self.files_from.clone(),
             map: self.map.clone(),
+            permissions: self.permissions.clone(),
             min_age: self.min_age,
             max_file_size: self.max_file_size,
             max_duration: self.max_duration,

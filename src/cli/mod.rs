@@ -16,6 +16,7 @@ mod box_args;
 pub mod config;
 mod emulator;
 mod migrate;
+mod permissions;
 mod report;
 mod scan;
 mod shell;
@@ -26,6 +27,7 @@ pub use self::audit::AuditArgs;
 pub use self::box_args::BoxArgs;
 pub use self::emulator::EmulatorArgs;
 pub use self::migrate::MigrateArgs;
+pub use self::permissions::PermissionsArgs;
 pub use self::report::{ExportArgs, HtmlArgs, MergeArgs, ReportArgs, ReportCommand};
 pub use self::scan::ScanArgs;
 pub use self::shell::{CompletionsArgs, ManArgs};
@@ -82,6 +84,9 @@ pub enum Command {
     /// Upload a tree into a Box folder: resumable, incremental, with a CSV report.
     // Boxed: its flags make it several times the size of the other verbs' arguments.
     Migrate(Box<MigrateArgs>),
+    /// Propose Box collaborations from a tree's owners, groups, modes and ACLs (CSV for
+    /// `migrate --permissions`), with the waterfall conflicts and unmapped users listed.
+    Permissions(PermissionsArgs),
     /// Compare a Box folder with a manifest (sizes and SHA-1s, no download).
     Verify(VerifyArgs),
     /// Run the Box-compatible emulator (for tests, benches and trying boxlift out).

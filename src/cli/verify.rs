@@ -40,6 +40,11 @@ pub struct VerifyArgs {
     /// the source, as after a cutover run. Without it they are listed but do not fail.
     #[arg(long)]
     pub exact: bool,
+    /// Also compare the collaborations on each folder FILE names (CSV `path,collaborator,role`,
+    /// as `migrate --permissions` took it) with Box's: missing, extra, other role. Differences
+    /// are listed (and written to `<report>.permissions.csv` beside `--report`); any fails (exit 1).
+    #[arg(long, value_name = "FILE")]
+    pub permissions: Option<PathBuf>,
     /// Box connection and credentials.
     #[command(flatten)]
     pub box_args: BoxArgs,

@@ -7,6 +7,7 @@ use crate::log::STATUS_TARGET;
 pub mod audit;
 pub mod emulator;
 pub mod migrate;
+pub mod permissions;
 pub mod report;
 pub mod scan;
 pub mod shell;
@@ -24,6 +25,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Scan(args) => scan::run(args, &cli.global),
         Command::Audit(args) => audit::run(args, &cli.global),
         Command::Migrate(args) => migrate::run(*args, &cli.global),
+        Command::Permissions(args) => permissions::run(args, &cli.global),
         Command::Verify(args) => verify::run(args, &cli.global),
         Command::Emulator(args) => emulator::run(*args, &cli.global),
         Command::Report(args) => report::run(args, &cli.global),

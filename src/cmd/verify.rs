@@ -16,7 +16,11 @@ pub fn run(mut args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode
     };
     let config = args.to_config(global.log_format)?;
     let summary = crate::verify::run(&config)?;
-    let code = if summary.failing() == 0 {
+    let perm_diffs = match &args.permissions {
+        Some(file) => permissions(&args, &config, file)?,
+        None => 0,
+    };
+    let code = if summary.failing() == 0 && perm_diffs == 0 {
         ExitCode::Success
     } else {
         ExitCode::SomeFailed
@@ -38,6 +42,7 @@ pub fn run(mut args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode
                 .map(|(k, v)| (k.to_string(), *v))
                 .collect::<std::collections::BTreeMap<_, _>>(),
             "listings": summary.listings,
+            "permission_differences": perm_diffs,
             "report": args.report.as_ref().map(|p| p.display().to_string()),
         }))?;
     } else {
@@ -45,4 +50,32 @@ pub fn run(mut args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode
     }
     crate::log::file_lines(false, &summary.line());
     Ok(code)
+}
+
+/// `--permissions FILE`: the collaborations' differences, listed like verify's (on stdout, or
+/// stderr under `--json`) and written beside `--report`; returns how many.
+fn permissions(
+    args: &VerifyArgs,
+    config: &crate::verify::VerifyConfig,
+    file: &std::path::Path,
+) -> anyhow::Result<usize> {
+    use crate::permissions::check;
+    let diffs = check::run(&config.client, &config.dest, file)?;
+    for d in &diffs {
+        if args.json {
+            eprintln!("{}", d.text_line());
+        } else {
+            println!("{}", d.text_line());
+        }
+    }
+    if let Some(report) = &args.report {
+        check::write_csv(&check::beside(report), &diffs)?;
+    }
+    let line = format!(
+        "verify --permissions: {} permission difference(s) in {}",
+        diffs.len(),
+        file.display()
+    );
+    crate::log::text_line(false, &line);
+    Ok(diffs.len())
 }

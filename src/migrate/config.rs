@@ -62,6 +62,8 @@ pub struct MigrateConfig {
     pub status_interval: Duration,
     /// Format of status lines.
     pub log_format: LogFormat,
+    /// `--permissions FILE`: collaborations to grant once the run's folders exist.
+    pub permissions: Option<PathBuf>,
     /// `--track-moves`, `--delete-missing`, `--max-delete`.
     pub mirror: super::mirror::MirrorOptions,
     /// One more observer of the event stream, after the report, journal and progress (tests,

@@ -20,6 +20,10 @@ pub enum MigrateError {
     /// source root, over `--max-delete`): nothing was changed.
     #[error("{0}")]
     MirrorRefused(crate::plan::deletes::DeleteRefused),
+    /// `--permissions`: bad rows, or collaborators Box does not know (checked before any
+    /// upload: nothing was uploaded or granted).
+    #[error(transparent)]
+    Permissions(#[from] crate::permissions::GrantsError),
     /// The source is not a directory.
     #[error("{} is not a directory", .0.display())]
     NotADirectory(PathBuf),

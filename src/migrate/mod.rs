@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 mod config;
 mod error;
 mod feed;
+mod grants;
 mod identities;
 pub mod mirror;
 mod owners;
@@ -107,6 +108,7 @@ impl Summary {
 /// in flight has finished.
 pub fn run(mut config: MigrateConfig, cancel: Cancel) -> Result<Summary, MigrateError> {
     validate(&config)?;
+    let perms = grants::read(&config)?;
     let started = Instant::now();
     let (ev_tx, ev_rx) = mpsc::unbounded_channel::<Event>();
     // The ETA never assumes more files a second than the pacing lets through.
@@ -126,6 +128,7 @@ pub fn run(mut config: MigrateConfig, cancel: Cancel) -> Result<Summary, Migrate
         .transpose()?;
     let (client, rt) = connect(&mut config, &ev_tx)?;
     let (owner_ids, roots) = owners::prepare_all(&rt, &client, map, config.dry_run)?;
+    let perms = grants::resolve(&rt, &client, perms)?;
 
     let paths = config.paths.clone();
     let mut journal = open_journal(&config)?;
@@ -192,7 +195,8 @@ pub fn run(mut config: MigrateConfig, cancel: Cancel) -> Result<Summary, Migrate
         .max_duration
         .map(|d| Window::start(d, started, cancel.clone()));
     crate::progress::client::watch_client(&client);
-    rt.block_on(execute(ctx, work_rx, config.limits));
+    rt.block_on(execute(ctx.clone(), work_rx, config.limits));
+    grants::apply(&config, &rt, ctx, &perms, &cancel)?;
     crate::progress::client::unwatch_client();
     let out_of_time = window.is_some_and(Window::stop);
     let scanned = scanner

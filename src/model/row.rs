@@ -62,11 +62,16 @@ pub enum Action {
     WouldMove,
     /// Dry run: would go to Box's trash.
     WouldDelete,
+    /// `--permissions`: a collaboration exists on the folder `path` (made by this run, or Box
+    /// answered `user_already_collaborator`). `box_folder_id` is the folder, `box_file_id` the
+    /// collaboration's id when this run made it, `error_message` says `KIND:ID ROLE` (the Box
+    /// user or group id and the role, e.g. `group:42 editor`).
+    Collaborated,
 }
 
 impl Action {
     /// Every action, in the order the summary lists them.
-    pub const ALL: [Action; 21] = [
+    pub const ALL: [Action; 22] = [
         Action::Uploaded,
         Action::NewVersion,
         Action::Renamed,
@@ -74,6 +79,7 @@ impl Action {
         Action::Moved,
         Action::Deleted,
         Action::FolderCreated,
+        Action::Collaborated,
         Action::SkippedExists,
         Action::SkippedDone,
         Action::SkippedConflict,
@@ -114,6 +120,7 @@ impl Action {
             Action::Deleted => "deleted",
             Action::WouldMove => "would_move",
             Action::WouldDelete => "would_delete",
+            Action::Collaborated => "collaborated",
         }
     }
 

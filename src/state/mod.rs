@@ -75,6 +75,9 @@ CREATE TABLE IF NOT EXISTS files(
     box_file_id TEXT NOT NULL, box_file_version_id TEXT NOT NULL, box_folder_id TEXT NOT NULL,
     box_sha1 TEXT NOT NULL, as_user TEXT NOT NULL, mtime TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS folders(path TEXT PRIMARY KEY, box_folder_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS grants(
+    path TEXT NOT NULL, collaborator TEXT NOT NULL, role TEXT NOT NULL,
+    box_folder_id TEXT NOT NULL, PRIMARY KEY(path, collaborator));
 CREATE TABLE IF NOT EXISTS sessions(
     path TEXT PRIMARY KEY, session_id TEXT NOT NULL, size INTEGER NOT NULL, sha1 TEXT NOT NULL,
     as_user TEXT NOT NULL DEFAULT '');
@@ -90,6 +93,9 @@ fn has_column(conn: &Connection, table: &str, column: &str) -> rusqlite::Result<
     )
     .map(|n| n > 0)
 }
+
+/// Grants applied by earlier runs (`--permissions`): `(path, KIND:ID)` → `(role, folder id)`.
+pub type Grants = BTreeMap<(String, String), (String, String)>;
 
 /// A file an earlier run finished.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -341,6 +347,30 @@ impl StateReader {
             .map_err(sql_err(&self.path))
     }
 
+    /// The grants earlier runs applied (`--permissions`): `(path, KIND:ID)` → `(role, folder
+    /// id)`. Empty for a journal older than the table.
+    pub fn grants(&self) -> Result<Grants, StateError> {
+        let exists: i64 = self
+            .conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='grants'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(sql_err(&self.path))?;
+        if exists == 0 {
+            return Ok(BTreeMap::new());
+        }
+        let mut st = self
+            .conn
+            .prepare("SELECT path, collaborator, role, box_folder_id FROM grants")
+            .map_err(sql_err(&self.path))?;
+        let rows = st
+            .query_map([], |r| Ok(((r.get(0)?, r.get(1)?), (r.get(2)?, r.get(3)?))))
+            .map_err(sql_err(&self.path))?;
+        rows.collect::<Result<_, _>>().map_err(sql_err(&self.path))
+    }
+
     /// The Box folder id recorded for directory `path`.
     pub fn folder(&self, path: &str) -> Result<Option<String>, StateError> {
         self.conn
@@ -466,6 +496,20 @@ impl StateWriter {
         Ok(())
     }
 
+    /// A `collaborated` row: the grant `KIND:ID ROLE` (its `error_message`) on folder `path`.
+    fn put_grant(&self, row: &ReportRow) -> Result<(), StateError> {
+        let Some((who, role)) = row.error_message.split_once(' ') else {
+            return Ok(());
+        };
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO grants(path, collaborator, role, box_folder_id) VALUES(?1,?2,?3,?4)",
+            )
+            .and_then(|mut st| st.execute(params![row.path, who, role, row.box_folder_id]))
+            .map(|_| ())
+            .map_err(sql_err(&self.path))
+    }
+
     fn put_folder(&self, path: &str, id: &str) -> Result<(), StateError> {
         self.conn
             .prepare_cached("INSERT OR REPLACE INTO folders(path, box_folder_id) VALUES(?1, ?2)")
@@ -510,6 +554,9 @@ impl StateWriter {
     fn put_row(&self, row: &ReportRow) -> Result<(), StateError> {
         if matches!(row.action(), Action::Moved | Action::Deleted) {
             return self.put_mirror_row(row);
+        }
+        if row.action() == Action::Collaborated {
+            return self.put_grant(row);
         }
         if self.gone.contains(&row.box_folder_id) {
             // Finished into a folder that has gone since: in Box's trash, so not done.

@@ -115,7 +115,7 @@ fn job_halt(path: &str, api: &ApiError) -> Halt {
 }
 
 /// A report `error_code` for failures Box gave no code for.
-fn kind_code(k: &ErrorKind) -> &'static str {
+pub fn kind_code(k: &ErrorKind) -> &'static str {
     match k {
         ErrorKind::Auth => "auth",
         ErrorKind::NotFound => "not_found",
