@@ -499,6 +499,11 @@ impl EmulatorHandle {
             .faults
             .refuse_writes(users.iter().map(|u| u.to_string()));
     }
+    /// Declare more users (each gets a root folder of its own) and groups, as
+    /// `POST /_emulator/enterprise` does; refused as a whole, with the reason.
+    pub fn declare(&self, spec: &EnterpriseSpec) -> Result<(), String> {
+        self.shared.store.lock().declare(spec)
+    }
     /// Move folder `id` and everything under it to the trash, as someone deleting it in Box's
     /// web app would (`POST /_emulator/trash/{id}`): afterwards a request naming any of them
     /// answers 404 `trashed`.

@@ -426,4 +426,13 @@ async fn users_and_groups_can_be_added_at_run_time() {
         "{body}"
     );
     assert_eq!(client.find_user("104").await.unwrap(), None);
+    // In process, the same.
+    let dave = EnterpriseSpec::from_json(r#"{"users":[{"id":"105","login":"dave@corp.example"}]}"#)
+        .unwrap();
+    emu.declare(&dave).unwrap();
+    assert!(client.find_user("105").await.unwrap().is_some());
+    assert!(
+        emu.declare(&dave.clone()).is_ok(),
+        "the same user again adds nothing"
+    );
 }
