@@ -11,7 +11,6 @@ use futures::StreamExt;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::Resolved;
-use crate::box_api::BoxClient;
 use crate::box_api::collab::Collaborated;
 use crate::manifest::Kind;
 use crate::model::{Action, Cancel, Event, ReportRow};
