@@ -146,14 +146,7 @@ pub fn run(mut config: MigrateConfig, cancel: Cancel) -> Result<Summary, Migrate
         &client,
         journal.as_mut(),
     )?;
-    let space = space::check(&rt, &client, &scan_opts)?;
-    if let Some(free) = space.free {
-        tracing::info!(
-            free,
-            to_send = space.to_send,
-            "the Box account has room for this run"
-        );
-    }
+    check_space(&rt, &client, &scan_opts)?;
     let report = ReportWriter::create(&paths.report)
         .map_err(MigrateError::Report)?
         .keep_skipped_done(config.report_all);
@@ -226,6 +219,23 @@ pub fn run(mut config: MigrateConfig, cancel: Cancel) -> Result<Summary, Migrate
         report: paths.report,
         scan: ScanCounts::of(&scan_progress),
     })
+}
+
+/// Refuse the run before any upload when the account cannot hold what it would send.
+fn check_space(
+    rt: &tokio::runtime::Runtime,
+    client: &BoxClient,
+    scan_opts: &ScanOptions,
+) -> Result<(), MigrateError> {
+    let space = space::check(rt, client, scan_opts)?;
+    if let Some(free) = space.free {
+        tracing::info!(
+            free,
+            to_send = space.to_send,
+            "the Box account has room for this run"
+        );
+    }
+    Ok(())
 }
 
 /// The Box client (its retries reported on `events`) and the runtime, after one call that

@@ -211,10 +211,12 @@ impl Lanes {
         }
     }
 
-    /// May the executor read more work? (Always in a spilling run; else while the one lane has
-    /// room in memory.)
+    /// May the executor read more work? Always in a spilling run (`--map`: no owner may wait
+    /// behind another's backlog); else only when nothing waits, as a plain run reads the next
+    /// file once a slot is free: the walk, the chunked queue and the ETA's view of started work
+    /// keep the pace they have without owners.
     pub fn has_room(&self) -> bool {
-        self.spill || self.lanes.values().map(|l| l.mem.len()).sum::<usize>() < MEM
+        self.spill || self.pending() == 0
     }
 
     /// Items waiting (not started) in every lane.
@@ -405,13 +407,16 @@ mod tests {
     }
 
     #[test]
-    fn without_spill_the_lane_fills_and_stops_reading() {
-        let mut l = Lanes::new(4, false);
-        for i in 0..MEM {
-            assert!(l.has_room());
-            l.push(None, task(&format!("x/{i}"), "a"));
-        }
-        assert!(!l.has_room());
+    fn without_spill_one_waiting_item_stops_reading_until_it_starts() {
+        let mut l = Lanes::new(1, false);
+        assert!(l.has_room());
+        l.push(None, task("x/0", "a"));
+        let (_, slot) = l.start_next().unwrap();
+        assert!(l.has_room(), "nothing waits: read the next");
+        l.push(None, task("x/1", "a"));
+        assert!(!l.has_room(), "one waits for a slot: stop reading");
+        assert!(l.start_next().is_none(), "the one slot is taken");
+        drop(slot);
         let _ = l.start_next().unwrap();
         assert!(l.has_room());
     }
