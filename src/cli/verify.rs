@@ -45,6 +45,10 @@ pub struct VerifyArgs {
     /// are listed (and written to `<report>.permissions.csv` beside `--report`); any fails (exit 1).
     #[arg(long, value_name = "FILE")]
     pub permissions: Option<PathBuf>,
+    /// The `migrate --map` file (`source,owner,dest`): each source's files are checked in its
+    /// owner's home folder, listed As-User the owner (the service account cannot see it).
+    #[arg(long, value_name = "FILE")]
+    pub map: Option<PathBuf>,
     /// Box connection and credentials.
     #[command(flatten)]
     pub box_args: BoxArgs,
@@ -71,6 +75,7 @@ impl VerifyArgs {
             log_format,
             differences,
             exact: self.exact,
+            map: self.map.clone(),
         })
     }
 }

@@ -117,6 +117,16 @@ impl Index {
         Ok(out)
     }
 
+    /// Drop the expected row of `path` (a `--map` home folder: it is not under its parent in
+    /// Box but in its owner's root, and is walked from there).
+    pub fn remove(&mut self, path: &str) -> rusqlite::Result<()> {
+        let (parent, name) = split_key(path);
+        self.db
+            .prepare_cached("DELETE FROM expected WHERE parent = ?1 AND name = ?2")?
+            .execute(params![parent, name])?;
+        Ok(())
+    }
+
     /// Record a difference.
     pub fn push(&mut self, d: &Difference) -> rusqlite::Result<()> {
         self.db

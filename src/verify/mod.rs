@@ -27,6 +27,7 @@ use crate::log::LogFormat;
 use crate::manifest::Kind;
 use crate::manifest::read::{ReadError, Reader};
 use crate::model::ItemKind;
+use crate::plan::owners::{MapError, OwnerMap};
 use crate::progress::{Counters, Progress, ShowProgress};
 use crate::upload::folders::{LIST_FIELDS, Listing};
 pub use index::Expected;
@@ -136,6 +137,8 @@ pub struct VerifyConfig {
     /// `--exact`: Box must hold nothing the source lacks, so `extra` rows fail the run too
     /// (see [`VerifySummary::failing`]).
     pub exact: bool,
+    /// `--map`: the `migrate --map` file; each source is checked in its owner's home folder.
+    pub map: Option<PathBuf>,
 }
 
 /// What a verification found (the differences themselves went to the caller's sink).
@@ -227,6 +230,9 @@ pub enum VerifyError {
     /// The async runtime could not start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+    /// The `--map` file is wrong or names owners Box does not know.
+    #[error(transparent)]
+    Map(#[from] MapError),
     /// The caller's sink refused a difference (e.g. the report file could not be written).
     #[error("writing a difference: {0}")]
     Sink(#[source] std::io::Error),
@@ -302,8 +308,16 @@ pub fn run_with(
         .enable_all()
         .build()
         .map_err(VerifyError::Runtime)?;
+    let homes = match &config.map {
+        Some(file) => rt.block_on(homes(&client, &OwnerMap::read(file)?))?,
+        None => Homes::default(),
+    };
+    // A found home folder is walked from the owner's root, not from its parent under dest.
+    for (path, _) in homes.found() {
+        index.remove(path)?;
+    }
     rt.block_on(walk(
-        &client,
+        (&client, &homes),
         &config.dest,
         &mut index,
         &mut summary,
@@ -326,11 +340,73 @@ fn join(rel: &str, name: &str) -> String {
     }
 }
 
+/// The `--map` home folders Box holds: local source path → (its owner's client, the folder).
+#[derive(Default)]
+struct Homes(std::collections::HashMap<String, (BoxClient, Option<String>)>);
+
+impl Homes {
+    /// The home folders found in Box, by source path.
+    fn found(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.0
+            .iter()
+            .filter_map(|(p, (_, id))| id.as_ref().map(|id| (p, id)))
+    }
+
+    /// The client that lists local path `rel`: its owner's under a `--map` source.
+    fn client_for<'a>(&'a self, service: &'a BoxClient, rel: &str) -> &'a BoxClient {
+        if self.0.is_empty() {
+            return service;
+        }
+        let mut p = rel;
+        loop {
+            if let Some((c, _)) = self.0.get(p) {
+                return c;
+            }
+            match p.rfind('/') {
+                Some(i) => p = &p[..i],
+                None => return service,
+            }
+        }
+    }
+}
+
+/// Resolve the map's owners and find each source's home folder as its owner sees it: the
+/// line's dest, or the folder named after the source in the owner's root (`None`: not in
+/// Box, so its files are reported missing).
+async fn homes(client: &BoxClient, map: &OwnerMap) -> Result<Homes, VerifyError> {
+    let owners = map.resolve(client).await?;
+    let mut out = Homes::default();
+    for e in &map.entries {
+        let Some(id) = owners.id(&e.owner) else {
+            continue;
+        };
+        let owner = client.as_user(id);
+        let folder =
+            match &e.dest {
+                Some(dest) => Some(dest.clone()),
+                None => {
+                    let root = owner.list_folder("0", &["name"]).await.map_err(|source| {
+                        VerifyError::Box {
+                            dest: format!("0 (As-User {id})"),
+                            source: Box::new(source),
+                        }
+                    })?;
+                    Listing::from_items(root)
+                        .get(e.home_name())
+                        .filter(|x| x.kind == ItemKind::Folder)
+                        .map(|x| x.id.clone())
+                }
+            };
+        out.0.insert(e.source.clone(), (owner, folder));
+    }
+    Ok(out)
+}
+
 /// List the tree under `dest` breadth-first, [`LISTINGS_IN_FLIGHT`] listings at a time, and
 /// compare each folder with its expected rows as its listing arrives. Runs on the thread that
 /// blocks on the runtime, so the index's (blocking, short) SQLite calls never stall a worker.
 async fn walk(
-    client: &BoxClient,
+    (client, homes): (&BoxClient, &Homes),
     dest: &str,
     index: &mut Index,
     out: &mut VerifySummary,
@@ -341,12 +417,13 @@ async fn walk(
         source: Box::new(source),
     };
     let mut queue: VecDeque<(String, String)> = VecDeque::from([(dest.to_string(), String::new())]);
+    queue.extend(homes.found().map(|(path, id)| (id.clone(), path.clone())));
     let mut running = JoinSet::new();
     loop {
         while running.len() < LISTINGS_IN_FLIGHT
             && let Some((id, rel)) = queue.pop_front()
         {
-            let c = client.clone();
+            let c = homes.client_for(client, &rel).clone();
             running.spawn(async move {
                 let items = c.list_folder(&id, LIST_FIELDS).await;
                 (rel, items)

@@ -167,6 +167,18 @@ fn six_homes_land_in_their_owners_roots_owned_by_them_and_a_rerun_uploads_nothin
         files.iter().all(|r| r.action() == Action::SkippedDone),
         "{again:?}"
     );
+
+    // verify proves it: with the map every file is found in its owner's home, listed As-User
+    // the owner; without it the service account cannot see the homes and finds them missing.
+    let checked = super::verify_with(&emu, work.path(), &map_arg);
+    assert_exit(&checked, ExitCode::Success);
+    let blind = super::verify_with(&emu, work.path(), &[]);
+    assert_exit(&blind, ExitCode::SomeFailed);
+    let listed = String::from_utf8_lossy(&blind.stdout);
+    assert!(
+        listed.contains("home/u0") && listed.contains("missing"),
+        "{listed}"
+    );
 }
 
 #[test]
