@@ -181,15 +181,6 @@ fn apply_exceptions(spec: &mut Spec) {
     spec.schema_mut("ConflictError")["allOf"][1]["properties"]["context_info"]["properties"]["conflicts"] =
         conflicts;
 
-    // 4. A pending invitation to a login Box does not know has `accessible_by` null (and `item`
-    // null), its `invite_email` naming the login (shared/box-api.md; Box's Collaboration
-    // reference: "invite_email: The email address used to invite an unregistered collaborator,
-    // if they are not a registered user"); the spec's `accessible_by` is not nullable.
-    spec.schema_mut("Collaboration")["properties"]["accessible_by"] = json!({
-        "allOf": [{"$ref": "#/components/schemas/CollaborationAccessGrantee"}],
-        "nullable": true,
-    });
-
     // 3. OPTIONS /files/{id}/content (preflight of a new version) is not in the spec, though
     // Box serves it and Box's SDKs call it (box-java-sdk `BoxFile.canUploadVersion`); ROUTES
     // checks it against the new-file preflight, whose request and reply it shares.

@@ -4,7 +4,9 @@
 //! collaboration; 400 `user_already_collaborator` when that user, group or invited login
 //! already has one on the item; 400 `collaborations_not_available_on_root_folder` for folder
 //! "0"; a login Box does not know becomes a *pending* invitation (201, `status` `pending`,
-//! `item` and `accessible_by` null, `invite_email` the login) that grants nothing; an unknown
+//! `item` null, `invite_email` the login, `accessible_by` the invitee with its `login` and an
+//! empty `name`, as Box's `post_collaborations` reference redacts a pending collaboration made
+//! by login and its `User--Collaborations` schema describes it) that grants nothing; an unknown
 //! user or group id is 404 `not_found`; a bad role or a missing field 400 `bad_request`; an
 //! actor who may not invite (only owner, co-owner and editor may) 403
 //! `access_denied_insufficient_permissions`; an item the actor cannot see 404.
@@ -124,6 +126,9 @@ fn same(a: &Grantee, b: &Grantee) -> bool {
     }
 }
 
+/// Where the made-up user ids of pending invitees start (far above the enterprise's ids).
+const PENDING_INVITEE_IDS: u64 = 9_000_000_000;
+
 /// A collaboration as Box shows it.
 fn collab_json(tree: &Tree, c: &Collab) -> model::Collaboration {
     let ent = &tree.ent;
@@ -149,7 +154,15 @@ fn collab_json(tree: &Tree, c: &Collab) -> model::Collaboration {
             name: Some(g.name.clone()),
             login: None,
         }),
-        Grantee::Invite(_) => None,
+        // The invitee has no Box account yet: an id the emulator makes up from the
+        // collaboration's (stable across listings), Box's redaction of a pending invitation
+        // made by login (`name` empty, `login` kept).
+        Grantee::Invite(email) => Some(model::Grantee {
+            kind: "user".into(),
+            id: (PENDING_INVITEE_IDS + c.id).to_string(),
+            name: Some(String::new()),
+            login: Some(email.clone()),
+        }),
     };
     model::Collaboration {
         kind: "collaboration".into(),
