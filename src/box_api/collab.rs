@@ -68,33 +68,34 @@ pub enum Collaborated {
     AlreadyCollaborator,
 }
 
+/// An offset-paged listing (`/users`, `/groups`, `/groups/{id}/memberships`): its entries and
+/// Box's `total_count` and `limit`.
+trait OffsetPage: serde::de::DeserializeOwned {
+    type Entry;
+    fn into_parts(self) -> (Vec<Self::Entry>, Option<u64>, Option<u64>);
+}
+
+macro_rules! offset_page {
+    ($page:ty, $entry:ty) => {
+        impl OffsetPage for $page {
+            type Entry = $entry;
+            fn into_parts(self) -> (Vec<$entry>, Option<u64>, Option<u64>) {
+                (self.entries, self.total_count, self.limit)
+            }
+        }
+    };
+}
+offset_page!(Users, UserMini);
+offset_page!(Groups, GroupMini);
+offset_page!(GroupMemberships, GroupMembership);
+
 impl BoxClient {
     /// Every enterprise user whose login or name starts with `term` (`GET /users?filter_term=`),
     /// all pages.
     pub async fn find_users(&self, term: &str) -> Result<Vec<UserMini>, ApiError> {
-        let url = self.api("/users");
-        let mut ctx = self.retry_context();
-        let mut out = Vec::new();
-        loop {
-            let offset = out.len().to_string();
-            let page: Users = self
-                .execute(&mut ctx, get("find users", "/users"), |h| {
-                    Ok(h.get(&url).query(&[
-                        ("filter_term", term),
-                        ("fields", "id,name,login"),
-                        ("limit", "1000"),
-                        ("offset", offset.as_str()),
-                    ]))
-                })
-                .await?
-                .json("find users")?;
-            let n = page.entries.len() as u64;
-            out.extend(page.entries);
-            let total = page.total_count.unwrap_or(0);
-            if n == 0 || n < PAGE.min(page.limit.unwrap_or(PAGE)) || out.len() as u64 >= total {
-                return Ok(out);
-            }
-        }
+        let query = [("filter_term", term), ("fields", "id,name,login")];
+        self.offset_pages::<Users>(get("find users", "/users"), "/users", &query)
+            .await
     }
 
     /// `GET /users/{id}`: `None` when Box does not know the id (404).
@@ -129,29 +130,9 @@ impl BoxClient {
 
     /// Every group whose name starts with `term` (`GET /groups?filter_term=`), all pages.
     pub async fn find_groups(&self, term: &str) -> Result<Vec<GroupMini>, ApiError> {
-        let url = self.api("/groups");
-        let mut ctx = self.retry_context();
-        let mut out = Vec::new();
-        loop {
-            let offset = out.len().to_string();
-            let page: Groups = self
-                .execute(&mut ctx, get("find groups", "/groups"), |h| {
-                    Ok(h.get(&url).query(&[
-                        ("filter_term", term),
-                        ("fields", "id,name,group_type"),
-                        ("limit", "1000"),
-                        ("offset", offset.as_str()),
-                    ]))
-                })
-                .await?
-                .json("find groups")?;
-            let n = page.entries.len() as u64;
-            out.extend(page.entries);
-            let total = page.total_count.unwrap_or(0);
-            if n == 0 || n < PAGE.min(page.limit.unwrap_or(PAGE)) || out.len() as u64 >= total {
-                return Ok(out);
-            }
-        }
+        let query = [("filter_term", term), ("fields", "id,name,group_type")];
+        self.offset_pages::<Groups>(get("find groups", "/groups"), "/groups", &query)
+            .await
     }
 
     /// `GET /groups/{id}`: `None` when Box does not know the id (404).
@@ -186,26 +167,38 @@ impl BoxClient {
 
     /// The members of group `id` (`GET /groups/{id}/memberships`), all pages.
     pub async fn group_members(&self, id: &str) -> Result<Vec<GroupMembership>, ApiError> {
-        let url = self.api(&format!("/groups/{}/memberships", urlencoding::encode(id)));
+        let path = format!("/groups/{}/memberships", urlencoding::encode(id));
+        let req = get("list group members", "/groups/{id}/memberships");
+        self.offset_pages::<GroupMemberships>(req, &path, &[]).await
+    }
+
+    /// Every entry of an offset-paged listing at `path` (1000 a page), `query` on each page.
+    async fn offset_pages<P: OffsetPage>(
+        &self,
+        req: Req<'static>,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<Vec<P::Entry>, ApiError> {
+        let url = self.api(path);
         let mut ctx = self.retry_context();
         let mut out = Vec::new();
         loop {
             let offset = out.len().to_string();
-            let page: GroupMemberships = self
-                .execute(
-                    &mut ctx,
-                    get("list group members", "/groups/{id}/memberships"),
-                    |h| {
-                        Ok(h.get(&url)
-                            .query(&[("limit", "1000"), ("offset", offset.as_str())]))
-                    },
-                )
+            let page: P = self
+                .execute(&mut ctx, req, |h| {
+                    Ok(h.get(&url)
+                        .query(query)
+                        .query(&[("limit", "1000"), ("offset", offset.as_str())]))
+                })
                 .await?
-                .json("list group members")?;
-            let n = page.entries.len() as u64;
-            out.extend(page.entries);
-            let total = page.total_count.unwrap_or(0);
-            if n == 0 || n < PAGE.min(page.limit.unwrap_or(PAGE)) || out.len() as u64 >= total {
+                .json(req.op)?;
+            let (entries, total, limit) = page.into_parts();
+            let n = entries.len() as u64;
+            out.extend(entries);
+            if n == 0
+                || n < PAGE.min(limit.unwrap_or(PAGE))
+                || out.len() as u64 >= total.unwrap_or(0)
+            {
                 return Ok(out);
             }
         }
