@@ -73,7 +73,7 @@ fn build_tree(t: &Tree) -> usize {
 }
 
 /// Run the binary with the emulator's URLs and no client-side pacing limit.
-fn boxlift(emu: &EmulatorHandle, args: &[&str]) -> Command {
+pub(crate) fn boxlift(emu: &EmulatorHandle, args: &[&str]) -> Command {
     let mut c = Command::new(boxlift_bin());
     c.args(args)
         .args(["--api-url", &emu.api_url()])
@@ -85,7 +85,12 @@ fn boxlift(emu: &EmulatorHandle, args: &[&str]) -> Command {
     c
 }
 
-fn migrate_cmd(emu: &EmulatorHandle, src: &Path, work: &Path, extra: &[&str]) -> Command {
+pub(crate) fn migrate_cmd(
+    emu: &EmulatorHandle,
+    src: &Path,
+    work: &Path,
+    extra: &[&str],
+) -> Command {
     let report = work.join("report.csv");
     let mut c = boxlift(
         emu,

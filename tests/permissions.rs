@@ -14,6 +14,7 @@ use boxlift::exit::ExitCode;
 use serde_json::Value;
 
 use crate::common::{assert_exit, boxlift_bin};
+use crate::migrate::{boxlift, migrate_cmd};
 
 const ANN: &str = "21001";
 const BOB: &str = "21002";
@@ -43,37 +44,11 @@ fn emulator() -> EmulatorHandle {
     .unwrap()
 }
 
-fn boxlift(emu: &EmulatorHandle, args: &[&str]) -> Command {
-    let mut c = Command::new(boxlift_bin());
-    c.args(args)
-        .args(["--api-url", &emu.api_url()])
-        .args(["--upload-url", &emu.upload_url()])
-        .args(["--oauth-url", &emu.oauth_url()])
-        .args(["--developer-token", "dev-token"])
-        .env_remove("BOX_DEVELOPER_TOKEN")
-        .env("BOXLIFT_LOG", "warn");
-    c
-}
-
+/// `migrate SRC --dest 0 --permissions PERMS` (the migrate stories' command: report in `work`).
 fn migrate(emu: &EmulatorHandle, src: &Path, work: &Path, perms: &Path) -> Output {
-    let report = work.join("report.csv");
-    boxlift(
-        emu,
-        &[
-            "migrate",
-            src.to_str().unwrap(),
-            "--dest",
-            "0",
-            "--report",
-            report.to_str().unwrap(),
-            "--progress",
-            "none",
-            "--permissions",
-            perms.to_str().unwrap(),
-        ],
-    )
-    .output()
-    .unwrap()
+    migrate_cmd(emu, src, work, &["--permissions", perms.to_str().unwrap()])
+        .output()
+        .unwrap()
 }
 
 fn verify(emu: &EmulatorHandle, work: &Path, perms: &Path) -> Output {

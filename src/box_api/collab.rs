@@ -14,7 +14,7 @@ use super::error::{ApiError, ErrorKind};
 use super::http::Req;
 use super::model::{
     CollabItem, CollabRole, Collaboration, Collaborations, CreateCollaboration, GranteeRef,
-    GroupMembership, GroupMemberships, GroupMini, Groups, UserMini, Users,
+    GroupMembership, GroupMini, OffsetPage, UserMini,
 };
 use super::pace::Bucket;
 
@@ -68,33 +68,12 @@ pub enum Collaborated {
     AlreadyCollaborator,
 }
 
-/// An offset-paged listing (`/users`, `/groups`, `/groups/{id}/memberships`): its entries and
-/// Box's `total_count` and `limit`.
-trait OffsetPage: serde::de::DeserializeOwned {
-    type Entry;
-    fn into_parts(self) -> (Vec<Self::Entry>, Option<u64>, Option<u64>);
-}
-
-macro_rules! offset_page {
-    ($page:ty, $entry:ty) => {
-        impl OffsetPage for $page {
-            type Entry = $entry;
-            fn into_parts(self) -> (Vec<$entry>, Option<u64>, Option<u64>) {
-                (self.entries, self.total_count, self.limit)
-            }
-        }
-    };
-}
-offset_page!(Users, UserMini);
-offset_page!(Groups, GroupMini);
-offset_page!(GroupMemberships, GroupMembership);
-
 impl BoxClient {
     /// Every enterprise user whose login or name starts with `term` (`GET /users?filter_term=`),
     /// all pages.
     pub async fn find_users(&self, term: &str) -> Result<Vec<UserMini>, ApiError> {
         let query = [("filter_term", term), ("fields", "id,name,login")];
-        self.offset_pages::<Users>(get("find users", "/users"), "/users", &query)
+        self.offset_pages::<UserMini>(get("find users", "/users"), "/users", &query)
             .await
     }
 
@@ -131,7 +110,7 @@ impl BoxClient {
     /// Every group whose name starts with `term` (`GET /groups?filter_term=`), all pages.
     pub async fn find_groups(&self, term: &str) -> Result<Vec<GroupMini>, ApiError> {
         let query = [("filter_term", term), ("fields", "id,name,group_type")];
-        self.offset_pages::<Groups>(get("find groups", "/groups"), "/groups", &query)
+        self.offset_pages::<GroupMini>(get("find groups", "/groups"), "/groups", &query)
             .await
     }
 
@@ -169,22 +148,22 @@ impl BoxClient {
     pub async fn group_members(&self, id: &str) -> Result<Vec<GroupMembership>, ApiError> {
         let path = format!("/groups/{}/memberships", urlencoding::encode(id));
         let req = get("list group members", "/groups/{id}/memberships");
-        self.offset_pages::<GroupMemberships>(req, &path, &[]).await
+        self.offset_pages::<GroupMembership>(req, &path, &[]).await
     }
 
     /// Every entry of an offset-paged listing at `path` (1000 a page), `query` on each page.
-    async fn offset_pages<P: OffsetPage>(
+    async fn offset_pages<T: serde::de::DeserializeOwned>(
         &self,
         req: Req<'static>,
         path: &str,
         query: &[(&str, &str)],
-    ) -> Result<Vec<P::Entry>, ApiError> {
+    ) -> Result<Vec<T>, ApiError> {
         let url = self.api(path);
         let mut ctx = self.retry_context();
         let mut out = Vec::new();
         loop {
             let offset = out.len().to_string();
-            let page: P = self
+            let page: OffsetPage<T> = self
                 .execute(&mut ctx, req, |h| {
                     Ok(h.get(&url)
                         .query(query)
@@ -192,7 +171,7 @@ impl BoxClient {
                 })
                 .await?
                 .json(req.op)?;
-            let (entries, total, limit) = page.into_parts();
+            let (entries, total, limit) = (page.entries, page.total_count, page.limit);
             let n = entries.len() as u64;
             out.extend(entries);
             if n == 0

@@ -461,10 +461,11 @@ fn user_type() -> String {
     "user".into()
 }
 
-/// `GET /users`: offset paging (`total_count`, `limit`, `offset`).
+/// An offset-paged listing (`GET /users`, `GET /groups`, `GET /groups/{id}/memberships`):
+/// `entries`, and `total_count`, `limit`, `offset`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Users {
-    pub entries: Vec<UserMini>,
+pub struct OffsetPage<T> {
+    pub entries: Vec<T>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_count: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -472,6 +473,13 @@ pub struct Users {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<u64>,
 }
+
+/// `GET /users`.
+pub type Users = OffsetPage<UserMini>;
+/// `GET /groups`.
+pub type Groups = OffsetPage<GroupMini>;
+/// `GET /groups/{id}/memberships`.
+pub type GroupMemberships = OffsetPage<GroupMembership>;
 
 /// A group (OpenAPI `Group--Mini`: `type`, `id`, `name`, `group_type`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -483,18 +491,6 @@ pub struct GroupMini {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_type: Option<String>,
-}
-
-/// `GET /groups`: offset paging.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Groups {
-    pub entries: Vec<GroupMini>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub total_count: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub limit: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub offset: Option<u64>,
 }
 
 /// One membership of a group (`GET /groups/{id}/memberships` entries).
@@ -509,18 +505,6 @@ pub struct GroupMembership {
     pub group: Option<GroupMini>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
-}
-
-/// `GET /groups/{id}/memberships`: offset paging.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct GroupMemberships {
-    pub entries: Vec<GroupMembership>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub total_count: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub limit: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub offset: Option<u64>,
 }
 
 /// A collaboration's role (OpenAPI `Collaboration.role`; `owner` only appears in listings).
